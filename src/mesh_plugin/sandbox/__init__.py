@@ -1,0 +1,189 @@
+"""The embedded sandbox cluster: a Kubernetes API (kmock, extended) plus real Envoy sidecars.
+
+    with Sandbox().start() as sb:
+        os.environ["KUBECONFIG"] = sb.kubeconfig
+        ...
+
+Everything binds to 127.0.0.1 on random free ports; ``stop()`` ends every
+process it started (Envoys also die with their parent).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from typing import Any
+
+import yaml
+
+from .api import APIServerThread, Fault, SandboxAPI
+from .certs import MeshCA
+from .envoy import OutboundCluster, OutboundRoute, Sidecar, SidecarSpec
+from . import seed
+
+__all__ = ["Sandbox", "SandboxAPI", "Fault"]
+
+
+class Sandbox:
+    """Start with :meth:`start`; use as a context manager to stop cleanly."""
+
+    def __init__(self, *, envoy: bool = True, seed_cluster: bool = True) -> None:
+        self.with_envoy = envoy
+        self.seed_cluster = seed_cluster
+        self.server = APIServerThread()
+        self.api: SandboxAPI = self.server.api
+        self.dir = tempfile.mkdtemp(prefix="mesh-sandbox-")
+        self.kubeconfig = os.path.join(self.dir, "kubeconfig")
+        self.sidecars: dict[str, Sidecar] = {}
+        self.apps: list[seed.App] = []
+        self.app_ports: dict[str, int] = {}   # pod name -> 127.0.0.1 port of its app process
+        self.ca = MeshCA(seed.TRUST_DOMAIN)
+        self._runners: list[Any] = []
+        self.started_in = 0.0
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> "Sandbox":
+        t0 = time.monotonic()
+        self.server.start()
+        try:
+            if self.seed_cluster:
+                self._seed()
+            self._write_kubeconfig()
+            if self.with_envoy and self.seed_cluster:
+                self._start_sidecars()
+        except BaseException:
+            self.stop()
+            raise
+        self.started_in = time.monotonic() - t0
+        return self
+
+    def stop(self) -> None:
+        for sc in self.sidecars.values():
+            sc.stop()
+        self.sidecars.clear()
+        if self._runners and self.server.loop.is_running():
+            for r in self._runners:
+                try:
+                    self.server.call(r.cleanup(), timeout=5)
+                except Exception:  # noqa: S110 - best effort on shutdown
+                    pass
+        self._runners.clear()
+        self.server.stop()
+
+    def __enter__(self) -> "Sandbox":
+        return self if self.server.port else self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- content ---------------------------------------------------------------------------------
+    def _seed(self) -> None:
+        for obj in seed.istio_control_plane():
+            self.api.put_object(obj)
+        objs, self.apps = seed.production()
+        for obj in objs:
+            self.api.put_object(obj)
+
+    def apply(self, objs: list[dict]) -> None:
+        """Add objects directly (test set-up), bypassing the HTTP API."""
+        for o in objs:
+            self.api.put_object(o)
+
+    def _write_kubeconfig(self) -> None:
+        cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "sandbox",
+               "clusters": [{"name": "sandbox", "cluster": {"server": self.url}}],
+               "users": [{"name": "sandbox-admin", "user": {"token": "sandbox-token"}}],
+               "contexts": [{"name": "sandbox", "context": {"cluster": "sandbox", "user": "sandbox-admin",
+                                                            "namespace": seed.NS}}]}
+        with open(self.kubeconfig, "w") as fh:
+            yaml.safe_dump(cfg, fh)
+
+    # -- app processes and sidecars --------------------------------------------------------------
+    async def _start_app(self, pod: str, app: seed.App) -> int:
+        from aiohttp import web
+
+        async def handle(request: web.Request) -> web.Response:
+            return web.json_response({"service": app.app, "version": app.version, "pod": pod,
+                                      "path": request.path, "headers": dict(request.headers)}, status=app.status)
+
+        webapp = web.Application()
+        webapp.router.add_route("*", "/{tail:.*}", handle)
+        runner = web.AppRunner(webapp, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runners.append(runner)
+        return int(runner.addresses[0][1])
+
+    def _start_sidecars(self) -> None:
+        for a in self.apps:
+            for pod in a.pods:
+                name = pod["metadata"]["name"]
+                port = self.server.call(self._start_app(name, a))
+                self.app_ports[name] = port
+                self.api.pod_ports[(seed.NS, name, a.port)] = port
+        by = {a.deployment: a for a in self.apps}
+
+        def ports(dep: str) -> list[int]:
+            return [self.app_ports[p["metadata"]["name"]] for p in by[dep].pods]
+
+        fqdn = f"payment-api.{seed.NS}.svc.cluster.local"
+        rfqdn = f"reviews.{seed.NS}.svc.cluster.local"
+        od = seed.payment_outlier_detection()
+        frontend_clusters = [
+            OutboundCluster(f"outbound|8080||{fqdn}", ports("payment-api-v1") + ports("payment-api-v2"), od),
+            OutboundCluster(f"outbound|8080|v1|{fqdn}", ports("payment-api-v1"), od),
+            OutboundCluster(f"outbound|8080|v2|{fqdn}", ports("payment-api-v2"), od),
+            OutboundCluster(f"outbound|9080||{rfqdn}", ports("reviews-v1") + ports("reviews-v2")),
+            OutboundCluster(f"outbound|9080|v1|{rfqdn}", ports("reviews-v1")),
+            OutboundCluster(f"outbound|9080|v2|{rfqdn}", ports("reviews-v2")),
+        ]
+        frontend_routes = [
+            OutboundRoute(8080, fqdn, f"{seed.NS}/payment-api",
+                          [(f"outbound|8080|{s}|{fqdn}", w) for s, w in seed.PAYMENT_WEIGHTS.items()]),
+            OutboundRoute(9080, rfqdn, None, [(f"outbound|9080||{rfqdn}", 100)]),
+        ]
+        plan = [("frontend", frontend_clusters, frontend_routes), ("payment-api-v1", [], [])]
+        for dep, clusters, routes in plan:
+            a = by[dep]
+            pod = a.pods[0]
+            name = pod["metadata"]["name"]
+            spec = SidecarSpec(namespace=seed.NS, pod=name, pod_ip=pod["status"]["podIP"],
+                               service_account=a.service_account, app_port=a.port,
+                               app_real_port=self.app_ports[name],
+                               certs=self.ca.issue(seed.NS, a.service_account), root_pem=self.ca.cert_pem,
+                               clusters=clusters, routes=routes, istio_version=seed.ISTIO_VERSION)
+            self.sidecars[name] = Sidecar(spec, os.path.join(self.dir, f"sidecar-{name}")).start()
+        for name, sc in self.sidecars.items():
+            sc.wait_ready()
+            self.api.pod_ports[(seed.NS, name, 15000)] = sc.admin_port
+        time.sleep(0)  # sidecars are LIVE; xDS files were loaded before /ready answered
+
+    # -- helpers for tests and the demo ---------------------------------------------------------
+    def sidecar(self, deployment: str) -> Sidecar:
+        for name, sc in self.sidecars.items():
+            if name.startswith(deployment + "-"):
+                return sc
+        raise KeyError(deployment)
+
+    def pod_name(self, deployment: str, index: int = 0) -> str:
+        for a in self.apps:
+            if a.deployment == deployment:
+                return str(a.pods[index]["metadata"]["name"])
+        raise KeyError(deployment)
+
+    def inject_fault(self, path_regex: str, status: int = 500, *, method: str | None = None, delay: float = 0.0,
+                     times: int | None = None, headers: dict[str, str] | None = None,
+                     query_key: str | None = None) -> Fault:
+        import re
+
+        f = Fault(method, re.compile(path_regex), status, delay, times, headers or {}, query_key=query_key)
+        self.api.faults.append(f)
+        return f
+
+    def clear_faults(self) -> None:
+        self.api.faults.clear()
