@@ -35,6 +35,9 @@ SHORT_NAMES = {
     "virtualservices": ["vs"], "destinationrules": ["dr"], "gateways": ["gw"], "serviceentries": ["se"],
     "peerauthentications": ["pa"], "requestauthentications": ["ra"], "workloadentries": ["we"],
 }
+KUBE_VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.4", "gitCommit": "sandbox", "gitTreeState": "clean",
+                "buildDate": "2026-08-12T00:00:00Z", "goVersion": "go1.24.6", "compiler": "gc",
+                "platform": "linux/amd64"}
 _PROXY = re.compile(r"^/api/v1/namespaces/([^/]+)/(pods|services)/([^/:]+)(?::([^/]+))?/proxy(/.*)?$")
 
 
@@ -279,6 +282,8 @@ class SandboxAPI(kmock.KubernetesEmulator):
                     resp = _status(fault.status, "InjectedFault", f"sandbox fault {fault.status}")
                     resp.headers.update(fault.headers)
                     return resp
+        if path == "/version":
+            return aiohttp.web.json_response(KUBE_VERSION)
         m = _PROXY.match(path)
         if m and method == "GET":
             return await self._proxy(m, request)

@@ -1,0 +1,224 @@
+"""mesh-plugin: the command line. Every command is a thin adapter over the tool registry."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EPILOG = """examples:
+  mesh-plugin demo                          start the sandbox and print a mesh health report
+  mesh-plugin overview                      meshes, namespaces, sidecar coverage, findings
+  mesh-plugin workloads -n production       workloads with sidecar and identity
+  mesh-plugin workloads -f manifests/       the same, offline, from YAML files
+  mesh-plugin proxy-health frontend-abc.production
+  mesh-plugin serve --read-only             MCP server on stdio, without write tools
+  mesh-plugin sandbox                       run the sandbox cluster until Ctrl-C (for kubectl)
+"""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster")
+    g.add_argument("--kubeconfig", default=argparse.SUPPRESS, help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    g.add_argument("--context", default=argparse.SUPPRESS, help="kubeconfig context (default: the current one)")
+    g.add_argument("--timeout", type=float, default=argparse.SUPPRESS, help="seconds per API request (default 10)")
+    g.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
+                   help="remove every write tool/command")
+
+
+def _output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", choices=["table", "json", "yaml"], default="table", help="output format")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="mesh-plugin", description="Service-mesh copilot for Istio and Linkerd: "
+                                 "MCP server, CLI and agent.", epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    from . import __version__
+
+    ap.add_argument("--version", action="version", version=f"mesh-plugin {__version__}")
+    _common(ap)
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="run the MCP server (stdio by default)")
+    _common(p)
+    p.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
+    p.add_argument("--host", default="127.0.0.1", help="bind address for streamable-http (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port for streamable-http (default 8000)")
+    p.add_argument("--sandbox", action="store_true", help="start the embedded sandbox cluster and serve it")
+
+    p = sub.add_parser("overview", help="meshes, namespaces, sidecar coverage and findings")
+    _common(p)
+    p.add_argument("-n", "--namespace")
+    p.add_argument("-f", "--file", dest="files", action="append", help="offline: YAML file or folder (repeatable)")
+    p.add_argument("--limit", type=int, default=30)
+    _output(p)
+
+    p = sub.add_parser("workloads", help="workloads with sidecar, identity and issues")
+    _common(p)
+    p.add_argument("-n", "--namespace")
+    p.add_argument("-A", "--all-namespaces", action="store_true", help="all namespaces (the default)")
+    p.add_argument("--sidecar", choices=["istio", "linkerd", "istio-gateway", "none"])
+    p.add_argument("-f", "--file", dest="files", action="append", help="offline: YAML file or folder (repeatable)")
+    p.add_argument("--limit", type=int, default=25)
+    p.add_argument("--offset", type=int, default=0)
+    _output(p)
+
+    p = sub.add_parser("proxy-health", help="a sidecar's live endpoints and outlier ejections")
+    _common(p)
+    p.add_argument("pod", help="POD or POD.NAMESPACE")
+    p.add_argument("-n", "--namespace")
+    p.add_argument("--cluster", help="only clusters containing this text")
+    p.add_argument("--limit", type=int, default=40)
+    _output(p)
+
+    p = sub.add_parser("tools", help="list the tools the MCP server exposes")
+    _common(p)
+
+    p = sub.add_parser("sandbox", help="run the embedded sandbox cluster until interrupted")
+    p.add_argument("--no-envoy", action="store_true", help="kube API only, no Envoy sidecars")
+
+    sub.add_parser("demo", help="start the sandbox and print a mesh health report")
+    return ap
+
+
+def _print(model: Any, fmt: str, tool_name: str) -> None:
+    from .render import to_json, to_yaml
+    from .tools.registry import get_tool
+
+    if fmt == "json":
+        print(to_json(model))
+    elif fmt == "yaml":
+        print(to_yaml(model), end="")
+    else:
+        render = get_tool(tool_name).render
+        print(render(model) if render else to_json(model))
+
+
+def _call(name: str, **kwargs: Any) -> Any:
+    from .tools.registry import get_tool
+
+    return get_tool(name).call(**{k: v for k, v in kwargs.items() if v is not None})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if not args.command:
+        ap.print_help()
+        return 0
+    from .errors import MeshError
+    from .runtime import configure
+
+    configure(getattr(args, "kubeconfig", None), getattr(args, "context", None), getattr(args, "timeout", None),
+              getattr(args, "read_only", False))
+    try:
+        return _run(args)
+    except MeshError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # pydantic ValidationError and friends: a clean message, no traceback
+        from pydantic import ValidationError
+
+        if isinstance(e, ValidationError):
+            msgs = "; ".join(f"{'.'.join(map(str, err['loc'][1:] or err['loc']))}: {err['msg']}" for err in e.errors())
+            print(f"Error: invalid argument: {msgs}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
+    cmd = args.command
+    if cmd == "serve":
+        from .server import serve
+
+        sb = None
+        if args.sandbox:
+            from .runtime import configure
+            from .sandbox import Sandbox
+
+            sb = Sandbox().start()
+            configure(sb.kubeconfig, "sandbox", getattr(args, "timeout", None), getattr(args, "read_only", False))
+            print(f"sandbox cluster: KUBECONFIG={sb.kubeconfig}", file=sys.stderr)
+        try:
+            serve(args.transport, args.host, args.port, read_only=getattr(args, "read_only", False))
+        finally:
+            if sb:
+                sb.stop()
+        return 0
+    if cmd == "overview":
+        _print(_call("mesh_overview", namespace=args.namespace, limit=args.limit, files=args.files), args.output,
+               "mesh_overview")
+        return 0
+    if cmd == "workloads":
+        _print(_call("list_workloads", namespace=None if args.all_namespaces else args.namespace,
+                     sidecar=args.sidecar, limit=args.limit, offset=args.offset, files=args.files),
+               args.output, "list_workloads")
+        return 0
+    if cmd == "proxy-health":
+        pod, _, ns = args.pod.partition(".")
+        namespace = args.namespace or ns or _kube_namespace()
+        _print(_call("proxy_health", pod=pod, namespace=namespace, cluster=args.cluster, limit=args.limit),
+               args.output, "proxy_health")
+        return 0
+    if cmd == "tools":
+        from .render import table
+        from .runtime import RUNTIME
+        from .tools.registry import load_tools
+
+        tools = load_tools(read_only=RUNTIME.read_only)
+        print(table(["TOOL", "TITLE", "READ-ONLY", "DESTRUCTIVE"],
+                    [[t.name, t.title, t.read_only, t.destructive] for t in tools]))
+        return 0
+    if cmd == "sandbox":
+        return _sandbox(envoy=not args.no_envoy)
+    if cmd == "demo":
+        from .demo import run_demo
+
+        return run_demo()
+    raise AssertionError(cmd)
+
+
+def _kube_namespace() -> str:
+    """The namespace of the current kubeconfig context, as kubectl would use."""
+    from .runtime import RUNTIME
+
+    try:
+        from kubernetes import config as kconfig
+
+        path = RUNTIME.kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+        contexts, current = kconfig.list_kube_config_contexts(config_file=path)
+        ctx = next((c for c in contexts if c["name"] == RUNTIME.context), current) if RUNTIME.context else current
+        return str((ctx or {}).get("context", {}).get("namespace") or "default")
+    except Exception:
+        return "default"
+
+
+def _sandbox(envoy: bool) -> int:
+    import signal
+    import threading
+
+    from .sandbox import Sandbox
+
+    sb = Sandbox(envoy=envoy).start()
+    print(f"Sandbox cluster ready in {sb.started_in:.2f}s at {sb.url} with {len(sb.sidecars)} Envoy sidecar(s).")
+    print(f"  export KUBECONFIG={sb.kubeconfig}")
+    print("  kubectl get pods -n production; mesh-plugin overview")
+    print("Ctrl-C stops it.", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sb.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Pydantic models: the typed outputs of the tools (outputSchema + structuredContent)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Sidecar = Literal["istio", "linkerd", "istio-gateway", "none"]
+
+
+class Page(BaseModel):
+    """How much of the answer is shown, and how to see the rest."""
+
+    total: int = Field(description="rows in the full answer")
+    shown: int = Field(description="rows returned in this answer")
+    offset: int = 0
+    note: str | None = Field(default=None, description='"showing N of M" and how to narrow or page')
+
+
+class MeshInfo(BaseModel):
+    mesh: Literal["istio", "linkerd"]
+    namespace: str
+    version: str | None = None
+    revisions: list[str] = []
+    components_ready: str = Field(description='ready/total control-plane pods, e.g. "1/1"')
+    extensions: list[str] = Field(default=[], description="e.g. linkerd viz")
+    problems: list[str] = []
+
+
+class NamespaceSummary(BaseModel):
+    namespace: str
+    injection: str | None = Field(description='the label/annotation that enables injection, e.g. "istio-injection=enabled"')
+    pods: int
+    meshed_pods: int
+    coverage_pct: int = Field(description="meshed pods / running pods, percent")
+
+
+class MeshOverview(BaseModel):
+    source: str = Field(description="where the data came from: cluster context or files")
+    kubernetes_version: str | None = None
+    meshes: list[MeshInfo]
+    namespaces: list[NamespaceSummary]
+    namespaces_page: Page
+    resources: dict[str, int] = Field(description="counts of mesh resources by kind")
+    absent_kinds: list[str] = Field(default=[], description="kinds whose CRDs are not installed")
+    findings: list[str] = Field(default=[], description="what needs attention, most severe first")
+
+
+class Workload(BaseModel):
+    namespace: str
+    name: str
+    kind: str = Field(description="Deployment, StatefulSet, DaemonSet, Job, Pod...")
+    replicas: str = Field(description='ready/desired, e.g. "2/2"')
+    sidecar: Sidecar
+    meshed_pods: int
+    pods: int
+    service_account: str
+    identity: str | None = Field(description="mesh identity: SPIFFE ID (Istio) or Linkerd identity")
+    labels: dict[str, str] = Field(default={}, description="app and version labels")
+    issue: str | None = Field(default=None, description="why this workload needs attention, if it does")
+
+
+class WorkloadList(BaseModel):
+    source: str
+    workloads: list[Workload]
+    page: Page

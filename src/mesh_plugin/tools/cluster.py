@@ -1,0 +1,122 @@
+"""Foundation tools: mesh overview, workloads, sidecar health."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from ..mesh.overview import OVERVIEW_KINDS, WORKLOAD_KINDS, list_workloads as _list_workloads, mesh_overview as _overview
+from ..models import MeshOverview, Page, WorkloadList
+from ..render import note, table
+from ..runtime import RUNTIME
+from .registry import Files, Limit, Namespace, ObjName, Offset, OptNamespace, tool
+
+
+def render_overview(o: MeshOverview) -> str:
+    out = [f"Source: {o.source}" + (f" (Kubernetes {o.kubernetes_version})" if o.kubernetes_version else "")]
+    if o.meshes:
+        out.append(table(["MESH", "VERSION", "NAMESPACE", "REVISIONS", "READY", "EXTENSIONS"],
+                         [[m.mesh, m.version or "?", m.namespace, ",".join(m.revisions) or "-", m.components_ready,
+                           ",".join(m.extensions) or "-"] for m in o.meshes]))
+    else:
+        out.append("No mesh control plane found.")
+    out.append("")
+    out.append(table(["NAMESPACE", "INJECTION", "PODS", "MESHED", "COVERAGE"],
+                     [[n.namespace, n.injection or "-", n.pods, n.meshed_pods, f"{n.coverage_pct}%"]
+                      for n in o.namespaces]) + note(o.namespaces_page))
+    if o.resources:
+        out.append("")
+        out.append("Mesh resources: " + ", ".join(f"{k} {v}" for k, v in o.resources.items()))
+    if o.findings:
+        out.append("")
+        out.append("Findings:")
+        out += [f"  - {f}" for f in o.findings]
+    return "\n".join(out)
+
+
+@tool("Mesh overview", render=render_overview)
+def mesh_overview(namespace: OptNamespace = None,
+                  limit: Annotated[int, Field(ge=1, le=200, description="namespaces to list")] = 30,
+                  files: Files = None) -> MeshOverview:
+    """Start here. Which meshes run (Istio istiod: version, revisions; Linkerd control plane and viz), each
+    namespace's injection label and sidecar coverage, counts of mesh resources (VirtualService,
+    DestinationRule, PeerAuthentication, AuthorizationPolicy, Linkerd policy...), and findings sorted by
+    severity (e.g. pods without a sidecar in an injected namespace). One LIST per kind. Use list_workloads
+    for per-workload detail; files= reads YAML instead of the cluster."""
+    snap = RUNTIME.snapshot(OVERVIEW_KINDS, None, files)
+    if namespace and files is None and namespace not in snap.namespaces():
+        RUNTIME.require_namespace(namespace)
+    version = None if files else RUNTIME.kubernetes_version()
+    return _overview(snap, namespace, version, limit)
+
+
+def render_workloads(w: WorkloadList) -> str:
+    rows = [[x.namespace, x.name, x.kind, x.replicas, x.sidecar, f"{x.meshed_pods}/{x.pods}",
+             x.identity or "-", x.issue or ""] for x in w.workloads]
+    return table(["NAMESPACE", "WORKLOAD", "KIND", "READY", "SIDECAR", "MESHED", "IDENTITY", "ISSUE"],
+                 rows) + note(w.page)
+
+
+@tool("List workloads", render=render_workloads)
+def list_workloads(namespace: OptNamespace = None,
+                   sidecar: Annotated[Literal["istio", "linkerd", "istio-gateway", "none"] | None,
+                                      Field(description="only workloads with this sidecar")] = None,
+                   limit: Limit = 25, offset: Offset = 0, files: Files = None) -> WorkloadList:
+    """Workloads (Deployments, StatefulSets, DaemonSets, bare pods) per namespace: ready/desired replicas,
+    whether pods have a sidecar (istio, linkerd, none), the mesh identity (SPIFFE ID or Linkerd identity)
+    and an issue line when a workload should be in the mesh and is not. Workloads that need attention come
+    first; the answer says 'showing N of M' with offset= for the next page."""
+    snap = RUNTIME.snapshot(WORKLOAD_KINDS, namespace, files)
+    return _list_workloads(snap, namespace, sidecar, limit, offset)
+
+
+class EndpointHealth(BaseModel):
+    endpoint: str
+    status: str = Field(description="HEALTHY or UNHEALTHY")
+    outlier_check: Literal["OK", "FAILED"] = Field(description="FAILED: ejected by outlier detection")
+    cluster: str
+
+
+class ProxyHealth(BaseModel):
+    namespace: str
+    pod: str
+    envoy_version: str | None
+    state: str | None
+    uptime: str | None
+    clusters: int = Field(description="clusters with endpoints")
+    ejected: int = Field(description="endpoints ejected by outlier detection right now")
+    endpoints: list[EndpointHealth]
+    page: Page
+
+
+def render_proxy_health(p: ProxyHealth) -> str:
+    head = (f"{p.namespace}/{p.pod}: Envoy {p.envoy_version} {p.state}, up {p.uptime}, "
+            f"{p.clusters} clusters, {p.ejected} ejected endpoint(s)")
+    return head + "\n" + table(["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER"],
+                               [[e.endpoint, e.status, e.outlier_check, e.cluster] for e in p.endpoints]) + note(p.page)
+
+
+@tool("Sidecar health", render=render_proxy_health)
+def proxy_health(pod: ObjName, namespace: Namespace,
+                 cluster: Annotated[str | None, Field(max_length=253, description="only clusters containing this "
+                                                      "text, e.g. a service name")] = None,
+                 limit: Limit = 40) -> ProxyHealth:
+    """Live health of one pod's Envoy sidecar, read from its admin port through the API server: Envoy
+    version, state and uptime, and every upstream endpoint with its outlier-detection state (ejected
+    endpoints first). Inbound and passthrough clusters are left out. Use list_workloads to find meshed
+    pods."""
+    from ..envoy.admin import fetch_admin
+    from ..envoy.parse import parse_clusters_text, parse_server_info
+    from ..mesh.overview import page
+
+    client = RUNTIME.client()
+    info = parse_server_info(fetch_admin(client, namespace, pod, "server_info"))
+    hosts = parse_clusters_text(fetch_admin(client, namespace, pod, "clusters", check_sidecar=False).decode())
+    hosts = [h for h in hosts if h.cluster.startswith("outbound|") and (not cluster or cluster in h.cluster)]
+    hosts.sort(key=lambda h: (not h.ejected, h.cluster, h.endpoint))
+    rows = [EndpointHealth(endpoint=h.endpoint, status=h.status, outlier_check="FAILED" if h.ejected else "OK",
+                           cluster=h.cluster) for h in hosts]
+    shown, pg = page(rows, limit, 0, "endpoints", "cluster=")
+    return ProxyHealth(namespace=namespace, pod=pod, envoy_version=info.get("version"), state=info.get("state"),
+                       uptime=info.get("uptime"), clusters=len({h.cluster for h in hosts}),
+                       ejected=sum(h.ejected for h in hosts), endpoints=shown, page=pg)

@@ -1,0 +1,89 @@
+"""The one tool registry: MCP server, CLI and chat agent are thin adapters over it.
+
+A tool is a plain function whose signature is its input schema (``Annotated``
+types with pydantic ``Field``s) and whose return type is a pydantic model (the
+output schema). The decorator records its title and hints.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+#: Kubernetes names: DNS-1123 labels (namespaces) and subdomains (most objects)
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+Namespace = Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63,
+                                 description="Kubernetes namespace (DNS-1123 label)")]
+OptNamespace = Annotated[str | None, Field(pattern=DNS1123_LABEL, max_length=63,
+                                           description="Kubernetes namespace; omit for all namespaces")]
+ObjName = Annotated[str, Field(pattern=DNS1123_SUBDOMAIN, max_length=253, description="Kubernetes object name")]
+Files = Annotated[list[str] | None, Field(
+    default=None, max_length=50,
+    description="offline mode: YAML files or folders to read instead of the cluster")]
+Limit = Annotated[int, Field(ge=1, le=500, description="rows to return (the answer says 'showing N of M')")]
+Offset = Annotated[int, Field(ge=0, description="rows to skip, for the next page")]
+
+TOOL_MODULES = ("mesh_plugin.tools.cluster",)
+
+
+@dataclass(frozen=True)
+class ToolDef:
+    name: str
+    title: str
+    fn: Callable[..., BaseModel]
+    description: str
+    read_only: bool = True
+    destructive: bool = False
+    idempotent: bool = True
+    open_world: bool = True
+    render: Callable[[Any], str] | None = None
+
+    @property
+    def output_model(self) -> type[BaseModel]:
+        return inspect.signature(self.fn).return_annotation  # type: ignore[no-any-return]
+
+    def call(self, **kwargs: Any) -> BaseModel:
+        """Validate the arguments against the signature, then run."""
+        return _validated(self.fn)(**kwargs)
+
+
+@functools.cache
+def _validated(fn: Callable[..., BaseModel]) -> Callable[..., BaseModel]:
+    from pydantic import validate_call
+
+    return validate_call(fn)  # type: ignore[no-any-return]
+
+
+REGISTRY: dict[str, ToolDef] = {}
+
+
+def tool(title: str, *, read_only: bool = True, destructive: bool = False, idempotent: bool = True,
+         open_world: bool = True, render: Callable[[Any], str] | None = None) -> Callable[[Callable], Callable]:
+    def deco(fn: Callable[..., BaseModel]) -> Callable[..., BaseModel]:
+        doc = inspect.getdoc(fn) or ""
+        if not doc:
+            raise ValueError(f"tool {fn.__name__} needs a docstring (its description)")
+        REGISTRY[fn.__name__] = ToolDef(fn.__name__, title, fn, doc, read_only, destructive, idempotent,
+                                        open_world, render)
+        return fn
+
+    return deco
+
+
+def load_tools(read_only: bool = False) -> list[ToolDef]:
+    for mod in TOOL_MODULES:
+        importlib.import_module(mod)
+    tools = sorted(REGISTRY.values(), key=lambda t: t.name)
+    return [t for t in tools if t.read_only or not read_only]
+
+
+def get_tool(name: str) -> ToolDef:
+    load_tools()
+    return REGISTRY[name]
