@@ -144,7 +144,9 @@ def _run(args: argparse.Namespace) -> int:
             configure(sb.kubeconfig, "sandbox", getattr(args, "timeout", None), getattr(args, "read_only", False))
             print(f"sandbox cluster: KUBECONFIG={sb.kubeconfig}", file=sys.stderr)
         try:
-            serve(args.transport, args.host, args.port, read_only=getattr(args, "read_only", False))
+            from .runtime import RUNTIME
+
+            serve(args.transport, args.host, args.port, read_only=RUNTIME.read_only)
         finally:
             if sb:
                 sb.stop()

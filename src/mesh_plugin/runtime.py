@@ -75,5 +75,7 @@ def configure(kubeconfig: str | None = None, context: str | None = None, timeout
         RUNTIME.timeout = timeout
     if read_only is not None:
         RUNTIME.read_only = read_only
+    if os.environ.get("MESH_PLUGIN_READ_ONLY", "").lower() in ("1", "true", "yes"):
+        RUNTIME.read_only = True
     RUNTIME.reset()
     return RUNTIME

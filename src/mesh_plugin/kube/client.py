@@ -127,20 +127,19 @@ class KubeClient:
         try:
             resp = self.api.call_api(m, url, header_params=hdrs, body=b, _request_timeout=(min(to, 5.0), to))
             data = resp.read()
-        except (urllib3.exceptions.TimeoutError, TimeoutError):
-            raise Timeout(
-                f"{method} {path} did not answer within {to:.0f}s.",
-                hint="retry, narrow the question with a namespace, or raise --timeout.",
-            ) from None
-        except (urllib3.exceptions.MaxRetryError, urllib3.exceptions.ProtocolError, ConnectionError, OSError) as e:
+        except Exception as e:  # map transport failures to typed errors
             reason = getattr(e, "reason", None) or e
-            if isinstance(reason, urllib3.exceptions.TimeoutError):
+            refused = isinstance(reason, (urllib3.exceptions.NewConnectionError, ConnectionError)) or (
+                isinstance(reason, OSError) and not isinstance(reason, TimeoutError))
+            if not refused and isinstance(reason, (urllib3.exceptions.TimeoutError, TimeoutError)):
                 raise Timeout(f"{method} {path} did not answer within {to:.0f}s.",
-                              hint="retry, or check the API server's health.") from None
-            raise Unreachable(
-                f"Cannot reach the Kubernetes API at {self.host}: {type(reason).__name__}.",
-                hint="check the cluster is up and the --context/KUBECONFIG points at it (kubectl cluster-info).",
-            ) from None
+                              hint="retry, narrow the question with a namespace, or raise --timeout.") from None
+            if refused or isinstance(e, (urllib3.exceptions.HTTPError, OSError)):
+                raise Unreachable(
+                    f"Cannot reach the Kubernetes API at {self.host}: {type(reason).__name__}.",
+                    hint="check the cluster is up and the --context/KUBECONFIG points at it (kubectl cluster-info).",
+                ) from None
+            raise
         log.debug("%s %s -> %s in %.0f ms", method, path, resp.status, (time.monotonic() - started) * 1000)
         if 200 <= resp.status < 300:
             return data

@@ -21,6 +21,7 @@ from .kinds import KINDS, Kind, get_kind, kind_for
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_ALIASES = 1000
+MAX_EXPANDED_NODES = 1_000_000
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -175,12 +176,34 @@ def safe_load_all(text: str) -> list[Any]:
             return super().compose_node(parent, index)
 
     try:
-        return list(yaml.load_all(text, Loader=_Limited))  # noqa: S506 - a SafeLoader subclass
+        docs = list(yaml.load_all(text, Loader=_Limited))  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise InvalidInput(f"not valid YAML{where}: {problem}", hint="fix the YAML syntax.") from None
+    memo: dict[int, int] = {}
+    if sum(_expanded_size(d, memo) for d in docs) > MAX_EXPANDED_NODES:
+        raise InvalidInput(f"YAML aliases expand to more than {MAX_EXPANDED_NODES} nodes (an alias bomb?)",
+                           hint="remove the repeated aliases.")
+    return docs
+
+
+def _expanded_size(node: Any, memo: dict[int, int]) -> int:
+    """Nodes the document has once aliases are expanded (shared nodes counted each time)."""
+    if not isinstance(node, (dict, list)):
+        return 1
+    if id(node) in memo:
+        return memo[id(node)]
+    memo[id(node)] = 1  # guards recursive aliases
+    children = node.values() if isinstance(node, dict) else node
+    total = 1
+    for child in children:
+        total += _expanded_size(child, memo)
+        if total > MAX_EXPANDED_NODES:
+            break
+    memo[id(node)] = total
+    return total
 
 
 def _scrub(kind: Kind, obj: dict) -> dict:
