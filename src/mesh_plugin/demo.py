@@ -2,23 +2,6 @@
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
-
-
-def _traffic(port: int, host: str, n: int) -> dict[int, int]:
-    codes: dict[int, int] = {}
-    for _ in range(n):
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/charge", headers={"Host": host})
-        try:
-            with urllib.request.urlopen(req, timeout=3) as r:
-                code = r.status
-        except urllib.error.HTTPError as e:
-            code = e.code
-        except OSError:
-            code = 0
-        codes[code] = codes.get(code, 0) + 1
-    return codes
 
 
 def run_demo() -> int:
@@ -31,9 +14,11 @@ def run_demo() -> int:
         configure(sb.kubeconfig, "sandbox")
         print(f"== Sandbox cluster up in {sb.started_in:.2f}s: kube API {sb.url}, "
               f"{len(sb.sidecars)} real Envoy sidecars (KUBECONFIG={sb.kubeconfig})\n")
-        front = sb.sidecar("frontend")
-        codes = _traffic(front.route_ports[8080], "payment-api:8080", 60)
-        print(f"== Sent 60 requests frontend -> payment-api through the frontend sidecar: "
+        codes = sb.send("frontend", 8080, "payment-api:8080", 50)
+        for i in range(5):  # make sure a few land on the canary, whatever the random split did
+            for code, n in sb.send("frontend", 8080, "payment-api:8080", 1, lb=95).items():
+                codes[code] = codes.get(code, 0) + n
+        print(f"== Sent 55 requests frontend -> payment-api through the frontend sidecar: "
               + ", ".join(f"{n} x {c}" for c, n in sorted(codes.items())) + "\n")
         for title, name, args in [
             ("Mesh overview", "mesh_overview", {}),

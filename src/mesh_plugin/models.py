@@ -44,6 +44,7 @@ class MeshOverview(BaseModel):
     resources: dict[str, int] = Field(description="counts of mesh resources by kind")
     absent_kinds: list[str] = Field(default=[], description="kinds whose CRDs are not installed")
     findings: list[str] = Field(default=[], description="what needs attention, most severe first")
+    warnings: list[str] = Field(default=[], description="inputs that could not be read (offline files)")
 
 
 class Workload(BaseModel):
@@ -64,3 +65,4 @@ class WorkloadList(BaseModel):
     source: str
     workloads: list[Workload]
     page: Page
+    warnings: list[str] = Field(default=[], description="inputs that could not be read (offline files)")

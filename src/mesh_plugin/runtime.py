@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import MeshError, NotFound
+from .errors import InvalidInput, MeshError, NotFound
 
 
 @dataclass
@@ -37,7 +37,12 @@ class Runtime:
         from .kube.snapshot import Snapshot
 
         if paths:
-            return Snapshot.from_paths(paths)
+            snap = Snapshot.from_paths(paths)
+            if not snap.objects and not snap.unknown:
+                why = "; ".join(f"{e.source}: {e.message}" for e in snap.errors[:5]) or "no YAML objects found"
+                raise InvalidInput(f"No Kubernetes objects could be read from {', '.join(paths)} ({why}).",
+                                   hint="pass YAML/JSON manifests (files, folders or - for stdin).")
+            return snap
         client = self.client()
         if namespace:
             self.require_namespace(namespace)

@@ -85,7 +85,7 @@ def list_workloads(snap: Snapshot, namespace: str | None = None, sidecar: str | 
         rows.append((sev, row))
     rows.sort(key=lambda r: (-r[0], r[1].namespace, r[1].name))
     shown, pg = page([r for _, r in rows], limit, offset, "workloads", "namespace= or sidecar=")
-    return WorkloadList(source=snap.source, workloads=shown, page=pg)
+    return WorkloadList(source=snap.source, workloads=shown, page=pg, warnings=load_warnings(snap))
 
 
 def mesh_overview(snap: Snapshot, namespace: str | None = None, kubernetes_version: str | None = None,
@@ -119,4 +119,12 @@ def mesh_overview(snap: Snapshot, namespace: str | None = None, kubernetes_versi
                  if v and k in (*ISTIO_KEYS, *LINKERD_KEYS)}
     return MeshOverview(source=snap.source, kubernetes_version=kubernetes_version, meshes=meshes, namespaces=shown,
                         namespaces_page=pg, resources=dict(sorted(resources.items())),
-                        absent_kinds=sorted(snap.absent), findings=[f for _, f in findings[:15]])
+                        absent_kinds=sorted(snap.absent), findings=[f for _, f in findings[:15]],
+                        warnings=load_warnings(snap))
+
+
+def load_warnings(snap: Snapshot, limit: int = 10) -> list[str]:
+    out = [f"{e.source}: {e.message}" for e in snap.errors[:limit]]
+    if len(snap.errors) > limit:
+        out.append(f"... and {len(snap.errors) - limit} more unreadable inputs")
+    return out

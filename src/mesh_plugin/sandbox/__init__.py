@@ -10,6 +10,7 @@ process it started (Envoys also die with their parent).
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from typing import Any
@@ -73,6 +74,7 @@ class Sandbox:
                     pass
         self._runners.clear()
         self.server.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
         return self if self.server.port else self.start()
@@ -175,6 +177,32 @@ class Sandbox:
             if a.deployment == deployment:
                 return str(a.pods[index]["metadata"]["name"])
         raise KeyError(deployment)
+
+    def send(self, from_deployment: str, port: int, host: str, n: int = 1, *, lb: int | None = None,
+             path: str = "/api") -> dict[int, int]:
+        """Send ``n`` HTTP requests out through a sidecar's outbound listener for ``port``; count status codes.
+
+        ``lb`` picks the weighted cluster deterministically (value mod total weight, in route order).
+        """
+        import urllib.error
+        import urllib.request
+
+        from .envoy import LB_HEADER
+
+        sc = self.sidecar(from_deployment)
+        headers = {"Host": host, **({LB_HEADER: str(lb)} if lb is not None else {})}
+        codes: dict[int, int] = {}
+        for _ in range(n):
+            req = urllib.request.Request(f"http://127.0.0.1:{sc.route_ports[port]}{path}", headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    code = r.status
+            except urllib.error.HTTPError as e:
+                code = e.code
+            except OSError:
+                code = 0
+            codes[code] = codes.get(code, 0) + 1
+        return codes
 
     def inject_fault(self, path_regex: str, status: int = 500, *, method: str | None = None, delay: float = 0.0,
                      times: int | None = None, headers: dict[str, str] | None = None,

@@ -29,6 +29,7 @@ from .certs import KeyPair
 
 T = "type.googleapis.com/"
 HCM = T + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+LB_HEADER = "x-sandbox-lb"
 ROUTER = {"name": "envoy.filters.http.router",
           "typed_config": {"@type": T + "envoy.extensions.filters.http.router.v3.Router"}}
 
@@ -212,7 +213,10 @@ class Sidecar:
             if len(r.weights) == 1:
                 action: dict = {"cluster": r.weights[0][0]}
             else:
-                action = {"weighted_clusters": {"clusters": [{"name": c, "weight": w} for c, w in r.weights]}}
+                # header_name makes the pick deterministic when a test sends the header (value mod total
+                # weight picks the cluster); without the header Envoy picks at random, as in Istio.
+                action = {"weighted_clusters": {"clusters": [{"name": c, "weight": w} for c, w in r.weights],
+                                                "header_name": LB_HEADER}}
             action.update({"timeout": "0s", "retry_policy": {
                 "retry_on": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
                 "num_retries": 2, "retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts",

@@ -31,7 +31,11 @@ def render_overview(o: MeshOverview) -> str:
         out.append("")
         out.append("Findings:")
         out += [f"  - {f}" for f in o.findings]
-    return "\n".join(out)
+    return "\n".join(out) + warnings(o.warnings)
+
+
+def warnings(items: list[str]) -> str:
+    return "".join(f"\nWarning: {w}" for w in items)
 
 
 @tool("Mesh overview", render=render_overview)
@@ -54,7 +58,7 @@ def render_workloads(w: WorkloadList) -> str:
     rows = [[x.namespace, x.name, x.kind, x.replicas, x.sidecar, f"{x.meshed_pods}/{x.pods}",
              x.identity or "-", x.issue or ""] for x in w.workloads]
     return table(["NAMESPACE", "WORKLOAD", "KIND", "READY", "SIDECAR", "MESHED", "IDENTITY", "ISSUE"],
-                 rows) + note(w.page)
+                 rows) + note(w.page) + warnings(w.warnings)
 
 
 @tool("List workloads", render=render_workloads)

@@ -1,0 +1,83 @@
+"""The CLI: help, offline mode, and clean errors (exit 2, a next step, no traceback)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mesh_plugin.sandbox import seed
+
+BIN = str(Path(sys.executable).parent / "mesh-plugin")
+
+
+def run(*args, env=None, stdin=None):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=60, input=stdin,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def manifests(tmp_path_factory):
+    d = tmp_path_factory.mktemp("m")
+    objs, _ = seed.production()
+    (d / "all.yaml").write_text(yaml.safe_dump_all(seed.istio_control_plane() + objs))
+    return d
+
+
+def test_help_lists_the_commands():
+    r = run("--help")
+    assert r.returncode == 0
+    for cmd in ("serve", "overview", "workloads", "proxy-health", "sandbox", "demo", "--read-only", "--context"):
+        assert cmd in r.stdout
+
+
+def test_offline_workloads_table_and_json(manifests):
+    r = run("workloads", "-n", "production", "-f", str(manifests))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["NAMESPACE", "WORKLOAD", "KIND", "READY", "SIDECAR", "MESHED", "IDENTITY", "ISSUE"]
+    assert lines[1].split()[:5] == ["production", "legacy-batch", "Deployment", "1/1", "none"]
+    r = run("workloads", "-f", str(manifests), "-o", "json", "--limit", "2")
+    data = json.loads(r.stdout)
+    assert data["page"]["shown"] == 2 and "showing 2 of" in data["page"]["note"]
+
+
+def test_offline_from_stdin_with_a_broken_document_warns(manifests, tmp_path):
+    (tmp_path / "broken.yaml").write_text("kind: [\n")
+    r = run("overview", "-f", str(manifests), "-f", str(tmp_path / "broken.yaml"))
+    assert r.returncode == 0
+    assert "Warning:" in r.stdout and "broken.yaml: not valid YAML" in r.stdout
+    r = run("overview", "-f", str(tmp_path / "broken.yaml"))
+    assert r.returncode == 2 and "No Kubernetes objects could be read" in r.stderr and "Traceback" not in r.stderr
+    r = run("overview", "-o", "yaml", "-f", "-", stdin=(manifests / "all.yaml").read_text())
+    assert r.returncode == 0 and yaml.safe_load(r.stdout)["meshes"][0]["mesh"] == "istio"
+
+
+def test_bad_input_is_a_clear_error(sandbox, tmp_path):
+    env = {"KUBECONFIG": sandbox.kubeconfig}
+    cases = [
+        (["workloads", "-n", "Prod!"], "invalid argument: namespace"),
+        (["overview", "-n", "staging"], "Namespace 'staging' does not exist"),
+        (["--context", "nope", "overview"], "Context 'nope' is not in kubeconfig"),
+        (["proxy-health", f"{sandbox.pod_name('legacy-batch')}.production"], "has no Envoy sidecar"),
+        (["proxy-health", "ghost.production"], "Not found: pods/ghost"),
+        (["overview", "-f", str(tmp_path / "missing.yaml")], "No such file or folder"),
+    ]
+    for args, expected in cases:
+        r = run(*args, env=env)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert expected in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+    r = run("overview", env={"KUBECONFIG": str(tmp_path / "none")})
+    assert r.returncode == 2 and "No cluster configured" in r.stderr and "--sandbox" in r.stderr
+
+
+def test_live_overview_and_tools_listing(sandbox):
+    r = run("overview", env={"KUBECONFIG": sandbox.kubeconfig})
+    assert r.returncode == 0, r.stderr
+    assert "istio  1.28.1" in r.stdout and "production" in r.stdout
+    r = run("--read-only", "tools")
+    assert r.returncode == 0 and "mesh_overview" in r.stdout

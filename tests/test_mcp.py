@@ -1,0 +1,87 @@
+"""The MCP server in-process (mcp.Client) and over stdio with exactly the command in .mcp.json."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+import mcp
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mesh_plugin.runtime import configure
+from mesh_plugin.server import build_server
+from mesh_plugin.tools import load_tools
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPECTED = {"mesh_overview", "list_workloads", "proxy_health"}
+
+
+async def test_tools_list_has_schemas_titles_and_annotations():
+    async with mcp.Client(build_server()) as c:
+        tools = (await c.list_tools()).tools
+    assert {t.name for t in tools} == EXPECTED
+    for t in tools:
+        assert t.title and t.description and len(t.description) > 80
+        assert t.output_schema and t.output_schema.get("type") == "object"
+        a = t.annotations
+        assert a.read_only_hint is True and a.destructive_hint is False and a.idempotent_hint is True
+        assert a.title == t.title
+
+
+async def test_read_only_server_has_no_write_tools():
+    async with mcp.Client(build_server(read_only=True)) as c:
+        names = {t.name for t in (await c.list_tools()).tools}
+    assert names == {t.name for t in load_tools() if t.read_only}
+
+
+async def test_call_returns_structured_content(sandbox):
+    configure(sandbox.kubeconfig, "sandbox")
+    async with mcp.Client(build_server()) as c:
+        r = await c.call_tool("list_workloads", {"namespace": "production", "limit": 2})
+    assert not r.is_error
+    sc = r.structured_content
+    assert sc["page"] == {"total": 6, "shown": 2, "offset": 0,
+                          "note": "showing 2 of 6 workloads; next page: offset=2; narrow with namespace= or sidecar="}
+    assert sc["workloads"][0]["name"] == "legacy-batch"
+
+
+async def test_errors_name_the_next_step(sandbox, tmp_path):
+    configure(sandbox.kubeconfig, "sandbox")
+    async with mcp.Client(build_server()) as c:
+        r = await c.call_tool("list_workloads", {"namespace": "Not_A_Namespace"})
+        assert r.is_error and "namespace" in r.content[0].text
+        r = await c.call_tool("proxy_health", {"pod": sandbox.pod_name("legacy-batch"), "namespace": "production"})
+        assert r.is_error and "no Envoy sidecar" in r.content[0].text and "list_workloads" in r.content[0].text
+    configure(str(tmp_path / "missing-kubeconfig"), None)
+    async with mcp.Client(build_server()) as c:
+        assert {t.name for t in (await c.list_tools()).tools} == EXPECTED
+        r = await c.call_tool("mesh_overview", {})
+        assert r.is_error and "Next:" in r.content[0].text and "Traceback" not in r.content[0].text
+
+
+def _mcp_json_command() -> tuple[str, list[str]]:
+    cfg = json.loads((ROOT / ".mcp.json").read_text())
+    server = cfg["mcpServers"]["mesh"]
+    sub = lambda s: s.replace("${CLAUDE_PLUGIN_ROOT}", str(ROOT))  # noqa: E731
+    return sub(server["command"]), [sub(a) for a in server.get("args", [])]
+
+
+async def test_stdio_round_trip_with_the_command_in_mcp_json(sandbox):
+    command, args = _mcp_json_command()
+    env = {**os.environ, "CLAUDE_PLUGIN_ROOT": str(ROOT), "KUBECONFIG": sandbox.kubeconfig,
+           "MESH_PLUGIN_VENV": str(Path(sys.executable).parent.parent)}
+    params = StdioServerParameters(command=command, args=args, env=env)
+    async with stdio_client(params) as (read, write):
+        async with mcp.ClientSession(read, write) as session:
+            init = await session.initialize()
+            assert init.server_info.name == "service-mesh"
+            tools = (await session.list_tools()).tools
+            assert {t.name for t in tools} == EXPECTED
+            assert all(t.output_schema and t.annotations.read_only_hint for t in tools)
+            r = await session.call_tool("mesh_overview", {})
+            assert not r.is_error, r.content
+            assert r.structured_content["meshes"][0]["mesh"] == "istio"
+            prod = [n for n in r.structured_content["namespaces"] if n["namespace"] == "production"][0]
+            assert prod["meshed_pods"] == 7
