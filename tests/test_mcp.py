@@ -85,3 +85,36 @@ async def test_stdio_round_trip_with_the_command_in_mcp_json(sandbox):
             assert r.structured_content["meshes"][0]["mesh"] == "istio"
             prod = [n for n in r.structured_content["namespaces"] if n["namespace"] == "production"][0]
             assert prod["meshed_pods"] == 7
+
+
+async def test_streamable_http_transport_on_loopback(sandbox):
+    import asyncio
+    import socket
+
+    from mcp.client.streamable_http import streamable_http_client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bin_ = str(Path(sys.executable).parent / "mesh-plugin")
+    proc = await asyncio.create_subprocess_exec(
+        bin_, "serve", "--transport", "streamable-http", "--host", "127.0.0.1", "--port", str(port),
+        env={**os.environ, "KUBECONFIG": sandbox.kubeconfig}, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE)
+    try:
+        for _ in range(100):
+            try:
+                _, w = await asyncio.open_connection("127.0.0.1", port)
+                w.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        async with streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write):
+            async with mcp.ClientSession(read, write) as session:
+                await session.initialize()
+                assert {t.name for t in (await session.list_tools()).tools} == EXPECTED
+                r = await session.call_tool("list_workloads", {"namespace": "production"})
+                assert not r.is_error and r.structured_content["page"]["total"] == 6
+    finally:
+        proc.terminate()
+        await proc.wait()
