@@ -36,6 +36,7 @@ conformance: venv
 bench: venv
 	$(PY) bench/cold_start.py
 	$(PY) bench/sandbox_start.py
+	$(PY) bench/analyze_bench.py
 
 clean:
 	rm -rf $(VENV) .tools build *.egg-info src/*.egg-info

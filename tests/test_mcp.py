@@ -15,7 +15,7 @@ from mesh_plugin.server import build_server
 from mesh_plugin.tools import load_tools
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPECTED = {"mesh_overview", "list_workloads", "proxy_health"}
+EXPECTED = {"mesh_overview", "list_workloads", "proxy_health", "analyze"}
 
 
 async def test_tools_list_has_schemas_titles_and_annotations():

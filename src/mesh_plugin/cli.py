@@ -13,6 +13,8 @@ EPILOG = """examples:
   mesh-plugin workloads -n production       workloads with sidecar and identity
   mesh-plugin workloads -f manifests/       the same, offline, from YAML files
   mesh-plugin proxy-health frontend-abc.production
+  mesh-plugin analyze -A                    istioctl-compatible analysis of the cluster
+  mesh-plugin analyze k8s/ -o json          ... of files in a GitOps repo (offline)
   mesh-plugin serve --read-only             MCP server on stdio, without write tools
   mesh-plugin sandbox                       run the sandbox cluster until Ctrl-C (for kubectl)
 """
@@ -72,6 +74,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster", help="only clusters containing this text")
     p.add_argument("--limit", type=int, default=40)
     _output(p)
+
+    p = sub.add_parser("analyze", help="istioctl-compatible analysis, live or on files",
+                       description="Analyze Istio/Linkerd configuration on the cluster or in files. Exit code 79 "
+                                   "when messages at or above --failure-threshold are found.")
+    _common(p)
+    p.add_argument("paths", nargs="*", help="YAML files or folders to analyze offline (- for stdin)")
+    p.add_argument("-f", "--file", dest="files", action="append", default=[], help="file or folder (repeatable)")
+    p.add_argument("-n", "--namespace", help="only messages for this namespace")
+    p.add_argument("-A", "--all-namespaces", action="store_true", help="all namespaces (the default)")
+    p.add_argument("--only", action="append", help="run only this analyzer (name or glob; repeatable)")
+    p.add_argument("--suppress", "-S", action="append", default=[],
+                   help='suppress messages: "CODE=Kind ns/name", globs allowed (repeatable)')
+    p.add_argument("--meshConfigFile", "--mesh-config-file", dest="mesh_config_file",
+                   help="MeshConfig YAML to use instead of the cluster's")
+    p.add_argument("--list-analyzers", action="store_true", help="list the analyzers and exit")
+    p.add_argument("--failure-threshold", choices=["Error", "Warning", "Info"], default="Error",
+                   help="lowest level that makes the exit code non-zero (default Error)")
+    p.add_argument("--output-threshold", choices=["Error", "Warning", "Info"], default="Info",
+                   help="lowest level printed (default Info)")
+    p.add_argument("-o", "--output", choices=["log", "json", "yaml"], default="log", help="output format")
 
     p = sub.add_parser("tools", help="list the tools the MCP server exposes")
     _common(p)
@@ -169,6 +191,8 @@ def _run(args: argparse.Namespace) -> int:
         _print(_call("proxy_health", pod=pod, namespace=namespace, cluster=args.cluster, limit=args.limit),
                args.output, "proxy_health")
         return 0
+    if cmd == "analyze":
+        return _analyze(args)
     if cmd == "tools":
         from .render import table
         from .runtime import RUNTIME
@@ -185,6 +209,38 @@ def _run(args: argparse.Namespace) -> int:
 
         return run_demo()
     raise AssertionError(cmd)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    import json
+
+    from .analyzers import ALL
+    from .render import table
+    from .tools.analyze import LEVELS, run_analysis
+
+    if args.list_analyzers:
+        print(table(["ANALYZER", "DESCRIPTION"], [[a.name, a.description] for a in ALL]))
+        return 0
+    files = list(args.paths or []) + list(args.files or [])
+    namespace = None if args.all_namespaces else args.namespace
+    msgs, _, snap, _ = run_analysis(files or None, namespace, args.only, args.suppress, args.mesh_config_file,
+                                    args.output_threshold)
+    rows = [{"code": m.code, "documentationUrl": m.documentation_url, "level": m.level, "message": m.message,
+             "origin": m.origin} for m in msgs]
+    if args.output == "json":
+        print(json.dumps(rows, indent=2))
+    elif args.output == "yaml":
+        import yaml
+
+        print(yaml.safe_dump(rows, sort_keys=False, width=1000), end="")
+    elif not msgs:
+        where = f"namespace: {namespace}" if namespace else ("files" if files else "all namespaces")
+        print(f"\u2714 No validation issues found when analyzing {where}.")
+    else:
+        for m in msgs:
+            print(m.line())
+    limit = LEVELS.index(args.failure_threshold)
+    return 79 if any(LEVELS.index(m.level) <= limit for m in msgs) else 0
 
 
 def _kube_namespace() -> str:

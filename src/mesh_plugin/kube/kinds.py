@@ -61,6 +61,7 @@ ALL_KINDS: tuple[Kind, ...] = (
     Kind("DaemonSet", "DaemonSet", "apps", "v1", "daemonsets"),
     Kind("MutatingWebhookConfiguration", "MutatingWebhookConfiguration", "admissionregistration.k8s.io", "v1",
          "mutatingwebhookconfigurations", namespaced=False),
+    Kind("Node", "Node", "", "v1", "nodes", namespaced=False),
     Kind("CustomResourceDefinition", "CustomResourceDefinition", "apiextensions.k8s.io", "v1",
          "customresourcedefinitions", namespaced=False),
     # Istio
@@ -76,6 +77,8 @@ ALL_KINDS: tuple[Kind, ...] = (
          fallback_versions=("v1beta1",)),
     Kind("RequestAuthentication", "RequestAuthentication", SEC, "v1", "requestauthentications",
          fallback_versions=("v1beta1",)),
+    Kind("Telemetry", "Telemetry", "telemetry.istio.io", "v1", "telemetries", fallback_versions=("v1alpha1",)),
+    Kind("WasmPlugin", "WasmPlugin", "extensions.istio.io", "v1alpha1", "wasmplugins"),
     # Gateway API
     Kind(f"{GW}/Gateway", "Gateway", GW, "v1", "gateways"),
     Kind(f"{GW}/HTTPRoute", "HTTPRoute", GW, "v1", "httproutes"),
@@ -92,7 +95,7 @@ ALL_KINDS: tuple[Kind, ...] = (
 KINDS: dict[str, Kind] = {k.key: k for k in ALL_KINDS}
 _BY_GROUP_KIND: dict[tuple[str, str], Kind] = {(k.group, k.kind): k for k in ALL_KINDS}
 
-ISTIO_KEYS = tuple(k.key for k in ALL_KINDS if k.group in (NET, SEC))
+ISTIO_KEYS = tuple(k.key for k in ALL_KINDS if k.group in (NET, SEC, "telemetry.istio.io", "extensions.istio.io"))
 LINKERD_KEYS = tuple(k.key for k in ALL_KINDS if k.group == LP)
 
 

@@ -43,13 +43,21 @@ class Snapshot:
     namespace: str | None = None
     #: objects whose apiVersion/kind we do not model (offline only), as (source, obj)
     unknown: list[tuple[str, dict]] = field(default_factory=list)
+    _default_ns: str | None = field(default=None, repr=False)
+    _index: dict[str, tuple[int, dict[str, list[dict]]]] = field(default_factory=dict, repr=False)
 
     # -- access ------------------------------------------------------------------------------
     def of(self, key: str, namespace: str | None = None) -> list[dict]:
         items = self.objects.get(key, [])
         if namespace is None:
             return items
-        return [o for o in items if ns_of(o) == namespace]
+        index = self._index.get(key)
+        if index is None or index[0] != len(items):  # built on first use, rebuilt when objects were added
+            by_ns: dict[str, list[dict]] = {}
+            for o in items:
+                by_ns.setdefault(ns_of(o), []).append(o)
+            index = self._index[key] = (len(items), by_ns)
+        return index[1].get(namespace, [])
 
     def get(self, key: str, name: str, namespace: str | None = None) -> dict | None:
         for o in self.objects.get(key, []):
@@ -68,11 +76,16 @@ class Snapshot:
     def counts(self) -> dict[str, int]:
         return {k: len(v) for k, v in sorted(self.objects.items()) if v}
 
-    def add(self, obj: dict, kind: Kind | None = None, source: str = "") -> None:
+    def add(self, obj: dict, kind: Kind | None = None, source: str = "", default_namespace: str | None = None) -> None:
         kind = kind or kind_for(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
         if kind is None:
             self.unknown.append((source, obj))
             return
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            meta = obj["metadata"] = {}
+        if default_namespace and kind.namespaced and not meta.get("namespace"):
+            meta["namespace"] = default_namespace  # as kubectl apply would place it
         self.objects.setdefault(kind.key, []).append(_scrub(kind, obj))
 
     # -- loading from a cluster ----------------------------------------------------------------
@@ -98,9 +111,14 @@ class Snapshot:
 
     # -- loading from files -----------------------------------------------------------------
     @classmethod
-    def from_paths(cls, paths: Iterable[str], *, stdin: Any = None) -> "Snapshot":
-        """Load files, folders (recursively, .yaml/.yml/.json) and ``-`` for stdin."""
+    def from_paths(cls, paths: Iterable[str], *, stdin: Any = None, default_namespace: str | None = "default"
+                   ) -> "Snapshot":
+        """Load files, folders (recursively, .yaml/.yml/.json) and ``-`` for stdin.
+
+        Namespaced objects without a namespace land in ``default_namespace``, as ``kubectl apply`` would.
+        """
         snap = cls(source="files")
+        snap._default_ns = default_namespace
         for p in paths:
             if p == "-":
                 text = (stdin or sys.stdin).read()
@@ -119,8 +137,9 @@ class Snapshot:
         return snap
 
     @classmethod
-    def from_text(cls, text: str, source: str = "<text>") -> "Snapshot":
+    def from_text(cls, text: str, source: str = "<text>", default_namespace: str | None = "default") -> "Snapshot":
         snap = cls(source="files")
+        snap._default_ns = default_namespace
         snap._load_text(text, source)
         return snap
 
@@ -152,13 +171,12 @@ class Snapshot:
             if str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
                 for item in doc["items"]:
                     if isinstance(item, dict):
-                        self.add(item, source=source)
+                        self.add(item, source=source, default_namespace=self._default_ns)
                 continue
             if not doc.get("kind") or not doc.get("apiVersion"):
                 self.errors.append(LoadError(source, f"document {i + 1} has no apiVersion/kind"))
                 continue
-            self.add(doc, source=source)
-        self.namespace = None
+            self.add(doc, source=source, default_namespace=self._default_ns)
 
 
 def safe_load_all(text: str) -> list[Any]:
