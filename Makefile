@@ -37,6 +37,7 @@ bench: venv
 	$(PY) bench/cold_start.py
 	$(PY) bench/sandbox_start.py
 	$(PY) bench/analyze_bench.py
+	$(PY) bench/proxy_config_bench.py
 
 clean:
 	rm -rf $(VENV) .tools build *.egg-info src/*.egg-info

@@ -15,7 +15,9 @@ from mesh_plugin.server import build_server
 from mesh_plugin.tools import load_tools
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPECTED = {"mesh_overview", "list_workloads", "proxy_health", "analyze"}
+EXPECTED = {"mesh_overview", "list_workloads", "proxy_health", "analyze", "proxy_config", "proxy_status",
+            "proxy_log_level"}
+WRITES = {"proxy_log_level"}
 
 
 async def test_tools_list_has_schemas_titles_and_annotations():
@@ -26,14 +28,14 @@ async def test_tools_list_has_schemas_titles_and_annotations():
         assert t.title and t.description and len(t.description) > 80
         assert t.output_schema and t.output_schema.get("type") == "object"
         a = t.annotations
-        assert a.read_only_hint is True and a.destructive_hint is False and a.idempotent_hint is True
+        assert a.read_only_hint is (t.name not in WRITES) and a.destructive_hint is False and a.idempotent_hint is True
         assert a.title == t.title
 
 
 async def test_read_only_server_has_no_write_tools():
     async with mcp.Client(build_server(read_only=True)) as c:
         names = {t.name for t in (await c.list_tools()).tools}
-    assert names == {t.name for t in load_tools() if t.read_only}
+    assert names == {t.name for t in load_tools() if t.read_only} == EXPECTED - WRITES
 
 
 async def test_call_returns_structured_content(sandbox):
@@ -79,7 +81,7 @@ async def test_stdio_round_trip_with_the_command_in_mcp_json(sandbox):
             assert init.server_info.name == "service-mesh"
             tools = (await session.list_tools()).tools
             assert {t.name for t in tools} == EXPECTED
-            assert all(t.output_schema and t.annotations.read_only_hint for t in tools)
+            assert all(t.output_schema and t.annotations.read_only_hint == (t.name not in WRITES) for t in tools)
             r = await session.call_tool("mesh_overview", {})
             assert not r.is_error, r.content
             assert r.structured_content["meshes"][0]["mesh"] == "istio"

@@ -13,6 +13,8 @@ EPILOG = """examples:
   mesh-plugin workloads -n production       workloads with sidecar and identity
   mesh-plugin workloads -f manifests/       the same, offline, from YAML files
   mesh-plugin proxy-health frontend-abc.production
+  mesh-plugin proxy-config cluster frontend-abc.production --fqdn payment-api
+  mesh-plugin proxy-config all -f dump.json      the same tables from a saved config dump
   mesh-plugin analyze -A                    istioctl-compatible analysis of the cluster
   mesh-plugin analyze k8s/ -o json          ... of files in a GitOps repo (offline)
   mesh-plugin serve --read-only             MCP server on stdio, without write tools
@@ -95,6 +97,38 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lowest level printed (default Info)")
     p.add_argument("-o", "--output", choices=["log", "json", "yaml"], default="log", help="output format")
 
+    p = sub.add_parser("proxy-config", aliases=["pc"], help="istioctl proxy-config: a sidecar's Envoy config",
+                       description="Show a sidecar's Envoy config as istioctl does, from the pod (through the API "
+                                   "server) or from a saved config dump (-f).")
+    _common(p)
+    p.add_argument("kind", choices=["cluster", "clusters", "listener", "listeners", "route", "routes", "endpoint",
+                                    "endpoints", "secret", "secrets", "bootstrap", "log", "all"])
+    p.add_argument("pod", nargs="?", help="POD or POD.NAMESPACE")
+    p.add_argument("-n", "--namespace")
+    p.add_argument("-f", "--file", help="a saved config dump (JSON) instead of a pod")
+    for flag, typ in (("--fqdn", str), ("--port", int), ("--subset", str), ("--direction", str), ("--name", str),
+                      ("--address", str), ("--cluster", str), ("--status", str)):
+        p.add_argument(flag, type=typ)
+    p.add_argument("-o", "--output", choices=["short", "table", "json"], default="short")
+    p.add_argument("--limit", type=int, default=0, help="rows per table (default 0: all)")
+    p.add_argument("--offset", type=int, default=0)
+
+    p = sub.add_parser("proxy-status", help="every sidecar of a namespace: versions, last update, sync with the "
+                                            "VirtualServices")
+    _common(p)
+    p.add_argument("-n", "--namespace", required=True)
+    p.add_argument("--limit", type=int, default=30)
+    _output(p)
+
+    p = sub.add_parser("proxy-log-level", help="set a sidecar's Envoy log level (dry-run unless --apply)")
+    _common(p)
+    p.add_argument("pod", help="POD or POD.NAMESPACE")
+    p.add_argument("level", choices=["trace", "debug", "info", "warning", "error", "critical", "off"])
+    p.add_argument("-n", "--namespace")
+    p.add_argument("--logger", help="one logger (default: all)")
+    p.add_argument("--apply", action="store_true", help="apply the change (default: dry-run)")
+    _output(p)
+
     p = sub.add_parser("tools", help="list the tools the MCP server exposes")
     _common(p)
 
@@ -118,10 +152,10 @@ def _print(model: Any, fmt: str, tool_name: str) -> None:
         print(render(model) if render else to_json(model))
 
 
-def _call(name: str, **kwargs: Any) -> Any:
+def _call(tool_name: str, /, **kwargs: Any) -> Any:
     from .tools.registry import get_tool
 
-    return get_tool(name).call(**{k: v for k, v in kwargs.items() if v is not None})
+    return get_tool(tool_name).call(**{k: v for k, v in kwargs.items() if v is not None})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -193,6 +227,34 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if cmd == "analyze":
         return _analyze(args)
+    if cmd in ("proxy-config", "pc"):
+        kind = {"clusters": "cluster", "listeners": "listener", "routes": "route", "endpoints": "endpoint",
+                "secrets": "secret"}.get(args.kind, args.kind)
+        pod, ns = args.pod, args.namespace
+        if pod and not ns and "." not in pod and not args.file:
+            ns = _kube_namespace()
+        result = _call("proxy_config", kind=kind, pod=pod, namespace=ns, file=args.file, fqdn=args.fqdn,
+                       port=args.port, subset=args.subset, direction=args.direction, name=args.name,
+                       address=args.address, cluster=args.cluster, status=args.status,
+                       output="json" if args.output == "json" else "table", limit=args.limit or 100_000,
+                       offset=args.offset)
+        from .tools.proxy import render_proxy_config
+
+        print(render_proxy_config(result))
+        return 0
+    if cmd == "proxy-status":
+        _print(_call("proxy_status", namespace=args.namespace, limit=args.limit), args.output, "proxy_status")
+        return 0
+    if cmd == "proxy-log-level":
+        from .runtime import RUNTIME
+
+        if RUNTIME.read_only:
+            print("Error: proxy-log-level changes the sidecar and --read-only is set.", file=sys.stderr)
+            return 2
+        pod, _, ns = args.pod.partition(".")
+        _print(_call("proxy_log_level", pod=pod, namespace=args.namespace or ns or _kube_namespace(),
+                     level=args.level, logger=args.logger, apply=args.apply), args.output, "proxy_log_level")
+        return 0
     if cmd == "tools":
         from .render import table
         from .runtime import RUNTIME

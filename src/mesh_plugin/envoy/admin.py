@@ -24,11 +24,19 @@ _PATH_RE = re.compile(r"^[a-z_/]+$")
 
 def fetch_admin(client: Any, namespace: str, pod: str, path: str,
                 query: list[tuple[str, str]] | None = None, *, check_sidecar: bool = True,
-                timeout: float | None = None) -> bytes:
-    """The admin endpoint's body as bytes. Raises NotFound / InvalidInput / Unreachable with a next step."""
+                timeout: float | None = None, method: str = "GET") -> bytes:
+    """The admin endpoint's body as bytes. Raises NotFound / InvalidInput / Unreachable with a next step.
+
+    Only ``logging`` takes POST (Envoy lists loggers on a POST without parameters, and sets
+    levels with parameters: callers that set levels go through the audited write tool).
+    """
     path = path.lstrip("/")
     if not _PATH_RE.match(path) or ".." in path or path not in READ_PATHS:
         raise InvalidInput(f"Unsupported Envoy admin path {path!r}.", hint=f"use one of: {', '.join(READ_PATHS)}.")
+    if path == "logging":
+        method = "POST"
+    elif method != "GET":
+        raise InvalidInput(f"Envoy admin path {path!r} is read with GET only.")
     if check_sidecar:
         pod_obj = client.get(KINDS["Pod"], pod, namespace)
         kind = sidecar_of(pod_obj)
@@ -40,7 +48,7 @@ def fetch_admin(client: Any, namespace: str, pod: str, path: str,
                 hint="pick a meshed pod (list_workloads shows which have sidecar=istio), or inject it "
                      "(label the namespace istio-injection=enabled and restart the workload).")
     try:
-        body = client.pod_proxy(namespace, pod, ADMIN_PORT, path, query=query, timeout=timeout)
+        body = client.pod_proxy(namespace, pod, ADMIN_PORT, path, query=query, timeout=timeout, method=method)
     except ServerError as e:
         if e.status in (502, 503):
             raise Unreachable(
@@ -55,7 +63,7 @@ def fetch_admin(client: Any, namespace: str, pod: str, path: str,
     return body
 
 
-_SECRET_KEYS = {"private_key", "password", "secret", "hmac_secret", "session_ticket_keys"}
+_SECRET_KEYS = {"private_key", "password", "hmac_secret", "session_ticket_keys", "client_secret"}
 
 
 def redact_config_dump(body: bytes) -> bytes:

@@ -240,12 +240,14 @@ class KubeClient:
         return self.request("GET", "/version", resource="version")
 
     def pod_proxy(self, namespace: str, pod: str, port: int, path: str,
-                  query: list[tuple[str, str]] | None = None, timeout: float | None = None) -> bytes:
-        """GET through the API server's pod proxy; bytes, query string preserved."""
+                  query: list[tuple[str, str]] | None = None, timeout: float | None = None,
+                  method: str = "GET") -> bytes:
+        """GET (or POST) through the API server's pod proxy; bytes, query string preserved."""
         path = path.lstrip("/")
         return self.request_raw(
-            "GET", f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy/{path}", query=query,
+            method, f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy/{path}", query=query,
             timeout=timeout, resource="pods/proxy", namespace=namespace,
+            body=b"" if method == "POST" else None, content_type="text/plain",
         )
 
     def service_proxy(self, namespace: str, service: str, port: int | str, path: str,

@@ -285,7 +285,7 @@ class SandboxAPI(kmock.KubernetesEmulator):
         if path == "/version":
             return aiohttp.web.json_response(KUBE_VERSION)
         m = _PROXY.match(path)
-        if m and method == "GET":
+        if m and method in ("GET", "POST"):
             return await self._proxy(m, request)
         parsed = self._parse(path)
         if parsed is not None:
@@ -538,7 +538,8 @@ class SandboxAPI(kmock.KubernetesEmulator):
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         url = f"http://127.0.0.1:{real}{rest}"
         try:
-            async with self._http.get(url, params=list(request.url.query.items())) as r:
+            async with self._http.request(request.method, url, params=list(request.url.query.items()),
+                                          data=request.body if request.method == "POST" else None) as r:
                 body = await r.read()
                 ctype = r.headers.get("Content-Type", "application/octet-stream")
                 return aiohttp.web.Response(body=body, status=r.status, headers={"Content-Type": ctype})

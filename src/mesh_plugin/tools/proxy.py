@@ -1,0 +1,383 @@
+"""Envoy proxy debugging: proxy_config, proxy_status, proxy_log_level."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from ..errors import InvalidInput, MeshError, Unreachable
+from ..models import Page
+from ..render import table
+from ..runtime import RUNTIME
+from .registry import Limit, Namespace, ObjName, Offset, OptNamespace, tool
+
+ProxyKind = Literal["cluster", "listener", "route", "endpoint", "secret", "bootstrap", "log", "all"]
+LOG_LEVELS = ("trace", "debug", "info", "warning", "error", "critical", "off")
+
+
+class ProxyTable(BaseModel):
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    page: Page
+
+
+class ProxyConfigResult(BaseModel):
+    kind: str
+    source: str = Field(description='"pod ns/name" or the dump file')
+    preamble: list[str] = []
+    tables: list[ProxyTable] = Field(default=[], description="istioctl's columns and cell values")
+    raw: list[dict] | None = Field(default=None, description="output=json: the filtered config objects, paged")
+    raw_page: Page | None = None
+
+
+def _page_rows(rows: list, limit: int, offset: int, what: str, narrow: str) -> tuple[list, Page]:
+    from ..mesh.overview import page
+
+    if limit <= 0:
+        return list(rows), Page(total=len(rows), shown=len(rows), offset=0)
+    return page(rows, limit, offset, what, narrow)
+
+
+def _page_bytes(items: list[dict], limit: int, offset: int, max_bytes: int, what: str, narrow: str
+                ) -> tuple[list[dict], Page]:
+    """Like paging by rows, but a page also stops before ``max_bytes`` of JSON (at least one item)."""
+    shown: list[dict] = []
+    size = 0
+    for item in items[offset: offset + limit]:
+        n = len(json.dumps(item))
+        if shown and size + n > max_bytes:
+            break
+        shown.append(item)
+        size += n
+    total = len(items)
+    note = None
+    if len(shown) < total:
+        nxt = offset + len(shown)
+        note = f"showing {len(shown)} of {total} {what}" + (f" (from {offset})" if offset else "")
+        note += (f"; next page: offset={nxt}" if nxt < total else "") + f"; narrow with {narrow}"
+    return shown, Page(total=total, shown=len(shown), offset=offset, note=note)
+
+
+NARROW = {"cluster": "fqdn=, port=, subset= or direction=", "listener": "port=, address= or name=",
+          "route": "name=", "endpoint": "cluster=, port=, address= or status=", "secret": "name=",
+          "log": "name=", "all": "a single kind"}
+
+
+def resolve_pod(pod: str, namespace: str | None) -> tuple[str, str]:
+    if namespace:
+        return pod, namespace
+    if "." in pod:
+        name, _, ns = pod.rpartition(".")
+        return name, ns
+    raise InvalidInput(f"No namespace for pod {pod!r}.", hint="pass namespace=, or POD.NAMESPACE.")
+
+
+def load_dump(pod: str | None, namespace: str | None, file: str | None, kind: str):
+    """The config dump (from the pod's sidecar or a file) and a description of the source."""
+    from ..envoy.admin import fetch_admin
+    from ..mesh.proxyconfig import ConfigDump
+
+    if file:
+        if not os.path.isfile(file):
+            raise InvalidInput(f"No such config dump file: {file}.", hint="pass a file saved from /config_dump.")
+        with open(file, "rb") as fh:
+            return ConfigDump.load(fh.read(), file), file
+    if not pod:
+        raise InvalidInput("Give a pod (POD.NS or pod= and namespace=) or a dump file (file=).",
+                           hint="find meshed pods with list_workloads sidecar=istio.")
+    name, ns = resolve_pod(pod, namespace)
+    query = [("include_eds", "true")] if kind in ("endpoint", "all") else None
+    body = fetch_admin(RUNTIME.client(), ns, name, "config_dump", query=query)
+    return ConfigDump.load(body, f"the config dump of {ns}/{name}"), f"pod {ns}/{name}"
+
+
+def render_proxy_config(r: ProxyConfigResult) -> str:
+    if r.raw is not None:
+        text = json.dumps(r.raw, indent=2)
+        return text + (f"\n({r.raw_page.note})" if r.raw_page and r.raw_page.note else "")
+    parts = ["\n".join(r.preamble)] if r.preamble else []
+    for t in r.tables:
+        parts.append(table(t.headers, t.rows) + (f"\n({t.page.note})" if t.page.note else ""))
+    return "\n\n".join(parts)
+
+
+@tool("Envoy proxy config", render=render_proxy_config)
+def proxy_config(kind: Annotated[ProxyKind, Field(description="what to show, as istioctl proxy-config KIND")],
+                 pod: Annotated[str | None, Field(max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+                                                  description="pod name, or POD.NAMESPACE")] = None,
+                 namespace: OptNamespace = None,
+                 file: Annotated[str | None, Field(max_length=4096, description=(
+                     "a saved config dump (JSON from /config_dump) instead of a live pod"))] = None,
+                 fqdn: Annotated[str | None, Field(max_length=253, description="cluster: FQDN contains")] = None,
+                 port: Annotated[int | None, Field(ge=0, le=65535, description="cluster/listener/endpoint port")] = None,
+                 subset: Annotated[str | None, Field(max_length=63, description="cluster subset")] = None,
+                 direction: Annotated[Literal["inbound", "outbound", "inbound-vip", "outbound-vip"] | None,
+                                      Field(description="cluster direction")] = None,
+                 name: Annotated[str | None, Field(max_length=253, description="route/listener/secret/logger name")] = None,
+                 address: Annotated[str | None, Field(max_length=253, description="listener/endpoint address")] = None,
+                 cluster: Annotated[str | None, Field(max_length=253, description="endpoint: cluster contains")] = None,
+                 status: Annotated[str | None, Field(max_length=20, description="endpoint status, e.g. HEALTHY")] = None,
+                 output: Annotated[Literal["table", "json"], Field(description=(
+                     "table (istioctl columns) or json (the filtered raw config, paged)"))] = "table",
+                 limit: Annotated[int, Field(ge=1, le=100_000, description=(
+                     "rows per table (the answer says 'showing N of M')"))] = 30,
+                 offset: Offset = 0,
+                 max_bytes: Annotated[int, Field(ge=1000, le=5_000_000, description=(
+                     "output=json: page size in bytes (default keeps the answer under 8 KB)"))] = 7000,
+                 ) -> ProxyConfigResult:
+    """What istioctl proxy-config shows, from a pod's Envoy sidecar (through the API server) or a saved
+    dump: clusters (SERVICE FQDN, PORT, SUBSET, DIRECTION, TYPE, DESTINATION RULE), listeners, routes
+    (with the VirtualService behind each), endpoints, secrets (certificate metadata only, never keys),
+    bootstrap, log levels, or all. Live endpoint rows come from /clusters with OUTLIER CHECK (FAILED =
+    ejected). Tables are cut to limit rows with 'showing N of M'; output=json gives the filtered raw
+    config, paged. Use proxy_status for a namespace-wide view."""
+    from ..mesh.proxyconfig import BUILDERS, Filter, all_tables, endpoint_health_table, raw_items
+
+    f = Filter(fqdn=fqdn, port=port, subset=subset, direction=direction, name=name, address=address,
+               cluster=cluster, status=status)
+    if kind == "log":
+        if file:
+            raise InvalidInput("Log levels are live state, not in a config dump.", hint="pass a pod instead of file=.")
+        return _log_levels(pod, namespace, name, limit, offset)
+    if kind == "endpoint" and not file and output == "table":
+        from ..envoy.admin import fetch_admin
+
+        pname, ns = resolve_pod(pod or "", namespace) if pod else (None, None)
+        if pname is None:
+            raise InvalidInput("Give a pod or a dump file.", hint="find meshed pods with list_workloads.")
+        body = fetch_admin(RUNTIME.client(), ns, pname, "clusters", query=[("format", "json")])
+        t = endpoint_health_table(body, f)
+        rows, pg = _page_rows(t.rows, limit, offset, "endpoints", NARROW["endpoint"])
+        return ProxyConfigResult(kind=kind, source=f"pod {ns}/{pname}",
+                                 tables=[ProxyTable(title="endpoints", headers=t.headers, rows=rows, page=pg)])
+    dump, source = load_dump(pod, namespace, file, kind)
+    if output == "json":
+        if kind == "all":
+            from ..envoy.admin import redact_config_dump
+
+            items = [json.loads(redact_config_dump(json.dumps(dump.doc).encode()))]
+        else:
+            items = raw_items(dump, kind, f)
+        shown, pg = _page_bytes(items, limit, offset, max_bytes, f"{kind} objects", NARROW.get(kind, "filters"))
+        return ProxyConfigResult(kind=kind, source=source, raw=shown, raw_page=pg)
+    if kind == "bootstrap":
+        return ProxyConfigResult(kind=kind, source=source, preamble=dump.preamble(),
+                                 tables=[_bootstrap_table(dump)])
+    tables = all_tables(dump, f) if kind == "all" else [BUILDERS[kind](dump, f)]
+    titles = ["clusters", "listeners", "routes", "secrets", "endpoints"] if kind == "all" else [kind + "s"]
+    out = []
+    per_table = limit if kind != "all" else max(1, limit // 3)  # five tables share the budget
+    for title, t in zip(titles, tables):
+        rows, pg = _page_rows(t.rows, per_table, offset, title, NARROW.get(kind, "filters"))
+        out.append(ProxyTable(title=title, headers=t.headers, rows=rows, page=pg))
+    return ProxyConfigResult(kind=kind, source=source, preamble=dump.preamble() if kind == "all" else [],
+                             tables=out)
+
+
+def _bootstrap_table(dump) -> ProxyTable:  # type: ignore[no-untyped-def]
+    b = dump.bootstrap()
+    node = b.get("node") or {}
+    meta = node.get("metadata") or {}
+    admin = (((b.get("admin") or {}).get("address") or {}).get("socket_address")) or {}
+    rows = [["node id", str(node.get("id", ""))], ["cluster", str(node.get("cluster", ""))],
+            ["istio version", str(meta.get("ISTIO_VERSION", ""))], ["namespace", str(meta.get("NAMESPACE", ""))],
+            ["service account", str(meta.get("SERVICE_ACCOUNT", ""))],
+            ["admin", f"{admin.get('address', '')}:{admin.get('port_value', '')}"],
+            ["static clusters", ", ".join(c.get("name", "") for c in (b.get("static_resources") or {}).get("clusters")
+                                          or [])],
+            ["dynamic resources", ", ".join(sorted((b.get("dynamic_resources") or {}).keys()))]]
+    return ProxyTable(title="bootstrap", headers=["FIELD", "VALUE"], rows=rows,
+                      page=Page(total=len(rows), shown=len(rows)))
+
+
+def parse_logging(body: bytes) -> dict[str, str]:
+    levels = {}
+    for line in body.decode(errors="replace").splitlines():
+        line = line.strip()
+        if ":" in line and not line.startswith("active loggers"):
+            k, _, v = line.partition(":")
+            levels[k.strip()] = v.strip()
+    return levels
+
+
+def _log_levels(pod: str | None, namespace: str | None, name: str | None, limit: int, offset: int
+                ) -> ProxyConfigResult:
+    from ..envoy.admin import fetch_admin
+
+    pname, ns = resolve_pod(pod or "", namespace) if pod else (None, None)
+    if pname is None:
+        raise InvalidInput("Give a pod to read log levels from.", hint="find meshed pods with list_workloads.")
+    levels = parse_logging(fetch_admin(RUNTIME.client(), ns, pname, "logging"))
+    rows = [[k, v] for k, v in sorted(levels.items()) if not name or name in k]
+    # loggers away from the common level first: those are the ones someone changed
+    common = max(set(levels.values()), key=list(levels.values()).count) if levels else ""
+    rows.sort(key=lambda r: (r[1] == common, r[0]))
+    shown, pg = _page_rows(rows, limit, offset, "loggers", "name=")
+    return ProxyConfigResult(kind="log", source=f"pod {ns}/{pname}",
+                             preamble=[f"most loggers at: {common}"] if common else [],
+                             tables=[ProxyTable(title="log levels", headers=["LOGGER", "LEVEL"], rows=shown, page=pg)])
+
+
+class LogLevelChange(BaseModel):
+    pod: str
+    applied: bool
+    changes: list[str] = Field(description='"logger: old -> new"')
+    rollback: str | None = Field(description="how to restore the previous levels")
+    note: str
+
+
+@tool("Set Envoy log level", read_only=False, destructive=False, idempotent=True)
+def proxy_log_level(pod: ObjName, namespace: Namespace,
+                    level: Annotated[Literal["trace", "debug", "info", "warning", "error", "critical", "off"],
+                                     Field(description="the new level")],
+                    logger: Annotated[str | None, Field(max_length=64, pattern=r"^[a-z0-9_]+$", description=(
+                        "one logger (e.g. upstream, http, rbac, jwt); omit for all loggers"))] = None,
+                    apply: Annotated[bool, Field(description="false (default): dry-run, show current vs new")] = False
+                    ) -> LogLevelChange:
+    """Set a sidecar's Envoy log level (all loggers or one). A write, so dry-run by default: the answer shows
+    current -> new for each logger; apply=true changes it (audited) and returns the command that restores
+    the previous levels. Read levels without changing them with proxy_config kind=log."""
+    from ..changes import audit
+    from ..envoy.admin import fetch_admin
+
+    client = RUNTIME.client()
+    current = parse_logging(fetch_admin(client, namespace, pod, "logging"))
+    if logger and logger not in current:
+        raise InvalidInput(f"Envoy in {namespace}/{pod} has no logger {logger!r}.",
+                           hint="list loggers with proxy_config kind=log.")
+    targets = [logger] if logger else sorted(current)
+    changes = [f"{t}: {current[t]} -> {level}" for t in targets if current.get(t) != level]
+    previous = sorted({current[t] for t in targets})
+    rollback = (f"proxy_log_level pod={pod} namespace={namespace} level={previous[0]}"
+                + (f" logger={logger}" if logger else "")) if len(previous) == 1 else \
+        "restore per logger: " + ", ".join(f"{t}={current[t]}" for t in targets[:20])
+    if not changes:
+        return LogLevelChange(pod=f"{namespace}/{pod}", applied=False, changes=[], rollback=None,
+                              note=f"already at {level}: nothing to do")
+    summary = changes if len(changes) <= 10 else changes[:10] + [f"... and {len(changes) - 10} more loggers"]
+    if not apply:
+        return LogLevelChange(pod=f"{namespace}/{pod}", applied=False, changes=summary, rollback=rollback,
+                              note="dry-run: nothing changed; call again with apply=true to set it")
+    query = [(logger, level)] if logger else [("level", level)]
+    fetch_admin(client, namespace, pod, "logging", query=query, check_sidecar=False)
+    after = parse_logging(fetch_admin(client, namespace, pod, "logging", check_sidecar=False))
+    failed = [t for t in targets if after.get(t) != level]
+    audit("envoy-log-level", f"pod {namespace}/{pod}", "\n".join(changes), context=RUNTIME.context)
+    return LogLevelChange(pod=f"{namespace}/{pod}", applied=True, changes=summary, rollback=rollback,
+                          note="applied" + (f"; not changed: {', '.join(failed)}" if failed else ""))
+
+
+class SidecarStatus(BaseModel):
+    pod: str
+    envoy_version: str | None = None
+    istio_version: str | None = None
+    uptime: str | None = None
+    last_update: str | None = Field(default=None, description="newest last_updated in the config dump")
+    clusters: int = 0
+    routes: int = 0
+    status: Literal["SYNCED", "DIVERGED", "UNREACHABLE"]
+    detail: str | None = Field(default=None, description="why DIVERGED or UNREACHABLE")
+
+
+class ProxyStatusResult(BaseModel):
+    namespace: str
+    sidecars: list[SidecarStatus] = Field(description="diverging and unreachable sidecars first")
+    page: Page
+
+
+def _last_update(dump) -> str | None:  # type: ignore[no-untyped-def]
+    stamps = []
+
+    def walk(o: object) -> None:
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k == "last_updated" and isinstance(v, str):
+                    stamps.append(v)
+                else:
+                    walk(v)
+        elif isinstance(o, list):
+            for x in o:
+                walk(x)
+
+    walk(dump.doc)
+    return max(stamps) if stamps else None
+
+
+def route_divergence(dump, snap) -> list[str]:  # type: ignore[no-untyped-def]
+    """Weighted routes whose Envoy weights differ from every route of the VirtualService they came from."""
+    from ..kube.snapshot import ns_of
+    from ..mesh.proxyconfig import parse_cluster_name
+
+    out = []
+    for rc in dump.route_configs():
+        for vh in rc.get("virtual_hosts") or []:
+            for r in vh.get("routes") or []:
+                wc = ((r.get("route") or {}).get("weighted_clusters") or {}).get("clusters")
+                path = (((r.get("metadata") or {}).get("filter_metadata") or {}).get("istio") or {}).get("config", "")
+                if not wc or not path.startswith("/apis/networking.istio.io/"):
+                    continue
+                pieces = path.split("/")
+                if len(pieces) != 8:
+                    continue
+                vs = snap.get("VirtualService", pieces[7], pieces[5])
+                envoy = sorted((parse_cluster_name(c["name"])[2], int(c.get("weight", 0))) for c in wc)
+                if vs is None:
+                    out.append(f"route {rc.get('name')}: VirtualService {pieces[5]}/{pieces[7]} no longer exists")
+                    continue
+                wanted = []
+                for http in (vs.get("spec") or {}).get("http") or []:
+                    dests = http.get("route") or []
+                    wanted.append(sorted(((d.get("destination") or {}).get("subset") or "-", int(d.get("weight", 0)
+                                          if len(dests) > 1 else 100)) for d in dests))
+                if envoy not in wanted:
+                    show = lambda ws: " ".join(f"{s}={w}" for s, w in ws)  # noqa: E731
+                    out.append(f"route {rc.get('name')} applies {show(envoy)} but VirtualService "
+                               f"{ns_of(vs)}/{pieces[7]} says {' | '.join(show(w) for w in wanted) or 'nothing'}")
+    return out
+
+
+def render_proxy_status(r: ProxyStatusResult) -> str:
+    rows = [[s.pod, s.status, s.envoy_version or "-", s.istio_version or "-", s.uptime or "-", s.last_update or "-",
+             s.clusters, s.routes, s.detail or ""] for s in r.sidecars]
+    out = table(["POD", "STATUS", "ENVOY", "ISTIO", "UPTIME", "LAST UPDATE", "CLUSTERS", "ROUTES", "DETAIL"], rows)
+    return out + (f"\n({r.page.note})" if r.page.note else "")
+
+
+@tool("Sidecar proxy status", render=render_proxy_status)
+def proxy_status(namespace: Namespace, limit: Limit = 30, offset: Offset = 0) -> ProxyStatusResult:
+    """For each Envoy sidecar in a namespace: Envoy and Istio versions, uptime, last config update, cluster
+    and route counts, and whether its routes agree with the mesh config (the weights each route really
+    applies vs the VirtualService it came from). DIVERGED and UNREACHABLE sidecars come first. One admin
+    call per sidecar through the API server; use proxy_config for one sidecar's detail."""
+    from ..envoy.admin import fetch_admin
+    from ..envoy.parse import parse_server_info
+    from ..mesh.proxyconfig import ConfigDump
+    from ..mesh.workloads import sidecar_of
+    from ..kube.snapshot import name_of
+
+    snap = RUNTIME.snapshot(("Pod", "VirtualService"), namespace)
+    client = RUNTIME.client()
+    rows: list[SidecarStatus] = []
+    for pod in snap.of("Pod", namespace):
+        if sidecar_of(pod) not in ("istio", "istio-gateway"):
+            continue
+        name = name_of(pod)
+        try:
+            info = parse_server_info(fetch_admin(client, namespace, name, "server_info", check_sidecar=False))
+            dump = ConfigDump.load(fetch_admin(client, namespace, name, "config_dump", check_sidecar=False))
+        except (Unreachable, InvalidInput) as e:
+            rows.append(SidecarStatus(pod=name, status="UNREACHABLE", detail=e.message))
+            continue
+        issues = route_divergence(dump, snap)
+        meta = ((dump.bootstrap().get("node") or {}).get("metadata") or {})
+        rows.append(SidecarStatus(pod=name, envoy_version=info.get("version"), istio_version=meta.get("ISTIO_VERSION"),
+                                  uptime=info.get("uptime"), last_update=_last_update(dump),
+                                  clusters=len(dump.clusters()), routes=len(dump.route_configs()),
+                                  status="DIVERGED" if issues else "SYNCED", detail="; ".join(issues) or None))
+    order = {"DIVERGED": 0, "UNREACHABLE": 1, "SYNCED": 2}
+    rows.sort(key=lambda s: (order[s.status], s.pod))
+    shown, pg = _page_rows(rows, limit, offset, "sidecars", "offset=")
+    return ProxyStatusResult(namespace=namespace, sidecars=shown, page=pg)
