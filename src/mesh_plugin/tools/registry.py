@@ -30,7 +30,8 @@ Files = Annotated[list[str] | None, Field(
 Limit = Annotated[int, Field(ge=1, le=500, description="rows to return (the answer says 'showing N of M')")]
 Offset = Annotated[int, Field(ge=0, description="rows to skip, for the next page")]
 
-TOOL_MODULES = ("mesh_plugin.tools.cluster", "mesh_plugin.tools.analyze", "mesh_plugin.tools.proxy")
+TOOL_MODULES = ("mesh_plugin.tools.cluster", "mesh_plugin.tools.analyze", "mesh_plugin.tools.proxy",
+                "mesh_plugin.tools.mtls", "mesh_plugin.tools.changes")
 
 
 @dataclass(frozen=True)
