@@ -16,9 +16,13 @@ from mesh_plugin.tools import load_tools
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {"mesh_overview", "list_workloads", "proxy_health", "analyze", "proxy_config", "proxy_status",
-            "proxy_log_level", "mtls_status", "mtls_migration_plan", "set_mtls_mode", "rollback_change"}
-WRITES = {"proxy_log_level", "set_mtls_mode", "rollback_change"}
-DESTRUCTIVE = {"set_mtls_mode", "rollback_change"}
+            "proxy_log_level", "mtls_status", "mtls_migration_plan", "set_mtls_mode", "rollback_change",
+            "describe_routing", "set_traffic_split", "set_traffic_mirror", "traffic_step", "verify_routing",
+            "canary_template"}
+WRITES = {"proxy_log_level", "set_mtls_mode", "rollback_change", "set_traffic_split", "set_traffic_mirror",
+          "traffic_step"}
+DESTRUCTIVE = WRITES - {"proxy_log_level"}
+NOT_IDEMPOTENT = {"rollback_change", "traffic_step"}
 
 
 async def test_tools_list_has_schemas_titles_and_annotations():
@@ -30,7 +34,7 @@ async def test_tools_list_has_schemas_titles_and_annotations():
         assert t.output_schema and t.output_schema.get("type") == "object"
         a = t.annotations
         assert a.read_only_hint is (t.name not in WRITES) and a.destructive_hint is (t.name in DESTRUCTIVE)
-        assert a.idempotent_hint is (t.name != "rollback_change")
+        assert a.idempotent_hint is (t.name not in NOT_IDEMPOTENT)
         assert a.title == t.title
 
 

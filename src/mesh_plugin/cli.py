@@ -166,6 +166,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirm")
     _output(p)
 
+    p = sub.add_parser("routing", help="how requests to a host are routed (VirtualServices, subsets, gateways)")
+    _common(p)
+    p.add_argument("host")
+    p.add_argument("-n", "--namespace")
+    p.add_argument("-f", "--file", dest="files", action="append")
+    _output(p)
+
+    p = sub.add_parser("traffic", help="traffic split, canary steps, mirroring, verification, canary template")
+    _common(p)
+    tsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, helptext in (("split", "route HOST by weights: traffic split HOST v1=90 v2=10"),
+                             ("mirror", "mirror a share of HOST to a subset: traffic mirror HOST SUBSET PERCENT"),
+                             ("step", "move a canary to the next weight: traffic step HOST CANARY"),
+                             ("verify", "check the proxies apply the VirtualService weights"),
+                             ("template", "print a canary VirtualService + DestinationRule for review")):
+        q = tsub.add_parser(action, help=helptext)
+        _common(q)
+        q.add_argument("host")
+        if action == "split":
+            q.add_argument("weights", nargs="+", metavar="SUBSET=WEIGHT")
+        elif action == "mirror":
+            q.add_argument("subset")
+            q.add_argument("percent", type=float)
+        elif action == "step":
+            q.add_argument("canary")
+            q.add_argument("--steps", default="10,25,50,100")
+            q.add_argument("--prometheus-url")
+            q.add_argument("--force", action="store_true")
+        elif action == "template":
+            q.add_argument("--canary")
+            q.add_argument("--weight", type=int, default=10)
+        q.add_argument("-n", "--namespace")
+        if action in ("split", "mirror", "template"):
+            q.add_argument("-f", "--file", dest="files", action="append",
+                           help="offline: print the changed manifests instead of touching a cluster")
+        if action in ("split", "mirror"):
+            q.add_argument("--diff", action="store_true", help="offline: print a unified diff")
+        if action in ("split", "mirror", "step"):
+            q.add_argument("--apply", action="store_true")
+            q.add_argument("--confirm")
+        _output(q)
+
     p = sub.add_parser("tools", help="list the tools the MCP server exposes")
     _common(p)
 
@@ -302,6 +344,12 @@ def _run(args: argparse.Namespace) -> int:
             result = _call("rollback_change", handle=args.handle, apply=args.apply, confirm=args.confirm)
         _print_change(result, args.output)
         return 0
+    if cmd == "routing":
+        _print(_call("describe_routing", host=args.host, namespace=args.namespace, files=args.files), args.output,
+               "describe_routing")
+        return 0
+    if cmd == "traffic":
+        return _traffic(args)
     if cmd == "proxy-status":
         _print(_call("proxy_status", namespace=args.namespace, limit=args.limit), args.output, "proxy_status")
         return 0
@@ -363,6 +411,52 @@ def _analyze(args: argparse.Namespace) -> int:
             print(m.line())
     limit = LEVELS.index(args.failure_threshold)
     return 79 if any(LEVELS.index(m.level) <= limit for m in msgs) else 0
+
+
+def _traffic(args: argparse.Namespace) -> int:
+    from .runtime import RUNTIME
+
+    a = args.action
+    if a in ("split", "mirror", "step") and RUNTIME.read_only and not getattr(args, "files", None):
+        print(f"Error: traffic {a} changes the cluster and --read-only is set.", file=sys.stderr)
+        return 2
+    if a == "verify":
+        _print(_call("verify_routing", host=args.host, namespace=args.namespace), args.output, "verify_routing")
+        return 0
+    if a == "template":
+        _print(_call("canary_template", host=args.host, namespace=args.namespace, canary=args.canary,
+                     weight=args.weight, files=args.files), args.output, "canary_template")
+        return 0
+    if a == "split":
+        weights: dict[str, Any] = {}
+        for item in args.weights:
+            subset, sep, w = item.partition("=")
+            if not sep:
+                print(f"Error: {item!r} is not SUBSET=WEIGHT (e.g. v1=90).", file=sys.stderr)
+                return 2
+            weights[subset] = int(w) if w.strip().isdigit() else w
+        result = _call("set_traffic_split", host=args.host, weights=weights, namespace=args.namespace,
+                       files=args.files, apply=args.apply, confirm=args.confirm, show_diff=args.diff)
+    elif a == "mirror":
+        result = _call("set_traffic_mirror", host=args.host, subset=args.subset, percent=args.percent,
+                       namespace=args.namespace, files=args.files, apply=args.apply, confirm=args.confirm,
+                       show_diff=args.diff)
+    else:
+        steps = [int(x) for x in args.steps.split(",") if x.strip().isdigit()]
+        result = _call("traffic_step", host=args.host, canary=args.canary, namespace=args.namespace, steps=steps,
+                       prometheus_url=args.prometheus_url, force=args.force, apply=args.apply, confirm=args.confirm)
+    if args.output != "table":
+        _print(result, args.output, "set_traffic_split")
+        return 0
+    if result.manifests is not None:
+        print(result.manifests, end="" if result.manifests.endswith("\n") else "\n")
+        print(f"# {result.note}", file=sys.stderr)
+        return 0
+    for w in result.warnings:
+        print(f"WARNING: {w}")
+    for change in result.changes:
+        _print_change(change, "table")
+    return 0
 
 
 def _print_change(result: Any, fmt: str) -> None:

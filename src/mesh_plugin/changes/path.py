@@ -176,7 +176,7 @@ def execute(client: Any, plan: Plan, *, apply: bool, confirm: str | None = None,
     except Conflict:
         _report_conflict(client, plan)  # raises a Conflict that says what changed meanwhile
     handle = save_rollback(plan, applied)
-    audit(f"{plan.action} {plan.kind.kind}", plan.target, text, context=getattr(client, "context", None))
+    audit(plan.action, plan.target, text, context=getattr(client, "context", None))
     invalidate_snapshots()
     result.applied, result.dry_run, result.rollback_handle = True, False, handle
     result.note = (note + "; " if note else "") + f"applied; undo with rollback_change handle={handle}"

@@ -178,6 +178,32 @@ class Sandbox:
                 return str(a.pods[index]["metadata"]["name"])
         raise KeyError(deployment)
 
+    def push_routes(self) -> int:
+        """Play istiod: push each sidecar route the current weights of its VirtualService. Returns pushes."""
+        pushed = 0
+        for sc in self.sidecars.values():
+            routes = []
+            changed = False
+            for r in sc.spec.routes:
+                if not r.virtual_service:
+                    routes.append(r)
+                    continue
+                ns, name = r.virtual_service.split("/")
+                vs = self.api.store[("networking.istio.io", "virtualservices")].get((ns, name))
+                http = ((vs or {}).get("spec") or {}).get("http") or []
+                main = next((h for h in reversed(http) if not h.get("match")), http[-1] if http else None)
+                dests = (main or {}).get("route") or []
+                weights = [(f"outbound|{r.port}|{(d.get('destination') or {}).get('subset') or ''}|{r.fqdn}",
+                            int(d.get("weight", 100 if len(dests) == 1 else 0))) for d in dests]
+                if weights and weights != r.weights:
+                    changed = True
+                    r = OutboundRoute(r.port, r.fqdn, r.virtual_service, weights)
+                routes.append(r)
+            if changed:
+                sc.push_routes(routes)
+                pushed += 1
+        return pushed
+
     def send(self, from_deployment: str, port: int, host: str, n: int = 1, *, lb: int | None = None,
              path: str = "/api") -> dict[int, int]:
         """Send ``n`` HTTP requests out through a sidecar's outbound listener for ``port``; count status codes.

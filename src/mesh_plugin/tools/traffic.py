@@ -1,0 +1,400 @@
+"""Traffic management: describe_routing, set_traffic_split, traffic_step, set_traffic_mirror, verify_routing,
+canary_template. Writes go through the shared change path, or print manifests in offline mode."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, Field
+
+from ..changes.path import ChangeResult, diff as object_diff, execute, plan_change
+from ..errors import InvalidInput, MeshError, NotFound, Unreachable
+from ..kube.kinds import KINDS
+from ..kube.snapshot import Snapshot, labels_of, name_of, ns_of
+from ..mesh import routing as R
+from ..mesh.workloads import is_running, sidecar_of
+from ..models import Page
+from ..render import note, table
+from ..runtime import RUNTIME
+from .registry import Files, Limit, Namespace, Offset, OptNamespace, tool
+
+ROUTING_KINDS = ("Service", "Pod", "VirtualService", "DestinationRule", "Gateway", "Namespace")
+Host = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+                            description="short name, FQDN (name.ns.svc.cluster.local) or Service name")]
+Confirm = Annotated[str | None, Field(max_length=63, description=(
+    "the namespace name, required to apply in namespaces labelled as production"))]
+Apply = Annotated[bool, Field(description="false (default): validate and show the diff only")]
+ShowDiff = Annotated[bool, Field(description="offline (files=): print a unified diff instead of the manifests")]
+
+
+def render_routing(v: R.RoutingView) -> str:
+    out = [f"Host {v.host}" + (f" (Service {v.service}, ports {', '.join(v.ports)})" if v.service else " (no Service)")]
+    for vs in v.virtual_services:
+        out.append(f"\nVirtualService {vs.name}  gateways: {', '.join(vs.gateways)}  hosts: {', '.join(vs.hosts)}")
+        rows = []
+        for r in vs.routes:
+            dests = ", ".join(f"{d.host.split('.')[0]}" + (f"/{d.subset}" if d.subset else "") +
+                              (f":{d.port}" if d.port else "") + (f" {d.weight}%" if d.weight is not None else "")
+                              for d in r.destinations) or (f"redirect {r.redirect}" if r.redirect else "-")
+            extras = "; ".join(x for x in (f"timeout {r.timeout}" if r.timeout else "",
+                                           f"retries {r.retries}" if r.retries else "",
+                                           f"fault {r.fault}" if r.fault else "",
+                                           f"mirror {r.mirror}" if r.mirror else "",
+                                           f"rewrite {r.rewrite}" if r.rewrite else "") if x)
+            rows.append([f"{r.kind}[{r.index}]", r.name or "", " | ".join(r.match) or "any", dests, extras])
+        out.append(table(["ROUTE", "NAME", "MATCH", "DESTINATIONS", "POLICY"], rows))
+    if not v.virtual_services:
+        out.append("\nNo VirtualService: traffic goes round-robin to every pod of the Service.")
+    if v.destination_rule:
+        out.append(f"\nDestinationRule {v.destination_rule}")
+        out.append(table(["SUBSET", "LABELS", "PODS"], [[s.name, ",".join(f"{k}={x}" for k, x in s.labels.items()),
+                                                          s.pods] for s in v.subsets]))
+    if v.gateways:
+        out.append(f"\nExposed by gateways: {', '.join(v.gateways)}")
+    if v.findings:
+        out.append("\nFindings:")
+        out += [f"  - {f}" for f in v.findings]
+    return "\n".join(out)
+
+
+@tool("Describe routing", render=render_routing)
+def describe_routing(host: Host, namespace: OptNamespace = None, files: Files = None) -> R.RoutingView:
+    """How requests to a host are routed: every VirtualService that routes it (mesh and gateways), each
+    HTTP/TCP/TLS route in order (matches, destinations with subset and weight, retries, timeouts, fault
+    injection, mirror and percentage, rewrites), the DestinationRule subsets with the running pods each
+    selects, the gateways that expose it, and findings that will misroute (weights != 100, missing or
+    empty subsets, shadowed routes, two VirtualServices for one host)."""
+    snap = RUNTIME.snapshot(ROUTING_KINDS, None, files)
+    return R.describe(snap, host, namespace)
+
+
+class TrafficChange(BaseModel):
+    host: str
+    changes: list[ChangeResult] = Field(default=[], description="one per object, DestinationRule first")
+    manifests: str | None = Field(default=None, description="offline mode: the changed manifests (or a diff)")
+    warnings: list[str] = []
+    note: str = ""
+
+
+def _context(host: str, namespace: str | None, files: list[str] | None) -> tuple[Snapshot, str, dict, dict | None,
+                                                                                   dict | None]:
+    """(snapshot, fqdn, Service, the one mesh VirtualService or None, DestinationRule or None) - validated."""
+    snap = RUNTIME.snapshot(ROUTING_KINDS, None, files)
+    full, svc = R.resolve_host(snap, host, namespace)
+    if svc is None:
+        raise NotFound(f"No Service for {full}.", hint="traffic splits need a Kubernetes Service for the host.")
+    mesh_vs = [vs for vs in R.virtual_services_for(snap, full)
+               if "mesh" in ((vs.get("spec") or {}).get("gateways") or ["mesh"])]
+    if len(mesh_vs) > 1:
+        raise InvalidInput(f"Several VirtualServices claim {full}: "
+                           f"{', '.join(f'{ns_of(v)}/{name_of(v)}' for v in mesh_vs)}.",
+                           hint="merge them into one first (describe_routing shows both).")
+    return snap, full, svc, (mesh_vs[0] if mesh_vs else None), R.destination_rule_for(snap, full)
+
+
+def _subset_labels(snap: Snapshot, svc: dict, dr: dict | None, subsets: list[str]) -> tuple[dict[str, dict], list[str]]:
+    """Labels for subsets the DestinationRule lacks, from the pods' ``version`` label; error if none."""
+    have = {str(s.get("name")) for s in ((dr or {}).get("spec") or {}).get("subsets") or []}
+    selector = (svc.get("spec") or {}).get("selector") or {}
+    pods = [p for p in snap.of("Pod", ns_of(svc)) if is_running(p) and selector
+            and all(labels_of(p).get(k) == v for k, v in selector.items())]
+    versions = {labels_of(p).get("version") for p in pods if labels_of(p).get("version")}
+    missing: dict[str, dict] = {}
+    for s in subsets:
+        if s in have:
+            continue
+        if s not in versions:
+            raise InvalidInput(f"Unknown subset {s!r}: no DestinationRule subset and no running pod of "
+                               f"{ns_of(svc)}/{name_of(svc)} with label version={s}.",
+                               hint=f"use one of: {', '.join(sorted(have | versions)) or '(none)'}.")
+        missing[s] = {"version": s}
+    return missing, sorted(have)
+
+
+def _apply_objects(objs: list[dict], files: list[str] | None, apply: bool, confirm: str | None, show_diff: bool,
+                   snap: Snapshot, note_text: str, host: str, warnings: list[str]) -> TrafficChange:
+    if files:
+        texts = []
+        for o in objs:
+            kind = KINDS[o["kind"]] if o["kind"] in KINDS else None
+            before = snap.get(o["kind"], name_of(o), ns_of(o)) if kind else None
+            if show_diff:
+                texts.append(object_diff(before, o, f"{o['kind']} {ns_of(o)}/{name_of(o)}"))
+            else:
+                texts.append(yaml.safe_dump(_manifest(o), sort_keys=False))
+        joiner = "\n" if show_diff else "---\n"
+        return TrafficChange(host=host, manifests=joiner.join(texts), warnings=warnings,
+                             note="offline: nothing applied and the input files are unchanged; " + note_text)
+    client = RUNTIME.client()
+    results = []
+    for o in objs:
+        plan = plan_change(client, KINDS[o["kind"]], o)
+        results.append(execute(client, plan, apply=apply, confirm=confirm))
+    return TrafficChange(host=host, changes=results, warnings=warnings, note=note_text)
+
+
+def _manifest(o: dict) -> dict:
+    from ..changes.path import clean
+
+    return clean(o) or {}
+
+
+@tool("Set traffic split", read_only=False, destructive=True, idempotent=True)
+def set_traffic_split(host: Host,
+                      weights: Annotated[dict[str, int], Field(description='subset -> weight, e.g. {"v1": 90, "v2": 10}; '
+                                                                         "whole numbers adding up to 100")],
+                      namespace: OptNamespace = None, files: Files = None, apply: Apply = False,
+                      confirm: Confirm = None, show_diff: ShowDiff = False) -> TrafficChange:
+    """Route a host's traffic to subsets by weight (canary). Validates first (weights whole, 0-100, sum 100;
+    a Service exists; one VirtualService for the host; subsets known, or creatable from pods' version label),
+    then edits the VirtualService's main route (and adds missing DestinationRule subsets). Server-side
+    dry-run and diff by default; apply=true applies with a resourceVersion precondition and returns rollback
+    handles (rollback_change). With files=, prints the changed manifests (or a diff) for a GitOps repo."""
+    w = R.validate_weights(weights)
+    snap, full, svc, vs, dr = _context(host, namespace, files)
+    missing, _ = _subset_labels(snap, svc, dr, list(w))
+    short, ns = name_of(svc), ns_of(svc)
+    objs = []
+    if missing:
+        objs.append(R.with_subsets(dr, short, ns, missing))
+    port = None
+    ports = (svc.get("spec") or {}).get("ports") or []
+    if len(ports) > 1:
+        port = int(ports[0].get("port"))
+    objs.append(R.with_split(vs, short, ns, full, w, port))
+    warnings = [f"DestinationRule subsets added from pod labels: {', '.join(missing)}"] if missing else []
+    split = " ".join(f"{k}={v}" for k, v in w.items())
+    return _apply_objects(objs, files, apply, confirm, show_diff, snap, f"split {full}: {split}", full, warnings)
+
+
+@tool("Mirror traffic", read_only=False, destructive=True, idempotent=True)
+def set_traffic_mirror(host: Host, subset: Annotated[str, Field(min_length=1, max_length=63, description=(
+                           "the subset that receives the mirrored copy"))],
+                       percent: Annotated[float, Field(ge=0, le=100, description="share of requests to mirror; "
+                                                                                 "0 removes the mirror")],
+                       namespace: OptNamespace = None, files: Files = None, apply: Apply = False,
+                       confirm: Confirm = None, show_diff: ShowDiff = False) -> TrafficChange:
+    """Mirror (shadow) a share of a host's requests to a subset with mirrorPercentage; responses from the
+    mirror are discarded. Same write path as set_traffic_split (dry-run diff by default, rollback handle)."""
+    snap, full, svc, vs, dr = _context(host, namespace, files)
+    missing, _ = _subset_labels(snap, svc, dr, [subset])
+    if vs is None:
+        raise InvalidInput(f"No VirtualService routes {full}.", hint="create one first with set_traffic_split.")
+    objs = []
+    if missing:
+        objs.append(R.with_subsets(dr, name_of(svc), ns_of(svc), missing))
+    objs.append(R.with_mirror(vs, name_of(svc), subset, percent))
+    return _apply_objects(objs, files, apply, confirm, show_diff, snap, f"mirror {percent}% of {full} to {subset}",
+                          full, [])
+
+
+def current_weights(vs: dict | None) -> dict[str, int]:
+    if vs is None:
+        return {}
+    i = R.main_http_route(vs)
+    if i is None:
+        return {}
+    dests = ((vs.get("spec") or {}).get("http") or [])[i].get("route") or []
+    return {str((d.get("destination") or {}).get("subset") or "-"): int(d.get("weight", 100 if len(dests) == 1 else 0))
+            for d in dests}
+
+
+def error_rates(service: str, namespace: str, window: str, url: str | None) -> tuple[dict[str, float], str]:
+    """destination_version -> 5xx share, from istio_requests_total."""
+    from ..metrics import label_value, prometheus_for
+    from ..metrics.prometheus import window as check_window
+
+    try:
+        prom = prometheus_for(RUNTIME, url)
+        sel = (f'reporter="destination",destination_service_name={label_value(service)},'
+               f'destination_service_namespace={label_value(namespace)}')
+        w = check_window(window)
+        total = prom.query(f"sum by (destination_version) (increase(istio_requests_total{{{sel}}}[{w}]))")
+        errors = prom.query(f'sum by (destination_version) (increase(istio_requests_total{{{sel},'
+                            f'response_code=~"5.."}}[{w}]))')
+    except MeshError as e:
+        return {}, f"metrics unavailable: {e}"
+    err = {m.get("destination_version", ""): v for m, v in errors}
+    return {m.get("destination_version", ""): (err.get(m.get("destination_version", ""), 0.0) / v if v else 0.0)
+            for m, v in total}, f"Prometheus at {prom.where}, istio_requests_total over {window}"
+
+
+def subset_version(dr: dict | None, subset: str) -> str:
+    """The version label a subset selects (Istio's destination_version), else the subset's name."""
+    for s in ((dr or {}).get("spec") or {}).get("subsets") or []:
+        if s.get("name") == subset and (s.get("labels") or {}).get("version"):
+            return str(s["labels"]["version"])
+    return subset
+
+
+class StepResult(TrafficChange):
+    canary: str
+    from_weight: int
+    to_weight: int
+    error_rates: dict[str, float] = Field(default={}, description="5xx share per version in the window")
+    metrics: str = ""
+
+
+@tool("Shift canary weight", read_only=False, destructive=True, idempotent=False)
+def traffic_step(host: Host, canary: Annotated[str, Field(min_length=1, max_length=63, description="canary subset")],
+                 namespace: OptNamespace = None,
+                 steps: Annotated[list[int], Field(min_length=1, max_length=10, description=(
+                     "the weight ladder for the canary"))] = [10, 25, 50, 100],  # noqa: B006
+                 max_error_increase: Annotated[float, Field(ge=0, le=1, description=(
+                     "refuse when the canary's 5xx share exceeds the stable one by more than this"))] = 0.01,
+                 window: Annotated[str, Field(pattern=r"^\d+(s|m|h)$")] = "10m",
+                 prometheus_url: Annotated[str | None, Field(max_length=2048)] = None,
+                 force: bool = False, apply: Apply = False, confirm: Confirm = None) -> StepResult:
+    """Move a canary to the next weight on a ladder (default 10 -> 25 -> 50 -> 100), the rest to the stable
+    subset. Refuses the step when the canary's error rate (5xx share from Prometheus, when reachable) is worse
+    than the stable one by more than max_error_increase, unless force=true. Dry-run diff by default."""
+    if any(s < 1 or s > 100 for s in steps) or steps != sorted(steps):
+        raise InvalidInput("steps must be increasing weights between 1 and 100.", hint="e.g. [10, 25, 50, 100].")
+    snap, full, svc, vs, dr = _context(host, namespace, None)
+    weights = current_weights(vs)
+    if canary not in weights and canary not in {str(s.get("name")) for s in ((dr or {}).get("spec") or {}).get(
+            "subsets") or []}:
+        _subset_labels(snap, svc, dr, [canary])  # raises for an unknown subset
+    cur = weights.get(canary, 0)
+    nxt = next((s for s in steps if s > cur), None)
+    if nxt is None:
+        raise InvalidInput(f"{canary} already gets {cur}%: the ladder {steps} is done.",
+                           hint="to finish, remove the other subsets from the route, or pick a new ladder.")
+    stable = max((s for s in weights if s != canary), key=lambda s: weights[s], default=None)
+    if stable is None:
+        versions = sorted({labels_of(p).get("version") for p in snap.of("Pod", ns_of(svc))
+                           if labels_of(p).get("version") and labels_of(p).get("version") != canary})
+        if not versions:
+            raise InvalidInput(f"No stable subset to shift traffic from for {full}.")
+        stable = versions[0]
+    new = {stable: 100 - nxt, canary: nxt} if nxt < 100 else {canary: 100}
+    rates, metrics = error_rates(name_of(svc), ns_of(svc), window, prometheus_url)
+    warnings = []
+    c_rate, s_rate = rates.get(subset_version(dr, canary)), rates.get(subset_version(dr, stable))
+    if metrics.startswith("metrics unavailable"):
+        warnings.append(f"could not compare error rates ({metrics})")
+    elif c_rate is not None and s_rate is not None and c_rate > s_rate + max_error_increase:
+        msg = (f"canary {canary} fails {c_rate:.1%} of requests vs {s_rate:.1%} for {stable} over {window}")
+        if not force:
+            raise InvalidInput(f"Refusing to move {canary} from {cur}% to {nxt}%: {msg}.",
+                               hint="fix the canary (or roll it back with set_traffic_split), or force=true.")
+        warnings.append("forced: " + msg)
+    elif c_rate is None:
+        warnings.append(f"no traffic data for {canary} in the window: the step is not backed by metrics")
+    change = set_traffic_split(host, new, namespace, None, apply, confirm, False)
+    return StepResult(host=change.host, changes=change.changes, warnings=warnings + change.warnings,
+                      note=change.note, canary=canary, from_weight=cur, to_weight=nxt, error_rates=rates,
+                      metrics=metrics)
+
+
+class ProxyRouteCheck(BaseModel):
+    pod: str
+    status: Literal["SYNCED", "STALE", "UNREACHABLE", "NO ROUTE"]
+    envoy: dict[str, int] = Field(default={}, description="subset -> weight the proxy applies")
+    detail: str | None = None
+
+
+class RoutingVerification(BaseModel):
+    host: str
+    expected: dict[str, int] = Field(description="subset -> weight from the VirtualService")
+    proxies: list[ProxyRouteCheck] = Field(description="stale and unreachable proxies first")
+    page: Page
+
+
+def render_verification(r: RoutingVerification) -> str:
+    exp = " ".join(f"{k}={v}" for k, v in r.expected.items()) or "(no weighted route)"
+    rows = [[p.pod, p.status, " ".join(f"{k}={v}" for k, v in p.envoy.items()) or "-", p.detail or ""]
+            for p in r.proxies]
+    return f"{r.host}: VirtualService says {exp}\n" + table(["PROXY", "STATUS", "ENVOY WEIGHTS", "DETAIL"], rows) + \
+        note(r.page)
+
+
+def envoy_weights(dump, host: str) -> dict[str, int] | None:  # type: ignore[no-untyped-def]
+    from ..mesh.proxyconfig import parse_cluster_name
+
+    for rc in dump.route_configs():
+        for vh in rc.get("virtual_hosts") or []:
+            if host not in (vh.get("domains") or []) and not any(d.startswith(host + ":") for d in vh.get(
+                    "domains") or []):
+                continue
+            for r in vh.get("routes") or []:
+                action = r.get("route") or {}
+                if action.get("weighted_clusters"):
+                    return {parse_cluster_name(c["name"])[2]: int(c.get("weight", 0))
+                            for c in action["weighted_clusters"].get("clusters") or []}
+                if action.get("cluster"):
+                    return {parse_cluster_name(action["cluster"])[2]: 100}
+    return None
+
+
+@tool("Verify routing in the proxies", render=render_verification)
+def verify_routing(host: Host, namespace: OptNamespace = None, limit: Limit = 30, offset: Offset = 0
+                   ) -> RoutingVerification:
+    """Check that the sidecars (and gateways) of the host's namespace apply the weights its VirtualService
+    declares: reads each proxy's route config through the API server and reports STALE proxies (a push that
+    has not landed), UNREACHABLE ones, and those with NO ROUTE for the host."""
+    from ..envoy.admin import fetch_admin
+    from ..mesh.overview import page
+    from ..mesh.proxyconfig import ConfigDump
+
+    snap, full, svc, vs, _ = _context(host, namespace, None)
+    expected = current_weights(vs) or {"-": 100}
+    client = RUNTIME.client()
+    rows = []
+    for pod in snap.of("Pod", ns_of(svc)):
+        if sidecar_of(pod) not in ("istio", "istio-gateway") or not is_running(pod):
+            continue
+        try:
+            dump = ConfigDump.load(fetch_admin(client, ns_of(pod), name_of(pod), "config_dump", check_sidecar=False))
+        except (Unreachable, InvalidInput) as e:
+            rows.append(ProxyRouteCheck(pod=name_of(pod), status="UNREACHABLE", detail=e.message))
+            continue
+        got = envoy_weights(dump, full)
+        if got is None:
+            rows.append(ProxyRouteCheck(pod=name_of(pod), status="NO ROUTE", detail=f"no route for {full}"))
+        elif got != expected:
+            rows.append(ProxyRouteCheck(pod=name_of(pod), status="STALE", envoy=got,
+                                        detail="the proxy has not received the current VirtualService"))
+        else:
+            rows.append(ProxyRouteCheck(pod=name_of(pod), status="SYNCED", envoy=got))
+    order = {"STALE": 0, "UNREACHABLE": 1, "NO ROUTE": 2, "SYNCED": 3}
+    rows.sort(key=lambda r: (order[r.status], r.pod))
+    shown, pg = page(rows, limit, offset, "proxies", "offset=")
+    return RoutingVerification(host=full, expected=expected, proxies=shown, page=pg)
+
+
+class CanaryTemplate(BaseModel):
+    host: str
+    manifests: str = Field(description="VirtualService + DestinationRule YAML, for review")
+    note: str
+
+
+@tool("Canary template", render=lambda t: t.manifests)
+def canary_template(host: Host, namespace: OptNamespace = None,
+                    canary: Annotated[str | None, Field(max_length=63, description="canary version (default: the "
+                                                                                   "newest version label)")] = None,
+                    weight: Annotated[int, Field(ge=1, le=99, description="canary weight")] = 10,
+                    files: Files = None) -> CanaryTemplate:
+    """A ready-to-review VirtualService + DestinationRule for a canary of a Service, from its pods' version
+    labels (jinja2 template): conservative outlier detection and a stable/canary split. Shown, not applied;
+    apply with set_traffic_split or commit the YAML."""
+    import jinja2
+    from importlib.resources import files as pkg_files
+
+    snap, full, svc, _, _ = _context(host, namespace, files)
+    selector = (svc.get("spec") or {}).get("selector") or {}
+    versions = sorted({labels_of(p).get("version") for p in snap.of("Pod", ns_of(svc)) if selector and all(
+        labels_of(p).get(k) == v for k, v in selector.items()) and labels_of(p).get("version")})
+    if len(versions) < 2 and not canary:
+        raise InvalidInput(f"{full} has pods of {len(versions)} version(s) ({', '.join(versions) or 'none'}): a canary "
+                           "needs two.", hint="deploy the new version with a version label first.")
+    canary = canary or versions[-1]
+    stable = next((v for v in versions if v != canary), None)
+    if stable is None:
+        raise InvalidInput(f"No stable version besides {canary}.")
+    text = (pkg_files("mesh_plugin") / "templates" / "canary.yaml.j2").read_text()
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)  # noqa: S701
+    out = env.from_string(text).render(host=name_of(svc), namespace=ns_of(svc), stable=stable, canary=canary,
+                                       weight=weight, label="version", subsets=[(v, v) for v in versions])
+    return CanaryTemplate(host=full, manifests=out, note="review, then apply with set_traffic_split or commit it")
+
