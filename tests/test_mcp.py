@@ -18,9 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {"mesh_overview", "list_workloads", "proxy_health", "analyze", "proxy_config", "proxy_status",
             "proxy_log_level", "mtls_status", "mtls_migration_plan", "set_mtls_mode", "rollback_change",
             "describe_routing", "set_traffic_split", "set_traffic_mirror", "traffic_step", "verify_routing",
-            "canary_template"}
+            "canary_template", "resilience_status", "recommend_outlier_detection", "set_outlier_detection",
+            "set_connection_pool", "set_failure_accrual"}
 WRITES = {"proxy_log_level", "set_mtls_mode", "rollback_change", "set_traffic_split", "set_traffic_mirror",
-          "traffic_step"}
+          "traffic_step", "set_outlier_detection", "set_connection_pool", "set_failure_accrual"}
 DESTRUCTIVE = WRITES - {"proxy_log_level"}
 NOT_IDEMPOTENT = {"rollback_change", "traffic_step"}
 

@@ -208,6 +208,52 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--confirm")
         _output(q)
 
+    p = sub.add_parser("resilience", help="effective outlier detection and connection pools of a host, live "
+                                          "ejections, lint")
+    _common(p)
+    p.add_argument("host")
+    p.add_argument("-n", "--namespace")
+    p.add_argument("-f", "--file", dest="files", action="append")
+    p.add_argument("--no-live", action="store_true", help="do not read the sidecars")
+    _output(p)
+
+    p = sub.add_parser("recommend-outlier", help="a conservative outlierDetection for a host, explained")
+    _common(p)
+    p.add_argument("host")
+    p.add_argument("-n", "--namespace")
+    p.add_argument("--prometheus-url")
+    _output(p)
+
+    for name, helptext in (("set-outlier", "set outlierDetection: set-outlier HOST consecutive5xxErrors=10 "
+                                           "interval=60s ..."),
+                           ("set-pool", "set connectionPool: set-pool HOST tcp.maxConnections=100 "
+                                        "http.http2MaxRequests=1000 ...")):
+        p = sub.add_parser(name, help=helptext + " (dry-run unless --apply)")
+        _common(p)
+        p.add_argument("host")
+        p.add_argument("settings", nargs="+", metavar="KEY=VALUE")
+        p.add_argument("--subset")
+        p.add_argument("-n", "--namespace")
+        p.add_argument("-f", "--file", dest="files", action="append")
+        p.add_argument("--diff", action="store_true")
+        p.add_argument("--apply", action="store_true")
+        p.add_argument("--confirm")
+        _output(p)
+
+    p = sub.add_parser("failure-accrual", help="Linkerd: set failure-accrual annotations on a Service "
+                                               "(dry-run unless --apply)")
+    _common(p)
+    p.add_argument("service")
+    p.add_argument("-n", "--namespace", required=True)
+    p.add_argument("--max-failures", type=int, default=7)
+    p.add_argument("--min-penalty", default="1s")
+    p.add_argument("--max-penalty", default="60s")
+    p.add_argument("--jitter-ratio", type=float, default=0.5)
+    p.add_argument("--disable", action="store_true")
+    p.add_argument("--apply", action="store_true")
+    p.add_argument("--confirm")
+    _output(p)
+
     p = sub.add_parser("tools", help="list the tools the MCP server exposes")
     _common(p)
 
@@ -350,6 +396,31 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if cmd == "traffic":
         return _traffic(args)
+    if cmd == "resilience":
+        _print(_call("resilience_status", host=args.host, namespace=args.namespace, files=args.files,
+                     live=not args.no_live), args.output, "resilience_status")
+        return 0
+    if cmd == "recommend-outlier":
+        _print(_call("recommend_outlier_detection", host=args.host, namespace=args.namespace,
+                     prometheus_url=args.prometheus_url), args.output, "recommend_outlier_detection")
+        return 0
+    if cmd in ("set-outlier", "set-pool", "failure-accrual"):
+        from .runtime import RUNTIME
+
+        if RUNTIME.read_only and not getattr(args, "files", None):
+            print(f"Error: {cmd} changes the cluster and --read-only is set.", file=sys.stderr)
+            return 2
+        if cmd == "failure-accrual":
+            result = _call("set_failure_accrual", service=args.service, namespace=args.namespace,
+                           max_failures=args.max_failures, min_penalty=args.min_penalty,
+                           max_penalty=args.max_penalty, jitter_ratio=args.jitter_ratio, disable=args.disable,
+                           apply=args.apply, confirm=args.confirm)
+        else:
+            settings = _kv_settings(args.settings)
+            result = _call("set_outlier_detection" if cmd == "set-outlier" else "set_connection_pool",
+                           host=args.host, settings=settings, subset=args.subset, namespace=args.namespace,
+                           files=args.files, apply=args.apply, confirm=args.confirm, show_diff=args.diff)
+        return _print_traffic_change(result, args.output)
     if cmd == "proxy-status":
         _print(_call("proxy_status", namespace=args.namespace, limit=args.limit), args.output, "proxy_status")
         return 0
@@ -445,8 +516,29 @@ def _traffic(args: argparse.Namespace) -> int:
         steps = [int(x) for x in args.steps.split(",") if x.strip().isdigit()]
         result = _call("traffic_step", host=args.host, canary=args.canary, namespace=args.namespace, steps=steps,
                        prometheus_url=args.prometheus_url, force=args.force, apply=args.apply, confirm=args.confirm)
-    if args.output != "table":
-        _print(result, args.output, "set_traffic_split")
+    return _print_traffic_change(result, args.output)
+
+
+def _kv_settings(items: list[str]) -> dict[str, Any]:
+    """KEY=VALUE (KEY may be section.key) into a nested dict; whole numbers become ints."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"Error: {item!r} is not KEY=VALUE")
+        parsed: Any = int(value) if value.lstrip("-").isdigit() else (
+            {"true": True, "false": False}.get(value.lower(), value))
+        cur = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            cur = cur.setdefault(part, {})
+        cur[parts[-1]] = parsed
+    return out
+
+
+def _print_traffic_change(result: Any, fmt: str) -> int:
+    if fmt != "table":
+        _print(result, fmt, "set_traffic_split")
         return 0
     if result.manifests is not None:
         print(result.manifests, end="" if result.manifests.endswith("\n") else "\n")

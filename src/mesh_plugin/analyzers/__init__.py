@@ -27,7 +27,7 @@ from .linkerd_httproute_backend import HTTPRouteBackendAnalyzer
 from .linkerd_server_authz import ServerAuthorizationAnalyzer
 from .mesh_allow_no_rules import AllowNothingAnalyzer
 from .mesh_mtls_conflict import MTLSConflictAnalyzer
-from .mesh_outlier import OutlierEjectAllAnalyzer
+from .mesh_outlier import ResilienceAnalyzer
 from .mesh_request_authn import RequestAuthenticationAnalyzer
 from .mesh_route_weights import RouteWeightsAnalyzer
 from .messages import CATALOG, MessageType
@@ -44,7 +44,7 @@ from .vs_jwt_claim_route import JWTClaimRouteAnalyzer
 
 ALL: tuple[Analyzer, ...] = tuple(sorted((
     K8sAnalyzer(), ApplicationUIDAnalyzer(), AuthorizationPoliciesAnalyzer(), BlockedCIDRsAnalyzer(),
-    MultiServiceAnalyzer(), CaCertificateAnalyzer(), SubsetSelectPodAnalyzer(), OutlierEjectAllAnalyzer(),
+    MultiServiceAnalyzer(), CaCertificateAnalyzer(), SubsetSelectPodAnalyzer(), ResilienceAnalyzer(),
     CertificateAnalyzer(), ConflictingGatewayAnalyzer(), IngressGatewayPortAnalyzer(), SecretAnalyzer(),
     InjectionAnalyzer(), ImageAnalyzer(), SelectorAnalyzer(), FailureAccrualAnalyzer(), HTTPRouteBackendAnalyzer(),
     ServerAuthorizationAnalyzer(), MTLSConflictAnalyzer(), SchemaAnalyzer(), AllowNothingAnalyzer(),

@@ -1,14 +1,19 @@
-"""destinationrule.OutlierEjectAllAnalyzer (MESH): outlier detection that can eject every endpoint."""
+"""destinationrule.ResilienceAnalyzer (MESH): outlier detection and pools that hurt more than they help.
+
+Outlier detection that can eject every replica (MESH0301), ejects on noise (MESH0302), has timings out of
+range (MESH0303); a DestinationRule for a multi-replica host without outlier detection (MESH0304).
+"""
 from __future__ import annotations
 
 from ..kube.snapshot import labels_of, ns_of
+from ..mesh.resilience import effective_policy, lint
 from .base import Analyzer, Context, matches
 from .util import fqdn, service_fqdn, spec
 
 
-class OutlierEjectAllAnalyzer(Analyzer):
-    name = "destinationrule.OutlierEjectAllAnalyzer"
-    description = "Checks outlierDetection.maxEjectionPercent cannot eject every replica of a host"
+class ResilienceAnalyzer(Analyzer):
+    name = "destinationrule.ResilienceAnalyzer"
+    description = "Checks DestinationRule outlier detection cannot eject every replica or eject on noise"
     inputs = ("DestinationRule", "Service", "Pod")
 
     def analyze(self, ctx: Context) -> None:
@@ -18,18 +23,16 @@ class OutlierEjectAllAnalyzer(Analyzer):
             svc = services.get(host)
             sel = (spec(svc).get("selector") or {}) if svc else {}
             pods = [p for p in ctx.of("Pod", ns_of(svc)) if sel and matches(sel, labels_of(p))] if svc else []
-            checks: list[tuple[dict | None, dict]] = []
-            top = (spec(dr).get("trafficPolicy") or {}).get("outlierDetection")
-            if top:
-                checks.append((None, top))
-            for s in spec(dr).get("subsets") or []:
-                od = (s.get("trafficPolicy") or {}).get("outlierDetection")
-                if od:
-                    checks.append((s, od))
-            for subset, od in checks:
-                pct = od.get("maxEjectionPercent")
-                if pct is None or int(pct) < 100:
-                    continue
-                targets = [p for p in pods if subset is None or matches(subset.get("labels") or {}, labels_of(p))]
-                what = host + (f" subset {subset.get('name')}" if subset else "")
-                ctx.report("MESH0301", dr, pct, len(targets) if svc else "the", what)
+            seen: set[tuple[str, str]] = set()
+            for subset in [None, *(spec(dr).get("subsets") or [])]:
+                name = subset.get("name") if subset else None
+                if subset and not (subset.get("trafficPolicy") or {}).get("outlierDetection"):
+                    continue  # inherited: judged once at the top level
+                pol = effective_policy(dr, name)
+                targets = [p for p in pods if not subset or matches(subset.get("labels") or {}, labels_of(p))]
+                what = host + (f" subset {name}" if name else "")
+                for code, _, text in lint(pol.get("outlierDetection"), pol.get("connectionPool"),
+                                          len(targets) if svc else 0, what, True):
+                    if (code, text) not in seen:
+                        seen.add((code, text))
+                        ctx.report(code, dr, text)

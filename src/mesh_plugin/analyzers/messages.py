@@ -153,9 +153,15 @@ CATALOG: dict[str, MessageType] = {m.code: m for m in [
        "at that level sets STRICT or PERMISSIVE.", "Kiali KIA0205/KIA0206."),
     _m("MESH0201", "RouteWeightsNotHundred", "Error",
        "Route {} weights add up to {}, not 100.", "Weights of the destinations in one route must add up to 100."),
-    _m("MESH0301", "OutlierCanEjectAllHosts", "Warning",
-       "outlierDetection.maxEjectionPercent {}% can eject all {} endpoint(s) of {}: one bad deploy removes "
-       "every replica. Use 50 or lower.", "Outlier detection that can eject every host."),
+    _m("MESH0301", "OutlierCanEjectAllHosts", "Warning", "{}", "Outlier detection that can eject every host."),
+    _m("MESH0302", "OutlierEjectsOnNoise", "Warning", "{}",
+       "consecutive5xxErrors below 3 ejects replicas on background noise."),
+    _m("MESH0303", "OutlierTimingOutOfRange", "Warning", "{}",
+       "outlierDetection interval or baseEjectionTime outside a sensible range (1s-300s, 5s-600s)."),
+    _m("MESH0304", "NoOutlierDetection", "Info", "{}",
+       "A DestinationRule for a multi-replica host without outlierDetection."),
+    _m("MESH0305", "ConnectionPoolBelowConcurrency", "Warning", "{}",
+       "Connection pool limits below the observed concurrency: requests overflow (503 UO)."),
     _m("MESH0401", "RequestAuthenticationWithoutRequiredToken", "Warning",
        "RequestAuthentication {} validates tokens but no AuthorizationPolicy requires one "
        "(requestPrincipals: [\"*\"]): requests without a token are allowed.",

@@ -1,0 +1,332 @@
+"""Circuit breaking: resilience_status, recommend_outlier_detection, set_outlier_detection, set_connection_pool,
+set_failure_accrual (Linkerd)."""
+from __future__ import annotations
+
+import copy
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, Field
+
+from ..analyzers.linkerd_failure_accrual import PREFIX as FA, check_failure_accrual
+from ..errors import InvalidInput, MeshError, Unreachable
+from ..kube.snapshot import annotations_of, labels_of, name_of, ns_of
+from ..mesh import resilience as RZ
+from ..mesh.proxyconfig import parse_cluster_name
+from ..mesh.workloads import is_running, sidecar_of
+from ..render import table
+from ..runtime import RUNTIME
+from .registry import Files, OptNamespace, tool
+from .traffic import Apply, Confirm, Host, ShowDiff, TrafficChange, _apply_objects, _context
+
+
+class PolicyView(BaseModel):
+    subset: str | None
+    port: int | None
+    replicas: int = Field(description="running pods this subset selects")
+    outlier_detection: dict | None = Field(description="effective DestinationRule outlierDetection")
+    envoy_outlier: dict | None = Field(description="what Envoy gets (defaults filled in)")
+    connection_pool: dict | None
+    envoy_circuit_breakers: dict
+
+
+class LiveEndpoint(BaseModel):
+    proxy: str
+    cluster: str
+    endpoint: str
+    ejected: bool
+    counters: dict[str, float] = {}
+
+
+class ResilienceStatus(BaseModel):
+    host: str
+    destination_rule: str | None
+    policies: list[PolicyView]
+    live: list[LiveEndpoint] = Field(default=[], description="endpoints of this host seen by calling sidecars, "
+                                                             "ejected first")
+    live_note: str = ""
+    failure_accrual: dict[str, str] = Field(default={}, description="Linkerd balancer.linkerd.io annotations")
+    findings: list[str] = Field(default=[], description="lint, most severe first: [CODE] text")
+
+
+def _pods_for(snap: Any, svc: dict, labels: dict | None = None) -> list[dict]:
+    sel = (svc.get("spec") or {}).get("selector") or {}
+    return [p for p in snap.of("Pod", ns_of(svc)) if sel and is_running(p)
+            and all(labels_of(p).get(k) == v for k, v in {**sel, **(labels or {})}.items())]
+
+
+def render_resilience(r: ResilienceStatus) -> str:
+    out = [f"{r.host}: DestinationRule {r.destination_rule or '(none)'}"]
+    rows = []
+    for p in r.policies:
+        od = p.envoy_outlier
+        odtxt = (f"5xx>={od['consecutive_5xx']} every {od['interval']}, eject {od['base_ejection_time']}, "
+                 f"max {od['max_ejection_percent']}%") if od else "off"
+        cb = p.envoy_circuit_breakers
+        cbtxt = ", ".join(f"{k}={v}" for k, v in cb.items() if v not in (RZ.UNLIMITED, "unlimited", "10s", "1h"))
+        rows.append([p.subset or "(all)", p.port or "-", p.replicas, odtxt, cbtxt or "defaults"])
+    out.append(table(["SUBSET", "PORT", "REPLICAS", "OUTLIER DETECTION (ENVOY)", "CONNECTION POOL"], rows))
+    if r.live:
+        out.append("")
+        out.append(table(["PROXY", "ENDPOINT", "OUTLIER CHECK", "CLUSTER", "EJECTIONS"],
+                         [[e.proxy, e.endpoint, "FAILED" if e.ejected else "OK", e.cluster,
+                           ", ".join(f"{k}={v:g}" for k, v in e.counters.items())] for e in r.live]))
+    if r.live_note:
+        out.append(r.live_note)
+    if r.failure_accrual:
+        out.append("Linkerd failure accrual: " + ", ".join(f"{k}={v}" for k, v in r.failure_accrual.items()))
+    if r.findings:
+        out.append("Findings:")
+        out += [f"  - {f}" for f in r.findings]
+    return "\n".join(out)
+
+
+@tool("Resilience status", render=render_resilience)
+def resilience_status(host: Host, namespace: OptNamespace = None, files: Files = None,
+                      live: Annotated[bool, Field(description="read ejections from the calling sidecars")] = True
+                      ) -> ResilienceStatus:
+    """Circuit breaking for a host: the effective connectionPool and outlierDetection per subset and port
+    (DestinationRule policy merged with subset and port-level overrides, Istio's rules), the replicas each
+    subset selects, the Envoy values they become (defaults filled in), and live state from the sidecars that
+    call the host: which endpoints are ejected right now (/clusters failed_outlier_check) and ejection
+    counters where stats are available. Lint findings with codes; Linkerd failure-accrual annotations too."""
+    snap, full, svc, _, dr = _context(host, namespace, files)
+    subsets = [None] + [str(s.get("name")) for s in ((dr or {}).get("spec") or {}).get("subsets") or []]
+    ports = [int(p.get("port")) for p in (svc.get("spec") or {}).get("ports") or [] if p.get("port")] or [None]
+    policies, findings = [], []
+    own = {str(s.get("name")): bool((s.get("trafficPolicy") or {}).get("outlierDetection") or
+                                    (s.get("trafficPolicy") or {}).get("connectionPool"))
+           for s in ((dr or {}).get("spec") or {}).get("subsets") or []}
+    for subset in subsets:
+        labels = next((s.get("labels") or {} for s in ((dr or {}).get("spec") or {}).get("subsets") or []
+                       if s.get("name") == subset), {}) if subset else {}
+        replicas = len(_pods_for(snap, svc, labels))
+        for port in ports:
+            pol = RZ.effective_policy(dr, subset, port)
+            od, cp = pol.get("outlierDetection"), pol.get("connectionPool")
+            policies.append(PolicyView(subset=subset, port=port, replicas=replicas, outlier_detection=od,
+                                       envoy_outlier=RZ.envoy_outlier(od), connection_pool=cp,
+                                       envoy_circuit_breakers=RZ.envoy_circuit_breakers(cp)))
+            if subset and not own.get(subset):
+                continue  # inherited from the top level: judged there once
+            what = full + (f" subset {subset}" if subset else "") + (f" port {port}" if len(ports) > 1 else "")
+            for code, level, text in RZ.lint(od, cp, replicas, what, dr is not None):
+                findings.append(({"Error": 0, "Warning": 1, "Info": 2}[level], f"[{code}] {text}"))
+    if dr is None and len(_pods_for(snap, svc)) > 1:
+        findings.append((2, f"[MESH0304] {full}: {len(_pods_for(snap, svc))} replicas and no DestinationRule: no "
+                            "outlier detection, a failing replica keeps getting requests"))
+    fa = {k: v for k, v in annotations_of(svc).items() if k.startswith(FA)}
+    for ann, problem in check_failure_accrual(fa):
+        findings.append((0, f"[MESH0502] {ann}: {problem}"))
+    result = ResilienceStatus(host=full, destination_rule=f"{ns_of(dr)}/{name_of(dr)}" if dr else None,
+                              policies=policies[:24], failure_accrual=fa,
+                              findings=[f for _, f in sorted(findings, key=lambda x: x[0])][:20])
+    if live and not files:
+        result.live, result.live_note = _live(snap, full)
+    elif files:
+        result.live_note = "live state: not read in offline mode"
+    return result
+
+
+def _live(snap: Any, host: str) -> tuple[list[LiveEndpoint], str]:
+    import json
+
+    from ..envoy.admin import fetch_admin
+
+    client = RUNTIME.client()
+    out: list[LiveEndpoint] = []
+    unreachable = 0
+    readers = 0
+    for pod in snap.of("Pod"):
+        if sidecar_of(pod) not in ("istio", "istio-gateway") or not is_running(pod):
+            continue
+        try:
+            body = fetch_admin(client, ns_of(pod), name_of(pod), "clusters", query=[("format", "json")],
+                               check_sidecar=False, timeout=5)
+        except (Unreachable, InvalidInput):
+            unreachable += 1
+            continue
+        except MeshError:
+            unreachable += 1
+            continue
+        doc = json.loads(body)
+        mine = [cs for cs in doc.get("cluster_statuses") or [] if parse_cluster_name(cs.get("name", ""))[0] == host]
+        if not mine:
+            continue
+        readers += 1
+        counters: dict[str, dict[str, float]] = {}
+        try:
+            stats = json.loads(fetch_admin(client, ns_of(pod), name_of(pod), "stats", check_sidecar=False,
+                                           query=[("filter", "outlier_detection"), ("format", "json")]))
+            for st in stats.get("stats") or []:
+                n = str(st.get("name", ""))
+                if "outlier_detection." in n and n.startswith("cluster."):
+                    cl, _, metric = n[len("cluster."):].rpartition(".outlier_detection.")
+                    if metric in ("ejections_active", "ejections_enforced_total",
+                                  "ejections_detected_consecutive_5xx") and st.get("value"):
+                        counters.setdefault(cl, {})[metric] = float(st["value"])
+        except MeshError:
+            pass
+        for cs in mine:
+            for hs in cs.get("host_statuses") or []:
+                sa = ((hs.get("address") or {}).get("socket_address")) or {}
+                ejected = bool((hs.get("health_status") or {}).get("failed_outlier_check"))
+                out.append(LiveEndpoint(proxy=f"{ns_of(pod)}/{name_of(pod)}", cluster=cs["name"],
+                                        endpoint=f"{sa.get('address')}:{sa.get('port_value')}", ejected=ejected,
+                                        counters=counters.get(cs["name"], {})))
+    out.sort(key=lambda e: (not e.ejected, e.proxy, e.cluster, e.endpoint))
+    ejected = sum(e.ejected for e in out)
+    note = f"live state from {readers} calling sidecar(s): {ejected} endpoint(s) ejected"
+    if unreachable:
+        note += f"; {unreachable} sidecar(s) did not answer"
+    return out[:30], note
+
+
+class Recommendation(BaseModel):
+    host: str
+    replicas: int
+    rps: float | None
+    error_rate: float | None
+    current: dict | None = Field(description="the outlierDetection in force today")
+    outlier_detection: dict
+    reasons: list[str] = Field(description="one line per number")
+    metrics: str
+    yaml: str
+
+
+@tool("Recommend outlier detection", render=lambda r: "\n".join(r.reasons) + "\n\n" + r.yaml)
+def recommend_outlier_detection(host: Host, namespace: OptNamespace = None,
+                                prometheus_url: Annotated[str | None, Field(max_length=2048)] = None,
+                                window: Annotated[str, Field(pattern=r"^\d+(m|h|d)$")] = "1h") -> Recommendation:
+    """A conservative outlierDetection for a host (consecutive5xxErrors 10, interval 60s, baseEjectionTime 30s,
+    maxEjectionPercent 50 or lower so at least one replica always stays), adjusted to the observed 5xx rate and
+    request volume (Prometheus, when reachable) and the replica count, with one line explaining each number.
+    Apply it with set_outlier_detection."""
+    from ..metrics import label_value, prometheus_for
+    from ..metrics.prometheus import window as check_window
+
+    snap, full, svc, _, dr = _context(host, namespace, None)
+    replicas = len(_pods_for(snap, svc))
+    rps = err = None
+    try:
+        prom = prometheus_for(RUNTIME, prometheus_url)
+        sel = (f'reporter="destination",destination_service_name={label_value(name_of(svc))},'
+               f'destination_service_namespace={label_value(ns_of(svc))}')
+        w = check_window(window)
+        total = prom.query(f"sum(rate(istio_requests_total{{{sel}}}[{w}]))")
+        bad = prom.query(f'sum(rate(istio_requests_total{{{sel},response_code=~"5.."}}[{w}]))')
+        rps = total[0][1] if total else 0.0
+        err = (bad[0][1] / rps) if bad and rps else 0.0
+        metrics = f"Prometheus at {prom.where} over {window}"
+    except MeshError as e:
+        metrics = f"metrics unavailable: {e}"
+    od, why = RZ.recommend(replicas, rps, err)
+    current = RZ.effective_policy(dr).get("outlierDetection")
+    doc = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+           "metadata": {"name": name_of(dr) if dr else name_of(svc), "namespace": ns_of(dr) if dr else ns_of(svc)},
+           "spec": {"host": name_of(svc), "trafficPolicy": {"outlierDetection": od}}}
+    return Recommendation(host=full, replicas=replicas, rps=rps, error_rate=err, current=current,
+                          outlier_detection=od, reasons=why, metrics=metrics,
+                          yaml=yaml.safe_dump(doc, sort_keys=False))
+
+
+def _with_policy_field(dr: dict | None, svc: dict, field: str, value: dict, subset: str | None) -> dict:
+    if dr is None:
+        if subset:
+            raise InvalidInput(f"Unknown subset {subset!r}: {ns_of(svc)}/{name_of(svc)} has no DestinationRule.",
+                               hint="create subsets first (set_traffic_split) or omit subset=.")
+        return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+                "metadata": {"name": name_of(svc), "namespace": ns_of(svc)},
+                "spec": {"host": name_of(svc), "trafficPolicy": {field: value}}}
+    new = copy.deepcopy(dr)
+    spec = new.setdefault("spec", {})
+    if subset:
+        target = next((s for s in spec.get("subsets") or [] if s.get("name") == subset), None)
+        if target is None:
+            names = [s.get("name") for s in spec.get("subsets") or []]
+            raise InvalidInput(f"Unknown subset {subset!r} in {ns_of(dr)}/{name_of(dr)}.",
+                               hint=f"use one of: {', '.join(map(str, names)) or '(none)'}.")
+        target.setdefault("trafficPolicy", {})[field] = value
+    else:
+        spec.setdefault("trafficPolicy", {})[field] = value
+    return new
+
+
+Subset = Annotated[str | None, Field(max_length=63, description="apply to one subset only")]
+
+
+@tool("Set outlier detection", read_only=False, destructive=True, idempotent=True)
+def set_outlier_detection(host: Host,
+                          settings: Annotated[dict[str, Any], Field(description=(
+                              'outlierDetection fields, e.g. {"consecutive5xxErrors": 10, "interval": "60s", '
+                              '"baseEjectionTime": "30s", "maxEjectionPercent": 50}'))],
+                          subset: Subset = None, namespace: OptNamespace = None, files: Files = None,
+                          apply: Apply = False, confirm: Confirm = None, show_diff: ShowDiff = False) -> TrafficChange:
+    """Set a host's (or one subset's) outlierDetection on its DestinationRule (created when missing). Validates
+    first (durations with units, percentages 0-100, known subset), lints the result, then the shared change
+    path: dry-run diff by default; apply=true with a resourceVersion precondition and a rollback handle."""
+    od = RZ.validate_outlier(settings)
+    snap, full, svc, _, dr = _context(host, namespace, files)
+    new = _with_policy_field(dr, svc, "outlierDetection", od, subset)
+    labels = next((s.get("labels") or {} for s in (new.get("spec") or {}).get("subsets") or []
+                   if s.get("name") == subset), {}) if subset else {}
+    warnings = [f"[{c}] {t}" for c, _, t in RZ.lint(od, None, len(_pods_for(snap, svc, labels)),
+                                                    full + (f" subset {subset}" if subset else ""), True)]
+    return _apply_objects([new], files, apply, confirm, show_diff, snap, f"outlierDetection for {full}", full,
+                          warnings)
+
+
+@tool("Set connection pool", read_only=False, destructive=True, idempotent=True)
+def set_connection_pool(host: Host,
+                        settings: Annotated[dict[str, Any], Field(description=(
+                            'connectionPool, e.g. {"tcp": {"maxConnections": 100}, "http": '
+                            '{"http1MaxPendingRequests": 100, "http2MaxRequests": 1000}}'))],
+                        subset: Subset = None, namespace: OptNamespace = None, files: Files = None,
+                        apply: Apply = False, confirm: Confirm = None, show_diff: ShowDiff = False) -> TrafficChange:
+    """Set a host's (or one subset's) connectionPool (Envoy circuit breakers) on its DestinationRule. Validated
+    first, then the shared change path: dry-run diff by default; apply=true with a precondition and rollback."""
+    cp = RZ.validate_pool(settings)
+    snap, full, svc, _, dr = _context(host, namespace, files)
+    new = _with_policy_field(dr, svc, "connectionPool", cp, subset)
+    return _apply_objects([new], files, apply, confirm, show_diff, snap, f"connectionPool for {full}", full, [])
+
+
+@tool("Set Linkerd failure accrual", read_only=False, destructive=True, idempotent=True)
+def set_failure_accrual(service: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+                                                      description="the Service")],
+                        namespace: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")],
+                        max_failures: Annotated[int, Field(ge=1, le=1000)] = 7,
+                        min_penalty: Annotated[str, Field(max_length=16)] = "1s",
+                        max_penalty: Annotated[str, Field(max_length=16)] = "60s",
+                        jitter_ratio: Annotated[float, Field(ge=0, le=100)] = 0.5,
+                        disable: Annotated[bool, Field(description="remove failure accrual")] = False,
+                        apply: Apply = False, confirm: Confirm = None) -> TrafficChange:
+    """Linkerd circuit breaking: set (or remove) the balancer.linkerd.io/failure-accrual annotations on a
+    Service (consecutive mode: max failures, min/max penalty, jitter). Validated with the same lint as analyze,
+    then the shared change path (dry-run diff by default, rollback handle)."""
+    snap = RUNTIME.snapshot(("Service",), namespace, None)
+    svc = snap.get("Service", service, namespace)
+    if svc is None:
+        from ..errors import NotFound
+
+        raise NotFound(f"No Service {namespace}/{service}.", hint="check the name with describe_routing.")
+    for label, v in (("min_penalty", min_penalty), ("max_penalty", max_penalty)):
+        RZ.parse_duration(v, label)
+    if RZ.parse_duration(min_penalty) > RZ.parse_duration(max_penalty):
+        raise InvalidInput("min_penalty is longer than max_penalty.", hint="e.g. min 1s, max 60s.")
+    new = copy.deepcopy(svc)
+    ann = new.setdefault("metadata", {}).setdefault("annotations", {})
+    for k in [k for k in ann if k.startswith(FA)]:
+        del ann[k]
+    if not disable:
+        ann.update({FA: "consecutive", f"{FA}-consecutive-max-failures": str(max_failures),
+                    f"{FA}-consecutive-min-penalty": min_penalty, f"{FA}-consecutive-max-penalty": max_penalty,
+                    f"{FA}-consecutive-jitter-ratio": str(jitter_ratio)})
+        problems = check_failure_accrual({k: v for k, v in ann.items() if k.startswith(FA)})
+        if problems:
+            raise InvalidInput("Invalid failure accrual: " + "; ".join(f"{a}: {p}" for a, p in problems))
+    if not ann:
+        new["metadata"].pop("annotations", None)
+    return _apply_objects([new], None, apply, confirm, False, snap,
+                          ("remove" if disable else "set") + f" failure accrual on {namespace}/{service}",
+                          f"{service}.{namespace}.svc.cluster.local", [])
