@@ -44,6 +44,7 @@ bench: venv
 	$(PY) bench/sandbox_start.py
 	$(PY) bench/analyze_bench.py
 	$(PY) bench/proxy_config_bench.py
+	$(PY) bench/scale.py
 
 clean:
 	rm -rf $(VENV) .tools build *.egg-info src/*.egg-info

@@ -1,7 +1,7 @@
 """Pydantic models: the typed outputs of the tools (outputSchema + structuredContent)."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -36,6 +36,8 @@ class NamespaceSummary(BaseModel):
 
 
 class MeshOverview(BaseModel):
+    paged_field: ClassVar[str] = "namespaces"
+    page_field: ClassVar[str] = "namespaces_page"
     source: str = Field(description="where the data came from: cluster context or files")
     kubernetes_version: str | None = None
     meshes: list[MeshInfo]
@@ -62,6 +64,7 @@ class Workload(BaseModel):
 
 
 class WorkloadList(BaseModel):
+    paged_field: ClassVar[str] = "workloads"
     source: str
     workloads: list[Workload]
     page: Page

@@ -20,7 +20,10 @@ class Runtime:
     context: str | None = None
     timeout: float = 10.0
     read_only: bool = False
+    #: seconds a LIST result is reused by later questions (0: never). The MCP server sets it; writes clear it.
+    snapshot_ttl: float = 0.0
     _client: Any = field(default=None, repr=False)
+    _cache: dict[str, tuple[float, str | None, list[dict]]] = field(default_factory=dict, repr=False)
 
     def client(self) -> Any:
         if self._client is None:
@@ -31,9 +34,14 @@ class Runtime:
 
     def reset(self) -> None:
         self._client = None
+        self._cache.clear()
+
+    def invalidate(self) -> None:
+        self._cache.clear()
 
     def snapshot(self, keys: Iterable[str], namespace: str | None = None, paths: list[str] | None = None) -> Any:
-        """One LIST per kind from the cluster, or the objects in ``paths`` (offline)."""
+        """One LIST per kind from the cluster (reused for ``snapshot_ttl`` seconds), or the objects in
+        ``paths`` (offline)."""
         from .kube.snapshot import Snapshot
 
         if paths:
@@ -46,7 +54,29 @@ class Runtime:
         client = self.client()
         if namespace:
             self.require_namespace(namespace)
-        return Snapshot.from_cluster(client, keys, namespace)
+        keys = list(dict.fromkeys(keys))
+        if self.snapshot_ttl <= 0:
+            return Snapshot.from_cluster(client, keys, namespace)
+        import time
+
+        from .kube.kinds import KINDS
+
+        now = time.monotonic()
+        fresh: dict[str, list[dict]] = {}
+        for key in keys:
+            hit = self._cache.get(key)
+            if hit and now - hit[0] < self.snapshot_ttl and (hit[1] is None or hit[1] == namespace
+                                                             or not KINDS[key].namespaced):
+                items = hit[2]
+                fresh[key] = items if hit[1] == namespace or not namespace or not KINDS[key].namespaced else [
+                    o for o in items if (o.get("metadata") or {}).get("namespace") == namespace]
+        missing = [k for k in keys if k not in fresh]
+        snap = Snapshot.from_cluster(client, missing, namespace) if missing else Snapshot(
+            source=f"cluster {client.context or client.host}", namespace=namespace)
+        for key in missing:
+            self._cache[key] = (now, namespace if KINDS[key].namespaced else None, snap.objects.get(key, []))
+        snap.objects.update(fresh)
+        return snap
 
     def require_namespace(self, namespace: str) -> None:
         from .kube.kinds import KINDS
@@ -72,6 +102,15 @@ class Runtime:
 RUNTIME = Runtime()
 
 
+def _register_invalidation() -> None:
+    from .changes.path import on_change
+
+    on_change(RUNTIME.invalidate)
+
+
+_register_invalidation()
+
+
 def configure(kubeconfig: str | None = None, context: str | None = None, timeout: float | None = None,
               read_only: bool | None = None) -> Runtime:
     RUNTIME.kubeconfig = kubeconfig or os.environ.get("MESH_PLUGIN_KUBECONFIG") or None
@@ -82,5 +121,11 @@ def configure(kubeconfig: str | None = None, context: str | None = None, timeout
         RUNTIME.read_only = read_only
     if os.environ.get("MESH_PLUGIN_READ_ONLY", "").lower() in ("1", "true", "yes"):
         RUNTIME.read_only = True
+    ttl = os.environ.get("MESH_PLUGIN_SNAPSHOT_TTL")
+    if ttl is not None:
+        try:
+            RUNTIME.snapshot_ttl = max(0.0, float(ttl))
+        except ValueError:
+            pass
     RUNTIME.reset()
     return RUNTIME

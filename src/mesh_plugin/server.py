@@ -28,8 +28,10 @@ def _adapt(t: ToolDef) -> Any:
 
     @functools.wraps(t.fn)
     def run(*args: Any, **kwargs: Any) -> Any:
+        from .budget import fit
+
         try:
-            return t.fn(*args, **kwargs)
+            return fit(t.fn(*args, **kwargs))
         except MeshError as e:
             raise ToolError(f"{type(e).__name__}: {e}") from None
 
@@ -51,7 +53,13 @@ def build_server(read_only: bool = False) -> Any:
 
 
 def serve(transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000, read_only: bool = False) -> None:
+    import os
+
+    from .runtime import RUNTIME
+
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if "MESH_PLUGIN_SNAPSHOT_TTL" not in os.environ:
+        RUNTIME.snapshot_ttl = 5.0  # an MCP session asks follow-up questions: reuse LISTs for a few seconds
     server = build_server(read_only=read_only)
     if transport == "stdio":
         server.run("stdio")

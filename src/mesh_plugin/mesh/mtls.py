@@ -39,12 +39,10 @@ def _selector(policy: dict) -> dict[str, str]:
 
 def effective_mode(snap: Snapshot, namespace: str, labels: dict[str, str], port: int | None = None,
                    root_namespace: str = "istio-system") -> Effective:
-    pas = snap.of("PeerAuthentication")
-    mesh = _oldest([p for p in pas if ns_of(p) == root_namespace and not _selector(p)])
-    ns_pol = _oldest([p for p in pas if ns_of(p) == namespace and not _selector(p)]) \
-        if namespace != root_namespace else None
-    wl = _oldest([p for p in pas if ns_of(p) == namespace and namespace != root_namespace and _selector(p)
-                  and all(labels.get(k) == v for k, v in _selector(p).items())])
+    mesh = _oldest([p for p in snap.of("PeerAuthentication", root_namespace) if not _selector(p)])
+    local = snap.of("PeerAuthentication", namespace) if namespace != root_namespace else []
+    ns_pol = _oldest([p for p in local if not _selector(p)])
+    wl = _oldest([p for p in local if _selector(p) and all(labels.get(k) == v for k, v in _selector(p).items())])
     result = Effective("PERMISSIVE", "default", "default")
     for level, pol in (("mesh", mesh), ("namespace", ns_pol), ("workload", wl)):
         m = _mode(pol)

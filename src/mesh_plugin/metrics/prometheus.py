@@ -90,8 +90,9 @@ class Prometheus:
         return out
 
 
-def prometheus_for(runtime: Any, url: str | None = None) -> Prometheus:
-    """Prometheus from an explicit URL, the environment, or the cluster's usual Services."""
+def prometheus_for(runtime: Any, url: str | None = None, services: list[dict] | None = None) -> Prometheus:
+    """Prometheus from an explicit URL, the environment, or the cluster's usual Services (looked up in
+    ``services`` when the caller already listed them, else with one GET each)."""
     url = url or os.environ.get("MESH_PLUGIN_PROMETHEUS_URL")
     if url:
         if not url.startswith(("http://", "https://")):
@@ -100,7 +101,12 @@ def prometheus_for(runtime: Any, url: str | None = None) -> Prometheus:
     from ..kube.kinds import KINDS
 
     client = runtime.client()
-    for ns, name, port in SERVICES:
+    if services is not None:
+        have = {((s.get("metadata") or {}).get("namespace"), (s.get("metadata") or {}).get("name")) for s in services}
+        for ns, name, port in SERVICES:
+            if (ns, name) in have:
+                return Prometheus(client=client, service=(ns, name, port))
+    for ns, name, port in SERVICES if services is None else ():
         try:
             client.get(KINDS["Service"], name, ns)
         except NotFound:

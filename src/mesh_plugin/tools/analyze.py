@@ -1,7 +1,7 @@
 """`analyze`: istioctl-compatible configuration analysis, on the live cluster or on files."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -25,6 +25,7 @@ from ..models import Page  # noqa: E402
 
 
 class AnalysisResult(BaseModel):
+    paged_field: ClassVar[str] = "messages"
     source: str
     namespace: str | None = Field(description="the namespace analyzed, or null for all")
     analyzers: int = Field(description="analyzers that ran")

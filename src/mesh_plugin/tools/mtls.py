@@ -1,7 +1,7 @@
 """mTLS: effective status per workload and port, the migration plan to STRICT, and set_mtls_mode."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -44,6 +44,7 @@ class NamespaceMTLS(BaseModel):
 
 
 class MTLSStatus(BaseModel):
+    paged_field: ClassVar[str] = "workloads"
     source: str
     mesh: str = Field(description="mesh-wide status, as Kiali computes it")
     namespaces: list[NamespaceMTLS]
@@ -114,13 +115,14 @@ def workload_mtls(snap: Snapshot, w: WorkloadInfo, root: str, auto_mtls: bool) -
                         conflicts=sorted(set(conflicts)))
 
 
-def plaintext_shares(namespace: str | None, window: str, url: str | None) -> tuple[dict[tuple[str, str], float], str]:
+def plaintext_shares(namespace: str | None, window: str, url: str | None, services: list[dict] | None = None
+                     ) -> tuple[dict[tuple[str, str], float], str]:
     """(namespace, workload) -> share of requests that arrived without mTLS; and where that came from."""
     from ..metrics import label_value, prometheus_for
     from ..metrics.prometheus import window as check_window
 
     try:
-        prom = prometheus_for(RUNTIME, url)
+        prom = prometheus_for(RUNTIME, url, services)
         sel = 'reporter="destination"' + (f",destination_workload_namespace={label_value(namespace)}"
                                           if namespace else "")
         q = (f"sum by (destination_workload_namespace, destination_workload, connection_security_policy) "
@@ -184,7 +186,7 @@ def mtls_status(namespace: OptNamespace = None,
     if files:
         metrics = "metrics unavailable: offline mode (files)"
     else:
-        shares, metrics = plaintext_shares(namespace, window, prometheus_url)
+        shares, metrics = plaintext_shares(namespace, window, prometheus_url, snap.of("Service"))
         for r in rows:
             r.plaintext_share = shares.get((r.namespace, r.workload))
     rows.sort(key=_severity)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -283,6 +283,7 @@ class SidecarStatus(BaseModel):
 
 
 class ProxyStatusResult(BaseModel):
+    paged_field: ClassVar[str] = "sidecars"
     namespace: str
     sidecars: list[SidecarStatus] = Field(description="diverging and unreachable sidecars first")
     page: Page

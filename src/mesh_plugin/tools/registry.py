@@ -52,8 +52,10 @@ class ToolDef:
         return inspect.signature(self.fn).return_annotation  # type: ignore[no-any-return]
 
     def call(self, **kwargs: Any) -> BaseModel:
-        """Validate the arguments against the signature, then run."""
-        return _validated(self.fn)(**kwargs)
+        """Validate the arguments against the signature, run, and keep the answer within budget."""
+        from ..budget import fit
+
+        return fit(_validated(self.fn)(**kwargs))
 
 
 @functools.cache

@@ -2,7 +2,7 @@
 canary_template. Writes go through the shared change path, or print manifests in offline mode."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, Field
@@ -295,6 +295,7 @@ class ProxyRouteCheck(BaseModel):
 
 
 class RoutingVerification(BaseModel):
+    paged_field: ClassVar[str] = "proxies"
     host: str
     expected: dict[str, int] = Field(description="subset -> weight from the VirtualService")
     proxies: list[ProxyRouteCheck] = Field(description="stale and unreachable proxies first")
