@@ -254,6 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirm")
     _output(p)
 
+    p = sub.add_parser("chat", help="ask the mesh-engineer agent (Anthropic API; same tools, in-process)")
+    _common(p)
+    p.add_argument("prompt", nargs="?", help="one question (default: interactive, or stdin)")
+    p.add_argument("--model", help="model id (default: $MESH_PLUGIN_MODEL or claude-sonnet-4-5)")
+    p.add_argument("--max-turns", type=int, default=8)
+    p.add_argument("--token-budget", type=int, default=200_000, help="stop after this many tokens in total")
+    p.add_argument("--yes", action="store_true", help="apply writes without asking (needed without a terminal)")
+
     p = sub.add_parser("tools", help="list the tools the MCP server exposes")
     _common(p)
 
@@ -445,6 +453,12 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if cmd == "sandbox":
         return _sandbox(envoy=not args.no_envoy)
+    if cmd == "chat":
+        from .agent import run_chat
+        from .runtime import RUNTIME
+
+        return run_chat(args.prompt, model=args.model, max_turns=args.max_turns, token_budget=args.token_budget,
+                        assume_yes=args.yes, read_only=RUNTIME.read_only)
     if cmd == "demo":
         from .demo import run_demo
 

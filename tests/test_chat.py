@@ -1,0 +1,121 @@
+"""`mesh-plugin chat`: the Messages API mocked at the HTTP layer (respx through pytest-httpx2; anthropic 2.x
+uses httpx2), tools run for real against the sandbox."""
+from __future__ import annotations
+
+import io
+import json
+
+import httpx
+import pytest
+
+from mesh_plugin.agent.chat import ChatSession, tool_specs
+from mesh_plugin.errors import InvalidInput
+
+from scripted_model import sse, tool_results
+
+URL = "https://api.anthropic.com/v1/messages"
+
+
+def scripted(httpx2_mock, answers):
+    seen = []
+
+    def respond(request):
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=answers[len(seen) - 1])
+
+    httpx2_mock.post(URL).mock(side_effect=respond)
+    return seen
+
+
+@pytest.fixture()
+def session_factory(monkeypatch, runtime):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+
+    def make(**kw):
+        out = io.StringIO()
+        return ChatSession(out=out, **kw), out
+
+    return make
+
+
+def test_tool_round_trip_streams_and_sends_results(httpx2_mock, session_factory):
+    seen = scripted(httpx2_mock, [
+        sse("Checking mTLS.", [("toolu_1", "mtls_status", {"namespace": "production"})]),
+        sse("reviews is broken: its DestinationRule disables TLS toward STRICT pods."),
+    ])
+    s, out = session_factory(model="test-model")
+    final = s.ask("why do calls to reviews fail?")
+    assert final.startswith("reviews is broken")
+    assert len(seen) == 2
+    first = seen[0]
+    assert first["model"] == "test-model" and first["stream"] is True
+    assert "senior service-mesh engineer" in first["system"]
+    assert {t["name"] for t in first["tools"]} >= {"mtls_status", "set_mtls_mode", "analyze"}
+    [result] = tool_results(seen[1])
+    assert result["tool_use_id"] == "toolu_1" and not result.get("is_error")
+    data = json.loads(result["content"])
+    assert any(w["workload"] == "reviews-v1" and w["conflicts"] for w in data["workloads"])
+    assert "Checking mTLS." in out.getvalue() and "[mtls_status" in out.getvalue()
+
+
+def test_writes_need_confirmation(httpx2_mock, session_factory):
+    call = ("toolu_2", "set_mtls_mode", {"namespace": "production", "mode": "PERMISSIVE", "apply": True,
+                                         "confirm": "production"})
+    seen = scripted(httpx2_mock, [sse("", [call]), sse("I will not apply without your OK.")])
+    s, _ = session_factory(confirm=lambda q: False)
+    s.ask("relax mTLS in production")
+    [result] = tool_results(seen[1])
+    assert result["is_error"] and "did not confirm" in result["content"]
+
+
+def test_read_only_mode_has_no_write_tools_and_refuses(httpx2_mock, session_factory):
+    seen = scripted(httpx2_mock, [sse("", [("toolu_3", "set_mtls_mode", {"namespace": "production",
+                                                                       "mode": "STRICT"})]), sse("ok")])
+    s, _ = session_factory(read_only=True)
+    s.ask("go strict")
+    assert "set_mtls_mode" not in {t["name"] for t in seen[0]["tools"]}
+    assert tool_results(seen[1])[0]["content"] == "refused: read-only mode"
+
+
+def test_bad_tool_arguments_come_back_as_errors(httpx2_mock, session_factory):
+    seen = scripted(httpx2_mock, [sse("", [("toolu_4", "list_workloads", {"namespace": "Not_Valid"})]),
+                                  sse("Let me fix that.")])
+    s, _ = session_factory()
+    s.ask("list workloads")
+    [result] = tool_results(seen[1])
+    assert result["is_error"] and "invalid arguments" in result["content"]
+
+
+def test_max_turns_and_token_budget(httpx2_mock, session_factory):
+    loop = sse("", [("toolu_5", "mesh_overview", {})])
+    scripted(httpx2_mock, [loop] * 10)
+    s, out = session_factory(max_turns=2)
+    s.ask("loop")
+    assert "[stopped after 2 turns]" in out.getvalue()
+    scripted(httpx2_mock, [loop] * 10)
+    s, out = session_factory(token_budget=100)
+    s.ask("loop")
+    assert "token budget" in out.getvalue()
+
+
+def test_base_url_is_honoured(httpx2_mock, monkeypatch, runtime):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://gateway.test:8080")
+    route = httpx2_mock.post("http://gateway.test:8080/v1/messages").mock(return_value=httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=sse("hello")))
+    s = ChatSession(out=io.StringIO())
+    assert s.ask("hi") == "hello" and route.called
+
+
+def test_no_key_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with pytest.raises(InvalidInput, match="ANTHROPIC_API_KEY is not set"):
+        ChatSession(out=io.StringIO())
+
+
+def test_tool_schemas_match_the_registry():
+    specs = {t["name"]: t for t in tool_specs()}
+    ns = specs["list_workloads"]["input_schema"]["properties"]["namespace"]
+    assert "pattern" in json.dumps(ns)
+    assert specs["set_traffic_split"]["input_schema"]["required"] == ["host", "weights"]
