@@ -19,9 +19,10 @@ EXPECTED = {"mesh_overview", "list_workloads", "proxy_health", "analyze", "proxy
             "proxy_log_level", "mtls_status", "mtls_migration_plan", "set_mtls_mode", "rollback_change",
             "describe_routing", "set_traffic_split", "set_traffic_mirror", "traffic_step", "verify_routing",
             "canary_template", "resilience_status", "recommend_outlier_detection", "set_outlier_detection",
-            "set_connection_pool", "set_failure_accrual"}
+            "set_connection_pool", "set_failure_accrual", "authz_policies", "authz_check", "generate_jwt_policy"}
 WRITES = {"proxy_log_level", "set_mtls_mode", "rollback_change", "set_traffic_split", "set_traffic_mirror",
-          "traffic_step", "set_outlier_detection", "set_connection_pool", "set_failure_accrual"}
+          "traffic_step", "set_outlier_detection", "set_connection_pool", "set_failure_accrual",
+          "generate_jwt_policy"}
 DESTRUCTIVE = WRITES - {"proxy_log_level"}
 NOT_IDEMPOTENT = {"rollback_change", "traffic_step"}
 

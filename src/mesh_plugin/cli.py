@@ -262,6 +262,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token-budget", type=int, default=200_000, help="stop after this many tokens in total")
     p.add_argument("--yes", action="store_true", help="apply writes without asking (needed without a terminal)")
 
+    p = sub.add_parser("authz", help="authorization: policies of a workload, check a request, lint, JWT")
+    _common(p)
+    asub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = asub.add_parser("policies", help="the policies that apply to a workload, in evaluation order")
+    _common(q)
+    q.add_argument("workload")
+    q.add_argument("-n", "--namespace", required=True)
+    q.add_argument("-f", "--file", dest="files", action="append")
+    _output(q)
+    q = asub.add_parser("check", help="ALLOW or DENY for one request, and why")
+    _common(q)
+    q.add_argument("--to", required=True, help="NAMESPACE/WORKLOAD")
+    q.add_argument("--port", type=int)
+    q.add_argument("--from-principal")
+    q.add_argument("--from-namespace")
+    q.add_argument("--from-sa")
+    q.add_argument("--from-ip")
+    q.add_argument("--plaintext", action="store_true")
+    q.add_argument("--method", default="GET")
+    q.add_argument("--path", default="/")
+    q.add_argument("--host")
+    q.add_argument("--header", action="append", default=[], metavar="K=V")
+    q.add_argument("--jwt-claim", action="append", default=[], metavar="K=V")
+    q.add_argument("--request-principal", metavar="ISS/SUB")
+    q.add_argument("--no-token", action="store_true")
+    q.add_argument("-f", "--file", dest="files", action="append")
+    q.add_argument("-o", "--output", choices=["table", "json", "yaml"], default="table")
+    q = asub.add_parser("lint", help="authorization findings (analyze --only 'auth.*' 'security.*')")
+    _common(q)
+    q.add_argument("-n", "--namespace")
+    q.add_argument("-f", "--file", dest="files", action="append")
+    _output(q)
+    q = asub.add_parser("jwt", help="RequestAuthentication + require-token policy for a workload (dry-run "
+                                    "unless --apply)")
+    _common(q)
+    q.add_argument("workload")
+    q.add_argument("-n", "--namespace", required=True)
+    q.add_argument("--issuer", required=True)
+    q.add_argument("--jwks-uri", required=True)
+    q.add_argument("--audience", action="append", default=[])
+    q.add_argument("--no-require-token", action="store_true")
+    q.add_argument("-f", "--file", dest="files", action="append")
+    q.add_argument("--apply", action="store_true")
+    q.add_argument("--confirm")
+    _output(q)
+
     p = sub.add_parser("tools", help="list the tools the MCP server exposes")
     _common(p)
 
@@ -404,6 +450,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if cmd == "traffic":
         return _traffic(args)
+    if cmd == "authz":
+        return _authz(args)
     if cmd == "resilience":
         _print(_call("resilience_status", host=args.host, namespace=args.namespace, files=args.files,
                      live=not args.no_live), args.output, "resilience_status")
@@ -531,6 +579,46 @@ def _traffic(args: argparse.Namespace) -> int:
         result = _call("traffic_step", host=args.host, canary=args.canary, namespace=args.namespace, steps=steps,
                        prometheus_url=args.prometheus_url, force=args.force, apply=args.apply, confirm=args.confirm)
     return _print_traffic_change(result, args.output)
+
+
+def _authz(args: argparse.Namespace) -> int:
+    a = args.action
+    if a == "policies":
+        _print(_call("authz_policies", workload=args.workload, namespace=args.namespace, files=args.files),
+               args.output, "authz_policies")
+    elif a == "lint":
+        _print(_call("analyze", namespace=args.namespace, files=args.files, only=["auth.*", "security.*"]),
+               args.output, "analyze")
+    elif a == "check":
+        def pairs(items: list[str]) -> dict[str, str] | None:
+            out = {}
+            for item in items:
+                k, sep, v = item.partition("=")
+                if not sep:
+                    raise SystemExit(f"Error: {item!r} is not K=V")
+                out[k] = v
+            return out or None
+
+        _print(_call("authz_check", to=args.to, port=args.port, from_principal=args.from_principal,
+                     from_namespace=args.from_namespace, from_sa=args.from_sa, from_ip=args.from_ip,
+                     plaintext=args.plaintext, method=args.method, path=args.path, host=args.host,
+                     headers=pairs(args.header), jwt_claims=pairs(args.jwt_claim),
+                     request_principal=args.request_principal, no_token=args.no_token, files=args.files),
+               args.output, "authz_check")
+    else:
+        from .runtime import RUNTIME
+
+        if RUNTIME.read_only and not args.files:
+            print("Error: authz jwt changes the cluster and --read-only is set.", file=sys.stderr)
+            return 2
+        result = _call("generate_jwt_policy", workload=args.workload, namespace=args.namespace, issuer=args.issuer,
+                       jwks_uri=args.jwks_uri, audiences=args.audience or None,
+                       require_token=not args.no_require_token, files=args.files, apply=args.apply,
+                       confirm=args.confirm)
+        if args.output == "table" and not args.files:
+            print(result.manifests_for_review)
+        return _print_traffic_change(result, args.output)
+    return 0
 
 
 def _kv_settings(items: list[str]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from .mesh_request_authn import RequestAuthenticationAnalyzer
 from .mesh_route_weights import RouteWeightsAnalyzer
 from .messages import CATALOG, MessageType
 from .schema import SchemaAnalyzer
+from .security_authz_lint import AuthzLintAnalyzer
 from .service_port_name import PortNameAnalyzer
 from .serviceentry_addresses import ServiceEntryAnalyzer
 from .serviceentry_protocol import ConflictingServiceEntryProtocolAnalyzer
@@ -51,7 +52,7 @@ ALL: tuple[Analyzer, ...] = tuple(sorted((
     RequestAuthenticationAnalyzer(), PortNameAnalyzer(), ServiceEntryAnalyzer(),
     ConflictingServiceEntryProtocolAnalyzer(), SidecarSelectorAnalyzer(), ConflictingMeshGatewayHostsAnalyzer(),
     DestinationHostAnalyzer(), DestinationRuleAnalyzer(), GatewayAnalyzer(), JWTClaimRouteAnalyzer(),
-    RouteWeightsAnalyzer(),
+    RouteWeightsAnalyzer(), AuthzLintAnalyzer(),
 ), key=lambda a: a.name))
 
 BY_NAME: dict[str, Analyzer] = {a.name: a for a in ALL}

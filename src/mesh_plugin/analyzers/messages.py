@@ -169,6 +169,18 @@ CATALOG: dict[str, MessageType] = {m.code: m for m in [
     _m("MESH0402", "AllowPolicyWithNoRules", "Warning",
        "ALLOW policy with no rules matches no request: it denies every request to {}.",
        "An AuthorizationPolicy with action ALLOW and no rules denies everything on the workloads it selects."),
+    _m("MESH0403", "PeerIdentityWithoutStrictMTLS", "Warning",
+       "The policy uses {} but mTLS is not STRICT for {} (mode {} by {}): plaintext requests carry no peer "
+       "identity, so ALLOW rules never match them and DENY rules never catch them.",
+       "principals/namespaces need mTLS; under PERMISSIVE a plaintext client bypasses them."),
+    _m("MESH0405", "RequestPrincipalsWithoutRequestAuthentication", "Error",
+       "The policy uses requestPrincipals but no RequestAuthentication applies to its workloads: no request "
+       "ever has a request principal.", "requestPrincipals need a RequestAuthentication on the same workloads."),
+    _m("MESH0406", "UnknownHTTPMethod", "Warning", "{!r} is not an HTTP method: the rule never matches it.",
+       "methods/notMethods must be HTTP methods (GET, POST, ...)."),
+    _m("MESH0407", "PrincipalServiceAccountNotFound", "Warning",
+       "Principal {} names service account {}/{}, which does not exist.",
+       "A principal that no workload can present."),
     _m("MESH0404", "JwksUriInBlockedCIDR", "Warning",
        "jwksUri {} is in istiod's BLOCKED_CIDRS_IN_JWKS_URIS: istiod will not fetch the keys and tokens fail.",
        "A RequestAuthentication whose JWKS address istiod is configured to refuse."),

@@ -86,6 +86,8 @@ class SidecarSpec:
     clusters: list[OutboundCluster] = field(default_factory=list)
     routes: list[OutboundRoute] = field(default_factory=list)
     istio_version: str = "1.28.1"
+    #: HTTP filters before the router on the inbound listener (jwt_authn, RBAC: see mesh.authz_envoy)
+    inbound_http_filters: list[dict] = field(default_factory=list)
 
 
 def _config_source(path: str, watch: str) -> dict:
@@ -166,7 +168,7 @@ class Sidecar:
                 "routes": [{"name": "default", "match": {"prefix": "/"},
                             "route": {"cluster": f"inbound|{p}||", "timeout": "0s"},
                             "decorator": {"operation": f"{self.spec.pod}:{p}/*"}}]}]},
-            "http_filters": [ROUTER], "forward_client_cert_details": "APPEND_FORWARD",
+            "http_filters": [*self.spec.inbound_http_filters, ROUTER], "forward_client_cert_details": "APPEND_FORWARD",
             "set_current_client_cert_details": {"subject": True, "uri": True, "dns": True}}}
 
     def listeners(self) -> list[dict]:

@@ -1,0 +1,64 @@
+"""security.AuthzLintAnalyzer (MESH): policies that cannot do what they say.
+
+principals/namespaces where mTLS is not STRICT (MESH0403), requestPrincipals without a
+RequestAuthentication (MESH0405), methods that are not HTTP methods (MESH0406), principals naming
+service accounts that do not exist (MESH0407).
+"""
+from __future__ import annotations
+
+import re
+
+from ..kube.snapshot import labels_of, name_of, ns_of
+from ..mesh.authz import HTTP_METHODS, applies
+from ..mesh.mtls import effective_mode
+from .base import Analyzer, Context
+from .util import spec
+
+_PRINCIPAL = re.compile(r"^[^/*]+/ns/([a-z0-9-]+)/sa/([a-z0-9.-]+)$")
+
+
+class AuthzLintAnalyzer(Analyzer):
+    name = "security.AuthzLintAnalyzer"
+    description = "Checks AuthorizationPolicies for identities that need mTLS or JWT they do not get, bad methods " \
+                  "and unknown service accounts"
+    inputs = ("AuthorizationPolicy", "RequestAuthentication", "PeerAuthentication", "Pod", "ServiceAccount")
+
+    def analyze(self, ctx: Context) -> None:
+        root = ctx.mesh.root_namespace
+        sas = {(ns_of(s), name_of(s)) for s in ctx.of("ServiceAccount")}
+        check_sas = bool(ctx.of("ServiceAccount"))
+        for ap in ctx.of("AuthorizationPolicy"):
+            uses_peer, uses_rp, methods, principals = set(), False, set(), set()
+            for rule in spec(ap).get("rules") or []:
+                for f in rule.get("from") or []:
+                    src = f.get("source") or {}
+                    for k in ("principals", "notPrincipals", "namespaces", "notNamespaces"):
+                        if src.get(k):
+                            uses_peer.add(k)
+                    principals.update(src.get("principals") or [])
+                    uses_rp = uses_rp or bool(src.get("requestPrincipals") or src.get("notRequestPrincipals"))
+                for t in rule.get("to") or []:
+                    op = t.get("operation") or {}
+                    methods.update(op.get("methods") or [])
+                    methods.update(op.get("notMethods") or [])
+                for w in rule.get("when") or []:
+                    uses_rp = uses_rp or str(w.get("key", "")).startswith("request.auth.")
+            pods = [p for p in ctx.of("Pod") if applies(ap, ns_of(p), labels_of(p), root)]
+            if uses_peer:
+                for p in pods[:50]:
+                    eff = effective_mode(ctx.snap, ns_of(p), labels_of(p), None, root)
+                    if eff.mode != "STRICT":
+                        ctx.report("MESH0403", ap, "/".join(sorted(uses_peer)), f"pod {ns_of(p)}/{name_of(p)}",
+                                   eff.mode, eff.policy)
+                        break
+            if uses_rp and pods and not any(
+                    applies(ra, ns_of(p), labels_of(p), root) for ra in ctx.of("RequestAuthentication") for p in pods):
+                ctx.report("MESH0405", ap)
+            for m in sorted(methods):
+                if str(m).upper() not in HTTP_METHODS:
+                    ctx.report("MESH0406", ap, m)
+            if check_sas:
+                for pr in sorted(principals):
+                    mm = _PRINCIPAL.match(str(pr))
+                    if mm and (mm.group(1), mm.group(2)) not in sas:
+                        ctx.report("MESH0407", ap, pr, mm.group(1), mm.group(2))

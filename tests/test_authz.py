@@ -1,0 +1,332 @@
+"""Authorization: Istio's semantics rule by rule (offline), the tools, lint, and the simulator checked against
+a real Envoy configured as istiod would (RBAC + jwt_authn filters), with tokens minted here."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import ssl
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from mesh_plugin.errors import InvalidInput, NotFound
+from mesh_plugin.kube import Snapshot
+from mesh_plugin.mesh import authz as A
+from mesh_plugin.mesh.authz_envoy import jwt_filter, rbac_filters
+from mesh_plugin.sandbox.certs import MeshCA
+from mesh_plugin.sandbox.envoy import Sidecar, SidecarSpec
+from mesh_plugin.tools import get_tool
+
+ISS = "https://issuer.test"
+BASE = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio-injection: enabled}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: api-0, namespace: shop, labels: {app: api}}
+spec: {containers: [{name: api, image: api}, {name: istio-proxy, image: proxyv2}]}
+status: {phase: Running}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec: {selector: {app: api}, ports: [{name: http, port: 8080}, {name: tcp-db, port: 5432}]}
+---
+"""
+
+
+def snap_of(policies: str) -> Snapshot:
+    return Snapshot.from_text(BASE + policies)
+
+
+def ap(name, spec, ns="shop", dry=False):
+    meta = {"name": name, "namespace": ns}
+    if dry:
+        meta["annotations"] = {"istio.io/dry-run": "true"}
+    return yaml.safe_dump({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy", "metadata": meta,
+                           "spec": spec}) + "---\n"
+
+
+FRONT = "cluster.local/ns/shop/sa/frontend"
+LABELS = {"app": "api"}
+
+SEMANTICS = [
+    ("no ALLOW policy means allow", "", {}, "ALLOW"),
+    ("ALLOW with no rules denies everything", ap("nothing", {"selector": {"matchLabels": LABELS}}), {}, "DENY"),
+    ("rules: [{}] allows everything", ap("all", {"rules": [{}]}), {"mtls": False}, "ALLOW"),
+    ("DENY beats ALLOW", ap("all", {"rules": [{}]}) + ap("no", {"action": "DENY", "rules": [
+        {"to": [{"operation": {"methods": ["DELETE"]}}]}]}), {"method": "DELETE"}, "DENY"),
+    ("exact path", ap("p", {"rules": [{"to": [{"operation": {"paths": ["/a"]}}]}]}), {"path": "/a/b"}, "DENY"),
+    ("prefix path", ap("p", {"rules": [{"to": [{"operation": {"paths": ["/a/*"]}}]}]}), {"path": "/a/b"}, "ALLOW"),
+    ("suffix path", ap("p", {"rules": [{"to": [{"operation": {"paths": ["*.png"]}}]}]}), {"path": "/x.png"}, "ALLOW"),
+    ("presence", ap("p", {"rules": [{"when": [{"key": "request.headers[x-id]", "values": ["*"]}]}]}),
+     {"headers": {"x-id": "7"}}, "ALLOW"),
+    ("notValues", ap("p", {"rules": [{"when": [{"key": "request.headers[x-env]", "notValues": ["prod"]}]}]}),
+     {"headers": {"x-env": "prod"}}, "DENY"),
+    ("notMethods", ap("p", {"rules": [{"to": [{"operation": {"notMethods": ["DELETE"]}}]}]}), {"method": "GET"},
+     "ALLOW"),
+    ("fields AND inside one operation", ap("p", {"rules": [{"to": [{"operation": {"methods": ["GET"],
+                                                                                   "paths": ["/a"]}}]}]}),
+     {"method": "POST", "path": "/a"}, "DENY"),
+    ("operations OR", ap("p", {"rules": [{"to": [{"operation": {"methods": ["POST"]}},
+                                                 {"operation": {"paths": ["/a"]}}]}]}), {"path": "/a"}, "ALLOW"),
+    ("principals need mTLS", ap("p", {"rules": [{"from": [{"source": {"principals": [FRONT]}}]}]}),
+     {"mtls": False, "principal": FRONT}, "DENY"),
+    ("principals with mTLS", ap("p", {"rules": [{"from": [{"source": {"principals": [FRONT]}}]}]}),
+     {"principal": FRONT}, "ALLOW"),
+    ("namespaces need mTLS", ap("p", {"rules": [{"from": [{"source": {"namespaces": ["shop"]}}]}]}),
+     {"mtls": False, "principal": FRONT}, "DENY"),
+    ("principal prefix", ap("p", {"rules": [{"from": [{"source": {"principals": ["cluster.local/ns/shop/*"]}}]}]}),
+     {"principal": FRONT}, "ALLOW"),
+    ("trust domain must match", ap("p", {"rules": [{"from": [{"source": {"principals": [
+        "other.domain/ns/shop/sa/frontend"]}}]}]}), {"principal": FRONT}, "DENY"),
+    ("requestPrincipals need a token", ap("p", {"rules": [{"from": [{"source": {"requestPrincipals": ["*"]}}]}]}),
+     {}, "DENY"),
+    ("HTTP-only field on TCP drops the ALLOW rule", ap("p", {"rules": [{"to": [{"operation": {"methods": ["GET"]}}]}]}),
+     {"port": 5432, "http": False}, "DENY"),
+    ("HTTP-only field on TCP: DENY keeps the rest", ap("p", {"action": "DENY", "rules": [{"to": [{"operation": {
+        "methods": ["GET"], "ports": ["5432"]}}]}]}), {"port": 5432, "http": False}, "DENY"),
+    ("ipBlocks", ap("p", {"rules": [{"from": [{"source": {"ipBlocks": ["10.1.0.0/16"]}}]}]}),
+     {"source_ip": "10.1.2.3"}, "ALLOW"),
+    ("notIpBlocks", ap("p", {"rules": [{"from": [{"source": {"notIpBlocks": ["10.1.0.0/16"]}}]}]}),
+     {"source_ip": "10.1.2.3"}, "DENY"),
+    ("path template {*}", ap("p", {"rules": [{"to": [{"operation": {"paths": ["/users/{*}/profile"]}}]}]}),
+     {"path": "/users/42/profile"}, "ALLOW"),
+    ("path template {**}", ap("p", {"rules": [{"to": [{"operation": {"paths": ["/files/{**}/raw"]}}]}]}),
+     {"path": "/files/a/b/c/raw"}, "ALLOW"),
+    ("dry-run DENY never decides", ap("d", {"action": "DENY", "rules": [{}]}, dry=True), {}, "ALLOW"),
+    ("hosts match case-insensitively", ap("p", {"rules": [{"to": [{"operation": {"hosts": ["API.shop"]}}]}]}),
+     {"host": "api.SHOP"}, "ALLOW"),
+    ("root namespace policy applies mesh-wide", ap("mesh", {"action": "DENY", "rules": [{}]}, ns="istio-system"), {},
+     "DENY"),
+    ("policy in another namespace does not apply", ap("x", {"action": "DENY", "rules": [{}]}, ns="other"), {},
+     "ALLOW"),
+]
+
+
+@pytest.mark.parametrize("name,policies,req,want", SEMANTICS, ids=[s[0] for s in SEMANTICS])
+def test_istio_semantics(name, policies, req, want):
+    d = A.decide(snap_of(policies), "shop", LABELS, A.Request(**req))
+    assert d.decision == want, d.reason
+
+
+def test_nearest_allow_rule_and_failed_condition():
+    pol = ap("p", {"rules": [{"from": [{"source": {"principals": [FRONT]}}],
+                              "to": [{"operation": {"methods": ["GET"], "paths": ["/api/*"]}}]}]})
+    d = A.decide(snap_of(pol), "shop", LABELS, A.Request(principal=FRONT, method="DELETE", path="/api/x"))
+    assert (d.decision, d.nearest) == ("DENY", "shop/p rule 0")
+    assert d.failed == ["to: methods ['GET']"]
+
+
+def test_jwt_answers_before_rbac():
+    ra = yaml.safe_dump({"apiVersion": "security.istio.io/v1", "kind": "RequestAuthentication",
+                         "metadata": {"name": "jwt", "namespace": "shop"},
+                         "spec": {"jwtRules": [{"issuer": ISS, "audiences": ["shop"]}]}}) + "---\n"
+    s = snap_of(ra)
+    bad_iss = A.decide(s, "shop", LABELS, A.Request(token=True, issuer="https://evil", subject="x"))
+    assert (bad_iss.status, bad_iss.reason) == (401, "JWT rejected: Jwt issuer is not configured")
+    bad_aud = A.decide(s, "shop", LABELS, A.Request(token=True, issuer=ISS, subject="x", claims={"aud": "other"}))
+    assert bad_aud.status == 403 and "Audiences" in bad_aud.reason
+    expired = A.decide(s, "shop", LABELS, A.Request(token=True, issuer=ISS, subject="x",
+                                                    claims={"aud": "shop", "exp": 1000}))
+    assert expired.status == 401 and "expired" in expired.reason
+    assert A.decide(s, "shop", LABELS, A.Request()).decision == "ALLOW"  # no token passes
+
+
+def test_tools_on_the_sandbox(runtime):
+    p = get_tool("authz_policies").call(workload="payment-api-v1", namespace="production")
+    assert [x.name for x in p.evaluation["ALLOW"]] == ["production/payment-api-allow"]
+    check = get_tool("authz_check")
+    ok = check.call(to="production/payment-api-v1", port=8080, from_namespace="production", from_sa="frontend",
+                    method="POST", path="/api/charge")
+    assert (ok.decision, ok.policy, ok.rule, ok.status) == ("ALLOW", "production/payment-api-allow", 0, 200)
+    no = check.call(to="production/payment-api-v1", port=8080, from_namespace="production", from_sa="reviews",
+                    path="/api/charge")
+    assert (no.decision, no.policy, no.nearest_allow) == ("DENY", None, "production/payment-api-allow rule 0")
+    assert "principals" in no.failed_conditions[0]
+    for kw, err in (({"from_principal": "frontend"}, "Malformed principal"), ({"from_ip": "300.1.1.1"}, "Invalid IP"),
+                    ({"method": "FETCH"}, "not an HTTP method")):
+        with pytest.raises(InvalidInput, match=err):
+            check.call(to="production/payment-api-v1", **kw)
+    with pytest.raises(NotFound):
+        check.call(to="production/ghost")
+
+
+def test_lint(tmp_path):
+    objs = BASE + ap("uses-ns", {"rules": [{"from": [{"source": {"namespaces": ["shop"]}}],
+                                            "to": [{"operation": {"methods": ["FETCH"]}}]}]}) + \
+        ap("needs-jwt", {"rules": [{"from": [{"source": {"requestPrincipals": ["*"]}}]}]}) + \
+        ap("ghost-sa", {"rules": [{"from": [{"source": {"principals": ["cluster.local/ns/shop/sa/ghost"]}}]}]}) + \
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: frontend, namespace: shop}\n"
+    (tmp_path / "p.yaml").write_text(objs)
+    r = get_tool("analyze").call(files=[str(tmp_path)], only=["security.*"])
+    got = {(m.code, m.origin) for m in r.messages}
+    assert {("MESH0403", "AuthorizationPolicy shop/uses-ns"), ("MESH0406", "AuthorizationPolicy shop/uses-ns"),
+            ("MESH0405", "AuthorizationPolicy shop/needs-jwt"), ("MESH0407", "AuthorizationPolicy shop/ghost-sa")} <= got
+
+
+def test_generate_jwt_policy_offline_is_clean(tmp_path, runtime):
+    (tmp_path / "base.yaml").write_text(BASE)
+    r = get_tool("generate_jwt_policy").call(workload="api-0", namespace="shop", issuer=ISS,
+                                             jwks_uri="https://issuer.test/jwks", audiences=["shop"],
+                                             files=[str(tmp_path)])
+    docs = [d for d in yaml.safe_load_all(r.manifests) if d]
+    assert [d["kind"] for d in docs] == ["RequestAuthentication", "AuthorizationPolicy"]
+    (tmp_path / "jwt.yaml").write_text(r.manifests)
+    msgs = get_tool("analyze").call(files=[str(tmp_path)], only=["security.*", "auth.*"]).messages
+    assert msgs == []
+
+
+# -- the simulator against a real Envoy --------------------------------------------------------------------
+def b64url(b: bytes) -> str:
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+class Issuer:
+    def __init__(self):
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        n = self.key.public_key().public_numbers()
+        self.jwks = json.dumps({"keys": [{"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig",
+                                          "n": b64url(n.n.to_bytes((n.n.bit_length() + 7) // 8, "big")),
+                                          "e": b64url(n.e.to_bytes(3, "big"))}]})
+
+    def token(self, **claims) -> str:
+        head = b64url(json.dumps({"alg": "RS256", "kid": "k1", "typ": "JWT"}).encode())
+        body = b64url(json.dumps(claims).encode())
+        sig = self.key.sign(f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{head}.{body}.{b64url(sig)}"
+
+
+POLICIES = (
+    "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: shop}\n"
+    f"spec: {{selector: {{matchLabels: {{app: api}}}}, jwtRules: [{{issuer: '{ISS}', audiences: [shop]}}]}}\n---\n"
+    + ap("deny-admin", {"action": "DENY", "selector": {"matchLabels": LABELS}, "rules": [
+        {"from": [{"source": {"notPrincipals": ["cluster.local/ns/shop/sa/admin"]}}],
+         "to": [{"operation": {"paths": ["/admin/*"]}}],
+         "when": [{"key": "request.headers[x-break-glass]", "notValues": ["yes"]}]}]})
+    + ap("allow", {"selector": {"matchLabels": LABELS}, "rules": [
+        {"from": [{"source": {"principals": [FRONT]}}], "to": [{"operation": {"methods": ["GET", "POST"],
+                                                                             "paths": ["/api/*"]}}]},
+        {"from": [{"source": {"namespaces": ["ops"]}}], "to": [{"operation": {"paths": ["/metrics"]}}]},
+        {"from": [{"source": {"requestPrincipals": [f"{ISS}/*"]}}],
+         "when": [{"key": "request.auth.claims[groups]", "values": ["admins"]}],
+         "to": [{"operation": {"paths": ["/reports/*"]}}]},
+        {"to": [{"operation": {"paths": ["/public/*"], "notMethods": ["DELETE"]}}]},
+        {"from": [{"source": {"principals": ["cluster.local/ns/shop/sa/admin"]}}]},
+        {"when": [{"key": "request.headers[x-canary]", "values": ["true"]}],
+         "to": [{"operation": {"paths": ["/canary"]}}]}]})
+    + ap("shadow", {"action": "DENY", "selector": {"matchLabels": LABELS}, "rules": [{}]}, dry=True)
+)
+
+
+class _App(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def _ok(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    do_GET = do_POST = do_DELETE = do_PUT = _ok
+
+
+@pytest.fixture(scope="module")
+def authz_envoy():
+    issuer = Issuer()
+    snap = snap_of(POLICIES)
+    pols = A.policies_for(snap, "shop", LABELS)
+    ras = A.request_authentications(snap, "shop", LABELS)
+    app = ThreadingHTTPServer(("127.0.0.1", 0), _App)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    ca = MeshCA()
+    spec = SidecarSpec(namespace="shop", pod="api-0", pod_ip="10.9.0.1", service_account="api", app_port=8080,
+                       app_real_port=app.server_address[1], certs=ca.issue("shop", "api"), root_pem=ca.cert_pem,
+                       mtls_mode="PERMISSIVE",
+                       inbound_http_filters=[jwt_filter(ras, {ISS: issuer.jwks}), *rbac_filters(pols)])
+    sc = Sidecar(spec).start()
+    try:
+        sc.wait_ready()
+        yield sc, ca, issuer, snap
+    finally:
+        sc.stop()
+        app.shutdown()
+
+
+def _ctx(ca, sa):
+    kp = ca.issue(sa.split("/")[0], sa.split("/")[1])
+    d = tempfile.mkdtemp()
+    for n, data in (("c.pem", kp.cert_pem), ("k.pem", kp.key_pem), ("ca.pem", ca.cert_pem)):
+        with open(os.path.join(d, n), "wb") as fh:
+            fh.write(data)
+    ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
+    ctx.check_hostname = False
+    ctx.load_cert_chain(os.path.join(d, "c.pem"), os.path.join(d, "k.pem"))
+    return ctx
+
+
+def test_simulator_agrees_with_envoy(authz_envoy):
+    sc, ca, issuer, snap = authz_envoy
+    now = int(time.time())
+    good_admin = issuer.token(iss=ISS, sub="alice", aud="shop", exp=now + 600, groups=["admins"])
+    good_user = issuer.token(iss=ISS, sub="bob", aud="shop", exp=now + 600, groups=["users"])
+    tokens = {"admin": (good_admin, {"iss": ISS, "sub": "alice", "aud": "shop", "exp": now + 600,
+                                     "groups": ["admins"]}),
+              "user": (good_user, {"iss": ISS, "sub": "bob", "aud": "shop", "exp": now + 600, "groups": ["users"]}),
+              "wrong-aud": (issuer.token(iss=ISS, sub="c", aud="other", exp=now + 600),
+                            {"iss": ISS, "sub": "c", "aud": "other", "exp": now + 600}),
+              "expired": (issuer.token(iss=ISS, sub="d", aud="shop", exp=now - 600),
+                          {"iss": ISS, "sub": "d", "aud": "shop", "exp": now - 600}),
+              "evil": (Issuer().token(iss="https://evil.test", sub="e", aud="shop", exp=now + 600),
+                       {"iss": "https://evil.test", "sub": "e", "aud": "shop", "exp": now + 600})}
+    cases = [  # (identity "ns/sa" or None for plaintext, method, path, headers, token)
+        ("shop/frontend", "GET", "/api/items", {}, None), ("shop/frontend", "POST", "/api/items", {}, None),
+        ("shop/frontend", "DELETE", "/api/items", {}, None), ("shop/frontend", "GET", "/other", {}, None),
+        (None, "GET", "/api/items", {}, None), ("shop/reviews", "GET", "/api/items", {}, None),
+        ("ops/prom", "GET", "/metrics", {}, None), (None, "GET", "/metrics", {}, None),
+        ("shop/frontend", "GET", "/metrics", {}, None), (None, "GET", "/public/a", {}, None),
+        (None, "DELETE", "/public/a", {}, None), ("shop/admin", "DELETE", "/anything", {}, None),
+        ("shop/admin", "GET", "/admin/users", {}, None), ("shop/frontend", "GET", "/admin/users", {}, None),
+        ("shop/frontend", "GET", "/admin/users", {"x-break-glass": "yes"}, None),
+        (None, "GET", "/canary", {"x-canary": "true"}, None), (None, "GET", "/canary", {"x-canary": "no"}, None),
+        (None, "GET", "/reports/q1", {}, "admin"), (None, "GET", "/reports/q1", {}, "user"),
+        (None, "GET", "/reports/q1", {}, None), (None, "GET", "/reports/q1", {}, "wrong-aud"),
+        (None, "GET", "/reports/q1", {}, "expired"), (None, "GET", "/public/x", {}, "evil"),
+        ("shop/frontend", "GET", "/api/x", {}, "admin"),
+    ]
+    results = []
+    for ident, method, path, headers, tok in cases:
+        hdrs = dict(headers)
+        claims, token = {}, None
+        if tok:
+            token, claims = tokens[tok]
+            hdrs["Authorization"] = f"Bearer {token}"
+        scheme = "https" if ident else "http"
+        req = urllib.request.Request(f"{scheme}://127.0.0.1:{sc.inbound_port}{path}", method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=5, context=_ctx(ca, ident) if ident else None) as r:
+                got = r.status
+        except urllib.error.HTTPError as e:
+            got = e.code
+        sim = A.decide(snap, "shop", LABELS, A.Request(
+            port=8080, mtls=bool(ident), principal=f"cluster.local/ns/{ident.split('/')[0]}/sa/{ident.split('/')[1]}"
+            if ident else None, method=method, path=path, headers=headers, token=bool(tok),
+            issuer=claims.get("iss"), subject=claims.get("sub"), claims=claims))
+        results.append((ident, method, path, tok, got, sim.status, sim.decision))
+    mismatches = [r for r in results if r[4] != r[5]]
+    assert not mismatches, mismatches
+    assert len(results) >= 20
+    statuses = {r[4] for r in results}
+    assert {200, 401, 403} <= statuses
