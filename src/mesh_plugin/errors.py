@@ -78,3 +78,4 @@ class ServerError(MeshError):
     def __init__(self, message: str, status: int | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint)
         self.status = status
+        self.retry_after: float | None = None

@@ -95,7 +95,26 @@ class KubeClient:
         return cls(ApiClient(cfg), context=ctx_name, timeout=timeout)
 
     # -- the one request path ------------------------------------------------------------------
-    def request_raw(
+    #: reads are retried on these statuses (honouring Retry-After), writes never are
+    RETRY_STATUSES = (429, 500, 502, 503, 504)
+    MAX_ATTEMPTS = 3
+    MAX_RETRY_WAIT = 5.0
+
+    def request_raw(self, method: str, path: str, **kw: Any) -> bytes:
+        """Send one request; reads (GET) are retried a bounded number of times on 429/5xx with backoff."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._request_once(method, path, **kw)
+            except ServerError as e:
+                if method != "GET" or e.status not in self.RETRY_STATUSES or attempt >= self.MAX_ATTEMPTS:
+                    raise
+                wait = min(self.MAX_RETRY_WAIT, getattr(e, "retry_after", None) or 0.2 * 2 ** (attempt - 1))
+                log.info("retrying %s %s after %s (%.1fs)", method, path, e.status, wait)
+                time.sleep(wait)
+
+    def _request_once(
         self,
         method: str,
         path: str,
@@ -143,7 +162,12 @@ class KubeClient:
         log.debug("%s %s -> %s in %.0f ms", method, path, resp.status, (time.monotonic() - started) * 1000)
         if 200 <= resp.status < 300:
             return data
-        self._raise_for_status(resp.status, data, method, path, resource, namespace)
+        try:
+            self._raise_for_status(resp.status, data, method, path, resource, namespace)
+        except ServerError as e:
+            ra = resp.getheader("Retry-After") if hasattr(resp, "getheader") else None
+            e.retry_after = float(ra) if ra and str(ra).replace(".", "", 1).isdigit() else None  # type: ignore[attr-defined]
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def request(self, method: str, path: str, **kw: Any) -> Any:
@@ -173,6 +197,12 @@ class KubeClient:
         if status == 409:
             raise Conflict(f"Conflict on {what}: {message}",
                            hint="the object changed since it was read; re-read it and retry the change.")
+        if status == 410:
+            raise ServerError(f"The list of {what} expired on the server (410 Gone) before all pages were read.",
+                              status=410, hint="retry: the list restarts from the beginning.")
+        if status == 429:
+            raise ServerError(f"The API server is throttling requests for {what} (429).", status=429,
+                              hint="retry in a few seconds, or narrow the question with a namespace.")
         if status == 422 or status == 400:
             raise InvalidInput(f"The API server rejected {what}: {message}", hint="fix the object and retry.")
         raise ServerError(f"The API server answered {status} to {method} {what}: {message}", status=status,
@@ -190,6 +220,16 @@ class KubeClient:
             except NotFound:
                 if i == len(versions) - 1:
                     raise
+
+    def list_all(self, kind: Kind, namespace: str | None = None, **kw: Any) -> list[dict]:
+        """Every object of a kind; when the continue token expires mid-way (410), the LIST restarts once."""
+        try:
+            return list(self.list(kind, namespace, **kw))
+        except ServerError as e:
+            if e.status != 410:
+                raise
+            log.info("continue token expired listing %s: restarting the list", kind.resource)
+            return list(self.list(kind, namespace, **kw))
 
     def _list_version(self, kind: Kind, version: str, namespace: str | None, label_selector: str | None,
                       field_selector: str | None, page_size: int) -> Iterator[dict]:

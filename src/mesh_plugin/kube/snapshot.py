@@ -97,7 +97,7 @@ class Snapshot:
             kind = get_kind(key)
             ns = namespace if kind.namespaced else None
             try:
-                snap.objects[key] = [_scrub(kind, o) for o in client.list(kind, ns)]
+                snap.objects[key] = [_scrub(kind, o) for o in client.list_all(kind, ns)]
             except NotFound:
                 if not kind.group or kind.group in ("apps",):
                     if ns and key != "Namespace":

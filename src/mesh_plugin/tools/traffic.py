@@ -126,11 +126,29 @@ def _apply_objects(objs: list[dict], files: list[str] | None, apply: bool, confi
         return TrafficChange(host=host, manifests=joiner.join(texts), warnings=warnings,
                              note="offline: nothing applied and the input files are unchanged; " + note_text)
     client = RUNTIME.client()
-    results = []
-    for o in objs:
-        plan = plan_change(client, KINDS[o["kind"]], o)
-        results.append(execute(client, plan, apply=apply, confirm=confirm))
+    results: list[ChangeResult] = []
+    plans = [plan_change(client, KINDS[o["kind"]], o) for o in objs]
+    for plan in plans:
+        try:
+            results.append(execute(client, plan, apply=apply, confirm=confirm))
+        except MeshError as e:
+            undone = _undo(client, [r for r in results if r.applied], confirm)
+            if undone:
+                e.message += f" The changes already applied were rolled back: {', '.join(undone)}."
+            raise
     return TrafficChange(host=host, changes=results, warnings=warnings, note=note_text)
+
+
+def _undo(client, applied: list[ChangeResult], confirm: str | None) -> list[str]:  # type: ignore[no-untyped-def]
+    """Roll back the objects of a multi-object change that did land, newest first: no half-applied write."""
+    from ..changes.path import plan_rollback
+
+    done = []
+    for r in reversed(applied):
+        if r.rollback_handle:
+            execute(client, plan_rollback(client, r.rollback_handle), apply=True, confirm=confirm)
+            done.append(r.target)
+    return done
 
 
 def _manifest(o: dict) -> dict:
