@@ -45,6 +45,7 @@ bench: venv
 	$(PY) bench/analyze_bench.py
 	$(PY) bench/proxy_config_bench.py
 	$(PY) bench/scale.py
+	$(PY) bench/soak.py
 
 clean:
 	rm -rf $(VENV) .tools build *.egg-info src/*.egg-info

@@ -22,6 +22,8 @@ class Runtime:
     read_only: bool = False
     #: seconds a LIST result is reused by later questions (0: never). The MCP server sets it; writes clear it.
     snapshot_ttl: float = 0.0
+    #: when set (the MCP server sets it), file inputs must resolve inside this folder
+    files_root: str | None = None
     _client: Any = field(default=None, repr=False)
     _cache: dict[str, tuple[float, str | None, list[dict]]] = field(default_factory=dict, repr=False)
 
@@ -45,6 +47,7 @@ class Runtime:
         from .kube.snapshot import Snapshot
 
         if paths:
+            paths = [self.check_path(p) for p in paths]
             snap = Snapshot.from_paths(paths)
             if not snap.objects and not snap.unknown:
                 why = "; ".join(f"{e.source}: {e.message}" for e in snap.errors[:5]) or "no YAML objects found"
@@ -77,6 +80,19 @@ class Runtime:
             self._cache[key] = (now, namespace if KINDS[key].namespaced else None, snap.objects.get(key, []))
         snap.objects.update(fresh)
         return snap
+
+    def check_path(self, path: str) -> str:
+        """Refuse file inputs outside ``files_root`` (no path traversal from a remote caller)."""
+        if path == "-" and self.files_root is None:
+            return path
+        if self.files_root is None:
+            return path
+        root = os.path.realpath(self.files_root)
+        real = os.path.realpath(os.path.join(root, path))
+        if path == "-" or (real != root and not real.startswith(root + os.sep)):
+            raise InvalidInput(f"File input {path!r} is outside the allowed folder {root}.",
+                               hint="pass paths inside that folder (MESH_PLUGIN_FILES_ROOT sets it).")
+        return real
 
     def require_namespace(self, namespace: str) -> None:
         from .kube.kinds import KINDS

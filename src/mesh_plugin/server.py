@@ -60,8 +60,38 @@ def serve(transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000, r
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if "MESH_PLUGIN_SNAPSHOT_TTL" not in os.environ:
         RUNTIME.snapshot_ttl = 5.0  # an MCP session asks follow-up questions: reuse LISTs for a few seconds
+    RUNTIME.files_root = os.environ.get("MESH_PLUGIN_FILES_ROOT") or os.getcwd()
     server = build_server(read_only=read_only)
     if transport == "stdio":
         server.run("stdio")
-    else:
-        server.run("streamable-http", host=host, port=port)
+        return
+    token = os.environ.get("MESH_PLUGIN_AUTH_TOKEN")
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    if not loopback and not token:
+        raise SystemExit("Refusing to serve MCP over HTTP on a non-loopback address without a bearer token: "
+                         "set MESH_PLUGIN_AUTH_TOKEN (clients send Authorization: Bearer <token>).")
+    import uvicorn
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    security = None if loopback else TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    app = server.streamable_http_app(host=host, transport_security=security)
+    uvicorn.run(BearerAuth(app, token) if token else app, host=host, port=port, log_level="warning")
+
+
+class BearerAuth:
+    """ASGI middleware: every HTTP request needs ``Authorization: Bearer <token>`` (constant-time compare)."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app, self.token = app, token.encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        import hmac
+
+        if scope.get("type") == "http":
+            auth = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(auth, b"Bearer " + self.token):
+                await send({"type": "http.response.start", "status": 401,
+                            "headers": [(b"content-type", b"text/plain"), (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body", "body": b"missing or wrong bearer token\n"})
+                return
+        await self.app(scope, receive, send)

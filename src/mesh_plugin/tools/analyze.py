@@ -60,6 +60,9 @@ def load_mesh_config(snap: object, mesh_config_file: str | None) -> object:
     from ..kube.snapshot import name_of, safe_load_all
 
     if mesh_config_file:
+        from ..runtime import RUNTIME
+
+        mesh_config_file = RUNTIME.check_path(mesh_config_file)
         try:
             with open(mesh_config_file, encoding="utf-8") as fh:
                 docs = safe_load_all(fh.read())
@@ -94,7 +97,7 @@ def run_analysis(files: list[str] | None, namespace: str | None, only: list[str]
     if files:
         from ..kube.snapshot import Snapshot
 
-        snap = Snapshot.from_paths(files)
+        snap = Snapshot.from_paths([RUNTIME.check_path(f) for f in files])
         if not any(labels.get("istio") == "ingressgateway" for labels in
                    ((p.get("metadata") or {}).get("labels") or {} for p in snap.of("Pod"))):
             for obj in default_resources():

@@ -81,6 +81,7 @@ def load_dump(pod: str | None, namespace: str | None, file: str | None, kind: st
     from ..mesh.proxyconfig import ConfigDump
 
     if file:
+        file = RUNTIME.check_path(file)
         if not os.path.isfile(file):
             raise InvalidInput(f"No such config dump file: {file}.", hint="pass a file saved from /config_dump.")
         with open(file, "rb") as fh:
