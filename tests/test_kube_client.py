@@ -110,8 +110,11 @@ def test_create_is_201_dry_run_persists_nothing_and_stale_put_conflicts(fresh_sa
     assert c.get(KINDS["VirtualService"], "canary", "production")["spec"]["hosts"] != ["x"]
 
 
-def test_server_error_is_typed(sandbox, client):
+def test_server_error_is_typed_and_reads_retry(sandbox, client):
     sandbox.inject_fault(r"/api/v1/namespaces$", 500, times=1)
+    assert len(list(client.list(KINDS["Namespace"]))) >= 4  # one transient 500: retried
+    sandbox.clear_faults()
+    sandbox.inject_fault(r"/api/v1/namespaces$", 500)
     with pytest.raises(ServerError) as e:
         list(client.list(KINDS["Namespace"]))
     assert e.value.status == 500
