@@ -19,10 +19,12 @@ EXPECTED = {"mesh_overview", "list_workloads", "proxy_health", "analyze", "proxy
             "proxy_log_level", "mtls_status", "mtls_migration_plan", "set_mtls_mode", "rollback_change",
             "describe_routing", "set_traffic_split", "set_traffic_mirror", "traffic_step", "verify_routing",
             "canary_template", "resilience_status", "recommend_outlier_detection", "set_outlier_detection",
-            "set_connection_pool", "set_failure_accrual", "authz_policies", "authz_check", "generate_jwt_policy"}
+            "set_connection_pool", "set_failure_accrual", "authz_policies", "authz_check", "generate_jwt_policy",
+            "linkerd_stat", "linkerd_edges", "linkerd_policies", "linkerd_authz_check", "linkerd_check",
+            "set_linkerd_split"}
 WRITES = {"proxy_log_level", "set_mtls_mode", "rollback_change", "set_traffic_split", "set_traffic_mirror",
           "traffic_step", "set_outlier_detection", "set_connection_pool", "set_failure_accrual",
-          "generate_jwt_policy"}
+          "generate_jwt_policy", "set_linkerd_split"}
 DESTRUCTIVE = WRITES - {"proxy_log_level"}
 NOT_IDEMPOTENT = {"rollback_change", "traffic_step"}
 

@@ -308,6 +308,51 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--confirm")
     _output(q)
 
+    p = sub.add_parser("linkerd", help="Linkerd: golden metrics, edges, policy, checks, traffic split")
+    _common(p)
+    lsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = lsub.add_parser("stat", help="linkerd viz stat: (deploy|ns|pod|sts)[/NAME]")
+    _common(q)
+    q.add_argument("resource")
+    q.add_argument("-n", "--namespace")
+    q.add_argument("--window", default="1m")
+    q.add_argument("--prometheus-url")
+    _output(q)
+    q = lsub.add_parser("edges", help="who talks to whom, and whether each edge is mTLS")
+    _common(q)
+    q.add_argument("-n", "--namespace")
+    q.add_argument("--prometheus-url")
+    _output(q)
+    q = lsub.add_parser("policies", help="Servers, AuthorizationPolicies, authentications, routes of a workload")
+    _common(q)
+    q.add_argument("workload")
+    q.add_argument("-n", "--namespace", required=True)
+    q.add_argument("-f", "--file", dest="files", action="append")
+    _output(q)
+    q = lsub.add_parser("authz", help="may this identity reach that workload and port?")
+    _common(q)
+    q.add_argument("--to", required=True, help="NAMESPACE/WORKLOAD")
+    q.add_argument("--port", type=int)
+    q.add_argument("--from-identity")
+    q.add_argument("--from-namespace")
+    q.add_argument("--from-sa")
+    q.add_argument("--from-ip")
+    q.add_argument("--route")
+    q.add_argument("-f", "--file", dest="files", action="append")
+    _output(q)
+    q = lsub.add_parser("check", help="the checks of linkerd check that the API can answer")
+    _common(q)
+    _output(q)
+    q = lsub.add_parser("split", help="HTTPRoute backend weights: linkerd split SERVICE -n NS svc-a=90 svc-b=10")
+    _common(q)
+    q.add_argument("service")
+    q.add_argument("weights", nargs="+", metavar="BACKEND=WEIGHT")
+    q.add_argument("-n", "--namespace", required=True)
+    q.add_argument("-f", "--file", dest="files", action="append")
+    q.add_argument("--apply", action="store_true")
+    q.add_argument("--confirm")
+    _output(q)
+
     p = sub.add_parser("tools", help="list the tools the MCP server exposes")
     _common(p)
 
@@ -452,6 +497,8 @@ def _run(args: argparse.Namespace) -> int:
         return _traffic(args)
     if cmd == "authz":
         return _authz(args)
+    if cmd == "linkerd":
+        return _linkerd(args)
     if cmd == "resilience":
         _print(_call("resilience_status", host=args.host, namespace=args.namespace, files=args.files,
                      live=not args.no_live), args.output, "resilience_status")
@@ -579,6 +626,44 @@ def _traffic(args: argparse.Namespace) -> int:
         result = _call("traffic_step", host=args.host, canary=args.canary, namespace=args.namespace, steps=steps,
                        prometheus_url=args.prometheus_url, force=args.force, apply=args.apply, confirm=args.confirm)
     return _print_traffic_change(result, args.output)
+
+
+def _linkerd(args: argparse.Namespace) -> int:
+    a = args.action
+    if a == "stat":
+        _print(_call("linkerd_stat", resource=args.resource, namespace=args.namespace, window=args.window,
+                     prometheus_url=args.prometheus_url), args.output, "linkerd_stat")
+    elif a == "edges":
+        _print(_call("linkerd_edges", namespace=args.namespace, prometheus_url=args.prometheus_url), args.output,
+               "linkerd_edges")
+    elif a == "policies":
+        _print(_call("linkerd_policies", workload=args.workload, namespace=args.namespace, files=args.files),
+               args.output, "linkerd_policies")
+    elif a == "authz":
+        _print(_call("linkerd_authz_check", to=args.to, port=args.port, from_identity=args.from_identity,
+                     from_namespace=args.from_namespace, from_sa=args.from_sa, from_ip=args.from_ip,
+                     route=args.route, files=args.files), args.output, "linkerd_authz_check")
+    elif a == "check":
+        result = _call("linkerd_check")
+        _print(result, args.output, "linkerd_check")
+        return 0 if result.ok else 1
+    else:
+        from .runtime import RUNTIME
+
+        if RUNTIME.read_only and not args.files:
+            print("Error: linkerd split changes the cluster and --read-only is set.", file=sys.stderr)
+            return 2
+        weights: dict[str, Any] = {}
+        for item in args.weights:
+            k, sep, v = item.partition("=")
+            if not sep:
+                print(f"Error: {item!r} is not BACKEND=WEIGHT", file=sys.stderr)
+                return 2
+            weights[k] = int(v) if v.strip().isdigit() else v
+        return _print_traffic_change(_call("set_linkerd_split", service=args.service, namespace=args.namespace,
+                                           weights=weights, files=args.files, apply=args.apply,
+                                           confirm=args.confirm), args.output)
+    return 0
 
 
 def _authz(args: argparse.Namespace) -> int:

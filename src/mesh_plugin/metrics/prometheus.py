@@ -56,7 +56,13 @@ class Prometheus:
                     body = r.read()
             else:
                 ns, name, port = self.service  # type: ignore[misc]
-                body = self.client.service_proxy(ns, name, port, path, query=params, timeout=self.timeout)
+                try:
+                    body = self.client.service_proxy(ns, name, port, path, query=params, timeout=self.timeout)
+                except ServerError as e:
+                    if e.status in (502, 503):
+                        raise Unreachable(f"Prometheus at {self.where} is unreachable ({e.status}).",
+                                          hint="check its pods are running, or pass --prometheus-url.") from None
+                    raise
         except urllib.error.HTTPError as e:
             raise ServerError(f"Prometheus at {self.where} answered {e.code}: {e.read()[:200]!r}", status=e.code,
                               hint="check the query and Prometheus' health.") from None

@@ -28,9 +28,12 @@ __all__ = ["Sandbox", "SandboxAPI", "Fault"]
 class Sandbox:
     """Start with :meth:`start`; use as a context manager to stop cleanly."""
 
-    def __init__(self, *, envoy: bool = True, seed_cluster: bool = True) -> None:
-        self.with_envoy = envoy
+    def __init__(self, *, envoy: bool = True, seed_cluster: bool = True, mesh: str = "istio") -> None:
+        """``mesh``: "istio" (the production namespace, Envoy sidecars), "linkerd" (a Linkerd mesh with the
+        emojivoto namespace), "both", or "none" (a cluster with workloads and no mesh)."""
+        self.with_envoy = envoy and mesh in ("istio", "both")
         self.seed_cluster = seed_cluster
+        self.mesh = mesh
         self.server = APIServerThread()
         self.api: SandboxAPI = self.server.api
         self.dir = tempfile.mkdtemp(prefix="mesh-sandbox-")
@@ -84,9 +87,20 @@ class Sandbox:
 
     # -- content ---------------------------------------------------------------------------------
     def _seed(self) -> None:
-        for obj in seed.istio_control_plane():
-            self.api.put_object(obj)
         objs, self.apps = seed.production()
+        if self.mesh in ("istio", "both"):
+            objs = seed.istio_control_plane() + objs
+        elif self.mesh in ("linkerd", "none"):
+            objs = [o for o in objs if not o["apiVersion"].startswith(("networking.istio.io", "security.istio.io"))]
+            for o in objs:
+                if o["kind"] == "Namespace" and o["metadata"]["name"] == seed.NS:
+                    o["metadata"]["labels"].pop("istio-injection", None)
+                if o["kind"] == "Pod":
+                    o["spec"]["containers"] = [c for c in o["spec"]["containers"] if c["name"] != "istio-proxy"]
+                    o["spec"]["initContainers"] = []
+        if self.mesh in ("linkerd", "both"):
+            issuer = MeshCA("root.linkerd.cluster.local")
+            objs += seed.linkerd_cluster(issuer.cert_pem)
         for obj in objs:
             self.api.put_object(obj)
 

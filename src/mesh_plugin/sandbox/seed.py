@@ -269,3 +269,79 @@ def payment_outlier_detection() -> dict:
     return {"consecutive_5xx": 2, "interval": "1s", "base_ejection_time": "30s", "max_ejection_percent": 100,
             "enforcing_consecutive_5xx": 100, "enforcing_success_rate": 0, "consecutive_gateway_failure": 0,
             "enforcing_consecutive_gateway_failure": 0}
+
+
+LINKERD_VERSION = "edge-25.10.3"
+
+
+def linkerd_cluster(issuer_cert_pem: bytes) -> list[dict]:
+    """A Linkerd mesh: control plane, viz, CRDs, the injector webhook, the identity issuer Secret (a real
+    certificate, a placeholder key), and an `emojivoto` namespace with Servers, policies and a traffic split."""
+    import base64
+
+    lns, viz, app = "linkerd", "linkerd-viz", "emojivoto"
+    objs: list[dict] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": meta(lns, labels={"linkerd.io/is-control-plane": "true"})},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": meta(viz, labels={"linkerd.io/extension": "viz"})},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": meta(app, annotations={"linkerd.io/inject": "enabled"})},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": meta("linkerd-identity-issuer", lns), "type": "kubernetes.io/tls",
+         "data": {"tls.crt": base64.b64encode(issuer_cert_pem).decode(),
+                  "tls.key": base64.b64encode(b"-----BEGIN PRIVATE KEY-----\nPLACEHOLDER\n-----END PRIVATE KEY-----\n").decode()}},
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+         "metadata": meta("linkerd-proxy-injector-webhook-config", labels={"linkerd.io/control-plane-component": "proxy-injector"}),
+         "webhooks": [{"name": "linkerd-proxy-injector.linkerd.io", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                       "clientConfig": {"service": {"name": "linkerd-proxy-injector", "namespace": lns, "path": "/"}},
+                       "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}]}]},
+        {"apiVersion": "v1", "kind": "Service", "metadata": meta("prometheus", viz, {"linkerd.io/extension": "viz"}),
+         "spec": {"selector": {"component": "prometheus"}, "ports": [{"name": "admin-http", "port": 9090}]}},
+    ]
+    for plural, kind in (("servers", "Server"), ("authorizationpolicies", "AuthorizationPolicy"),
+                         ("meshtlsauthentications", "MeshTLSAuthentication"),
+                         ("networkauthentications", "NetworkAuthentication"), ("httproutes", "HTTPRoute"),
+                         ("serverauthorizations", "ServerAuthorization")):
+        objs.append(crd(kind, "policy.linkerd.io", plural, ("v1beta3", "v1alpha1")))
+    img = f"cr.l5d.io/linkerd/controller:{LINKERD_VERSION}"
+    for i, comp in enumerate(("destination", "identity", "proxy-injector")):
+        labels = {"linkerd.io/control-plane-component": comp, "linkerd.io/control-plane-ns": lns,
+                  "linkerd.io/proxy-version": LINKERD_VERSION}
+        dep, pods = deployment_and_pods(lns, f"linkerd-{comp}", labels, 1,
+                                        [{"name": comp, "image": img}], f"linkerd-{comp}", False, (30, 10 + i))
+        objs += [dep, *pods]
+    for i, comp in enumerate(("prometheus", "web", "metrics-api")):
+        dep, pods = deployment_and_pods(viz, comp, {"linkerd.io/extension": "viz", "component": comp}, 1,
+                                        [{"name": comp, "image": f"cr.l5d.io/linkerd/{comp}:{LINKERD_VERSION}"}],
+                                        comp, False, (31, 10 + i))
+        objs += [dep, *pods]
+    for i, (name, replicas, proxy) in enumerate((("web", 2, LINKERD_VERSION), ("emoji", 1, LINKERD_VERSION),
+                                                 ("voting", 1, "edge-25.9.1"), ("voting-v2", 1, LINKERD_VERSION))):
+        labels = {"app": name}
+        dep, pods = deployment_and_pods(app, name, labels, replicas,
+                                        [{"name": name, "image": f"buoyantio/emojivoto-{name}:v11",
+                                          "ports": [{"containerPort": 8080, "name": "grpc"}]}], name, False,
+                                        (32 + i, 10))
+        for p in pods:
+            p["spec"]["containers"].append({"name": "linkerd-proxy", "image": f"cr.l5d.io/linkerd/proxy:{proxy}"})
+            p["metadata"]["labels"]["linkerd.io/proxy-deployment"] = name
+            p["metadata"]["annotations"] = {"linkerd.io/proxy-version": proxy}
+        objs += [dep, *pods,
+                 {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(name, app)},
+                 {"apiVersion": "v1", "kind": "Service", "metadata": meta(f"{name}-svc", app),
+                  "spec": {"selector": labels, "ports": [{"name": "grpc", "port": 8080, "targetPort": 8080}]}}]
+    lp = "policy.linkerd.io"
+    objs += [
+        {"apiVersion": f"{lp}/v1beta3", "kind": "Server", "metadata": meta("voting-grpc", app),
+         "spec": {"podSelector": {"matchLabels": {"app": "voting"}}, "port": "grpc", "proxyProtocol": "gRPC"}},
+        {"apiVersion": f"{lp}/v1alpha1", "kind": "MeshTLSAuthentication", "metadata": meta("web-clients", app),
+         "spec": {"identities": ["web.emojivoto.serviceaccount.identity.linkerd.cluster.local"]}},
+        {"apiVersion": f"{lp}/v1alpha1", "kind": "AuthorizationPolicy", "metadata": meta("voting-from-web", app),
+         "spec": {"targetRef": {"group": lp, "kind": "Server", "name": "voting-grpc"},
+                  "requiredAuthenticationRefs": [{"group": lp, "kind": "MeshTLSAuthentication", "name": "web-clients"}]}},
+        # deliberate misconfiguration: a Server nobody may reach
+        {"apiVersion": f"{lp}/v1beta3", "kind": "Server", "metadata": meta("emoji-grpc", app),
+         "spec": {"podSelector": {"matchLabels": {"app": "emoji"}}, "port": 8080, "proxyProtocol": "gRPC"}},
+        {"apiVersion": f"{lp}/v1beta3", "kind": "HTTPRoute", "metadata": meta("voting-split", app),
+         "spec": {"parentRefs": [{"group": "core", "kind": "Service", "name": "voting-svc", "port": 8080}],
+                  "rules": [{"backendRefs": [{"name": "voting-svc", "port": 8080, "weight": 90},
+                                             {"name": "voting-v2-svc", "port": 8080, "weight": 10}]}]}},
+    ]
+    return objs

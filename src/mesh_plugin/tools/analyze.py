@@ -107,6 +107,12 @@ def run_analysis(files: list[str] | None, namespace: str | None, only: list[str]
         if namespace:
             if namespace not in snap.namespaces():
                 RUNTIME.require_namespace(namespace)
+    if not files:
+        from ..mesh.detect import detect_meshes
+
+        if not any(m.mesh == "istio" for m in detect_meshes(snap)):
+            # no Istio here: its injection checks would only say every namespace lacks Istio
+            analyzers = [a for a in analyzers if not a.name.startswith("injection.")]
     ctx = Context(snap, load_mesh_config(snap, mesh_config_file))  # type: ignore[arg-type]
     msgs = run(ctx, analyzers)
     for e in snap.errors:
@@ -119,7 +125,8 @@ def run_analysis(files: list[str] | None, namespace: str | None, only: list[str]
                                 (obj.get("metadata") or {}).get("namespace"),
                                 str((obj.get("metadata") or {}).get("name") or source), "input"))
     if namespace:
-        msgs = [m for m in msgs if m.namespace in (None, namespace)]
+        msgs = [m for m in msgs if m.namespace == namespace or (
+            m.namespace is None and (m.kind != "Namespace" or m.name == namespace))]
     rules = suppress or []
     kept = [m for m in msgs if not suppressed(m, rules)]
     threshold = LEVELS.index(output_threshold)

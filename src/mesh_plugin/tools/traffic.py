@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal
 import yaml
 from pydantic import BaseModel, Field
 
-from ..changes.path import ChangeResult, diff as object_diff, execute, plan_change
+from ..changes.path import ChangeResult, diff as object_diff, execute, kind_of_object, plan_change
 from ..errors import InvalidInput, MeshError, NotFound, Unreachable
 from ..kube.kinds import KINDS
 from ..kube.snapshot import Snapshot, labels_of, name_of, ns_of
@@ -116,8 +116,8 @@ def _apply_objects(objs: list[dict], files: list[str] | None, apply: bool, confi
     if files:
         texts = []
         for o in objs:
-            kind = KINDS[o["kind"]] if o["kind"] in KINDS else None
-            before = snap.get(o["kind"], name_of(o), ns_of(o)) if kind else None
+            kind = kind_of_object(o)
+            before = snap.get(kind.key, name_of(o), ns_of(o))
             if show_diff:
                 texts.append(object_diff(before, o, f"{o['kind']} {ns_of(o)}/{name_of(o)}"))
             else:
@@ -127,7 +127,7 @@ def _apply_objects(objs: list[dict], files: list[str] | None, apply: bool, confi
                              note="offline: nothing applied and the input files are unchanged; " + note_text)
     client = RUNTIME.client()
     results: list[ChangeResult] = []
-    plans = [plan_change(client, KINDS[o["kind"]], o) for o in objs]
+    plans = [plan_change(client, kind_of_object(o), o) for o in objs]
     for plan in plans:
         try:
             results.append(execute(client, plan, apply=apply, confirm=confirm))
