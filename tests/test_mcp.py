@@ -21,12 +21,13 @@ EXPECTED = {"mesh_overview", "list_workloads", "proxy_health", "analyze", "proxy
             "canary_template", "resilience_status", "recommend_outlier_detection", "set_outlier_detection",
             "set_connection_pool", "set_failure_accrual", "authz_policies", "authz_check", "generate_jwt_policy",
             "linkerd_stat", "linkerd_edges", "linkerd_policies", "linkerd_authz_check", "linkerd_check",
-            "set_linkerd_split"}
+            "set_linkerd_split", "install_preflight", "install_plan", "install_apply", "install_verify",
+            "uninstall_plan"}
 WRITES = {"proxy_log_level", "set_mtls_mode", "rollback_change", "set_traffic_split", "set_traffic_mirror",
           "traffic_step", "set_outlier_detection", "set_connection_pool", "set_failure_accrual",
-          "generate_jwt_policy", "set_linkerd_split"}
+          "generate_jwt_policy", "set_linkerd_split", "install_apply"}
 DESTRUCTIVE = WRITES - {"proxy_log_level"}
-NOT_IDEMPOTENT = {"rollback_change", "traffic_step"}
+NOT_IDEMPOTENT = {"rollback_change", "traffic_step", "install_apply"}
 
 
 async def test_tools_list_has_schemas_titles_and_annotations():

@@ -353,6 +353,32 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--confirm")
     _output(q)
 
+    p = sub.add_parser("install", help="install Istio or Linkerd: preflight, plan, apply, verify")
+    _common(p)
+    isub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, helptext in (("preflight", "checks before installing"), ("plan", "the Helm steps and values, for review"),
+                             ("apply", "run the plan with helm (prints the commands unless --apply)"),
+                             ("verify", "control plane, webhooks, CRDs, injection")):
+        q = isub.add_parser(action, help=helptext)
+        _common(q)
+        q.add_argument("mesh", choices=["istio", "linkerd"])
+        if action in ("preflight", "plan", "apply"):
+            q.add_argument("--version")
+        if action in ("plan", "apply"):
+            q.add_argument("--profile", default="default", choices=["default", "minimal", "demo", "ambient", "ha"])
+            q.add_argument("--revision")
+            q.add_argument("--set", dest="values", action="append", default=[], metavar="KEY=VALUE")
+            q.add_argument("--no-gateway", action="store_true")
+            q.add_argument("--no-viz", action="store_true")
+        if action == "apply":
+            q.add_argument("--apply", action="store_true")
+        _output(q)
+    p = sub.add_parser("uninstall-plan", help="the steps to remove Istio (or a revision) or Linkerd")
+    _common(p)
+    p.add_argument("mesh", choices=["istio", "linkerd"])
+    p.add_argument("--revision")
+    _output(p)
+
     p = sub.add_parser("tools", help="list the tools the MCP server exposes")
     _common(p)
 
@@ -499,6 +525,11 @@ def _run(args: argparse.Namespace) -> int:
         return _authz(args)
     if cmd == "linkerd":
         return _linkerd(args)
+    if cmd == "install":
+        return _install(args)
+    if cmd == "uninstall-plan":
+        _print(_call("uninstall_plan", mesh=args.mesh, revision=args.revision), args.output, "uninstall_plan")
+        return 0
     if cmd == "resilience":
         _print(_call("resilience_status", host=args.host, namespace=args.namespace, files=args.files,
                      live=not args.no_live), args.output, "resilience_status")
@@ -626,6 +657,38 @@ def _traffic(args: argparse.Namespace) -> int:
         result = _call("traffic_step", host=args.host, canary=args.canary, namespace=args.namespace, steps=steps,
                        prometheus_url=args.prometheus_url, force=args.force, apply=args.apply, confirm=args.confirm)
     return _print_traffic_change(result, args.output)
+
+
+def _install(args: argparse.Namespace) -> int:
+    a = args.action
+    if a == "preflight":
+        r = _call("install_preflight", mesh=args.mesh, version=args.version)
+        _print(r, args.output, "install_preflight")
+        return 0 if r.ok else 1
+    if a == "verify":
+        r = _call("install_verify", mesh=args.mesh)
+        _print(r, args.output, "install_verify")
+        return 0 if r.ok else 1
+    values = {}
+    for item in args.values:
+        k, sep, v = item.partition("=")
+        if not sep:
+            print(f"Error: {item!r} is not KEY=VALUE", file=sys.stderr)
+            return 2
+        values[k] = v
+    kw = {"mesh": args.mesh, "profile": args.profile, "version": args.version, "revision": args.revision,
+          "values": values or None, "gateway": not args.no_gateway, "viz": not args.no_viz}
+    if a == "plan":
+        _print(_call("install_plan", **kw), args.output, "install_plan")
+        return 0
+    from .runtime import RUNTIME
+
+    if RUNTIME.read_only and args.apply:
+        print("Error: install apply changes the cluster and --read-only is set.", file=sys.stderr)
+        return 2
+    r = _call("install_apply", apply=args.apply, **kw)
+    _print(r, args.output, "install_apply")
+    return 1 if r.failed else 0
 
 
 def _linkerd(args: argparse.Namespace) -> int:

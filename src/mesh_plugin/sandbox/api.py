@@ -212,6 +212,8 @@ class SandboxAPI(kmock.KubernetesEmulator):
         #: (namespace, service, port) -> real 127.0.0.1 port
         self.service_ports: dict[tuple[str, str, str], int] = {}
         self.served_kinds: set[tuple[str, str]] = set(self.kinds)
+        #: (verb, group, resource) that SelfSubjectAccessReviews deny (default: everything allowed)
+        self.denied_access: set[tuple[str, str, str]] = set()
         self._http: aiohttp.ClientSession | None = None
         self._tokens: dict[str, tuple[int, list[tuple[str, str]]]] = {}
 
@@ -284,6 +286,12 @@ class SandboxAPI(kmock.KubernetesEmulator):
                     return resp
         if path == "/version":
             return aiohttp.web.json_response(KUBE_VERSION)
+        if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" and method == "POST":
+            review = json.loads(request.body or b"{}")
+            attrs = (review.get("spec") or {}).get("resourceAttributes") or {}
+            key = (attrs.get("verb", ""), attrs.get("group", ""), attrs.get("resource", ""))
+            review["status"] = {"allowed": key not in self.denied_access}
+            return aiohttp.web.json_response(review, status=201)
         m = _PROXY.match(path)
         if m and method in ("GET", "POST"):
             return await self._proxy(m, request)
@@ -413,6 +421,8 @@ class SandboxAPI(kmock.KubernetesEmulator):
                     return _status(400, "BadRequest", "the namespace of the object does not match the URL")
                 meta["namespace"] = ns or meta.get("namespace") or "default"
             key = (meta.get("namespace", "") if kind.namespaced else "", meta["name"])
+            if kind.kind == "Pod":
+                self._inject(body)
             if key in store:
                 return _status(409, "AlreadyExists", f'{kind.resource} "{meta["name"]}" already exists',
                                {"name": meta["name"], "group": kind.group, "kind": kind.plural})
@@ -511,6 +521,26 @@ class SandboxAPI(kmock.KubernetesEmulator):
             meta["remainingItemCount"] = len(keys) - end
         return aiohttp.web.json_response({"apiVersion": api_version, "kind": f"{kind.kind}List",
                                           "metadata": meta, "items": items})
+
+    def _inject(self, pod: dict) -> None:
+        """Play the sidecar injector webhooks: when a mesh's injector is configured and its pods are ready,
+        a pod created in an injected namespace gets the proxy container (also on dry-run, as webhooks do)."""
+        ns = self.store[("", "namespaces")].get(("", (pod.get("metadata") or {}).get("namespace", "")))
+        labels = ((ns or {}).get("metadata") or {}).get("labels") or {}
+        ann = ((ns or {}).get("metadata") or {}).get("annotations") or {}
+        hooks = [name for (_, name) in self.store[("admissionregistration.k8s.io", "mutatingwebhookconfigurations")]]
+        pods = list(self.store[("", "pods")].values())
+
+        def ready(label: str, value: str) -> bool:
+            return any(((p.get("metadata") or {}).get("labels") or {}).get(label) == value
+                       and (p.get("status") or {}).get("phase") == "Running" for p in pods)
+
+        containers = (pod.setdefault("spec", {})).setdefault("containers", [])
+        if labels.get("istio-injection") == "enabled" and any("istio" in h for h in hooks) and ready("app", "istiod"):
+            containers.append({"name": "istio-proxy", "image": "docker.io/istio/proxyv2"})
+        elif ann.get("linkerd.io/inject") == "enabled" and any("linkerd" in h for h in hooks) and ready(
+                "linkerd.io/control-plane-component", "proxy-injector"):
+            containers.append({"name": "linkerd-proxy", "image": "cr.l5d.io/linkerd/proxy"})
 
     def expire_continue_tokens(self) -> None:
         """Forget every issued continue token (as after etcd compaction): the next use gets 410."""

@@ -292,6 +292,9 @@ def linkerd_cluster(issuer_cert_pem: bytes) -> list[dict]:
          "webhooks": [{"name": "linkerd-proxy-injector.linkerd.io", "admissionReviewVersions": ["v1"], "sideEffects": "None",
                        "clientConfig": {"service": {"name": "linkerd-proxy-injector", "namespace": lns, "path": "/"}},
                        "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}]}]},
+        {"apiVersion": "v1", "kind": "Service", "metadata": meta("linkerd-proxy-injector", lns),
+         "spec": {"selector": {"linkerd.io/control-plane-component": "proxy-injector"},
+                  "ports": [{"name": "proxy-injector", "port": 443, "targetPort": 8443}]}},
         {"apiVersion": "v1", "kind": "Service", "metadata": meta("prometheus", viz, {"linkerd.io/extension": "viz"}),
          "spec": {"selector": {"component": "prometheus"}, "ports": [{"name": "admin-http", "port": 9090}]}},
     ]

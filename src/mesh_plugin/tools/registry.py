@@ -33,7 +33,7 @@ Offset = Annotated[int, Field(ge=0, description="rows to skip, for the next page
 TOOL_MODULES = ("mesh_plugin.tools.cluster", "mesh_plugin.tools.analyze", "mesh_plugin.tools.proxy",
                 "mesh_plugin.tools.mtls", "mesh_plugin.tools.changes", "mesh_plugin.tools.traffic",
                 "mesh_plugin.tools.resilience", "mesh_plugin.tools.authz",
-                "mesh_plugin.tools.linkerd")
+                "mesh_plugin.tools.linkerd", "mesh_plugin.tools.install")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,254 @@
+"""Installing a mesh: pre-flight checks, plans (Helm), verification, uninstall. Pure over a Snapshot."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InvalidInput
+from ..kube.snapshot import Snapshot, annotations_of, labels_of, name_of
+from .detect import detect_meshes
+from .workloads import is_ready
+
+#: mesh version -> supported Kubernetes minor versions (inclusive), from the projects' support tables
+SUPPORTED = {
+    "istio": {"1.28.1": ("1.30", "1.34"), "1.27.3": ("1.29", "1.33"), "1.26.6": ("1.29", "1.32")},
+    "linkerd": {"edge-25.10.3": ("1.29", "1.34"), "2.18.0": ("1.27", "1.32")},
+}
+DEFAULT_VERSION = {"istio": "1.28.1", "linkerd": "edge-25.10.3"}
+PROFILES = {"istio": ("default", "minimal", "demo", "ambient"), "linkerd": ("default", "ha")}
+
+
+@dataclass
+class CheckResult:
+    check: str
+    status: str          # pass, warn, fail
+    detail: str
+    fix: str | None = None
+
+
+def _minor(v: str) -> tuple[int, int]:
+    parts = v.lstrip("v").split(".")
+    return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+
+
+def preflight(snap: Snapshot, mesh: str, version: str, kube_version: str | None,
+              denied: list[str] | None = None) -> list[CheckResult]:
+    out: list[CheckResult] = []
+    lo, hi = SUPPORTED[mesh][version]
+    if kube_version:
+        ok = _minor(lo) <= _minor(kube_version) <= _minor(hi)
+        out.append(CheckResult("kubernetes-version", "pass" if ok else "fail",
+                               f"Kubernetes {kube_version}; {mesh} {version} supports {lo} to {hi}",
+                               None if ok else f"pick a {mesh} version that supports {kube_version}, or upgrade the "
+                                               "cluster"))
+    else:
+        out.append(CheckResult("kubernetes-version", "warn", "could not read the Kubernetes version"))
+    meshes = {m.mesh: m for m in detect_meshes(snap)}
+    other = "linkerd" if mesh == "istio" else "istio"
+    if other in meshes and meshes[other].components_ready != "0/0":
+        out.append(CheckResult("existing-mesh", "fail", f"the cluster already runs {other} "
+                                                        f"{meshes[other].version or ''} in {meshes[other].namespace}",
+                               f"running two meshes is not supported: migrate off {other} first"))
+    elif other in meshes:
+        out.append(CheckResult("existing-mesh", "warn", f"{other} CRDs are left over without a control plane",
+                               f"remove them (kubectl get crd -o name | grep {other}) before installing"))
+    if mesh in meshes:
+        m = meshes[mesh]
+        if m.components_ready == "0/0":
+            out.append(CheckResult("existing-install", "warn", f"{mesh} CRDs exist but no control plane (a half-removed "
+                                                               "install)", "the plan reinstalls over them; check the "
+                                                                           "CRD versions match"))
+        else:
+            out.append(CheckResult("existing-install", "warn", f"{mesh} {m.version} already runs in {m.namespace}",
+                                   "use a revision (canary upgrade) instead of a second install"
+                                   if mesh == "istio" else "use linkerd upgrade"))
+    else:
+        out.append(CheckResult("existing-install", "pass", f"no {mesh} control plane or CRDs found"))
+    injected = []
+    for ns in snap.of("Namespace"):
+        lb, an = labels_of(ns), annotations_of(ns)
+        if (mesh == "istio" and (lb.get("istio-injection") == "enabled" or lb.get("istio.io/rev"))) or \
+                (mesh == "linkerd" and an.get("linkerd.io/inject") == "enabled"):
+            pods = [p for p in snap.of("Pod", name_of(ns))]
+            injected.append(f"{name_of(ns)} ({len(pods)} pods to restart)")
+    out.append(CheckResult("injected-namespaces", "warn" if injected else "pass",
+                           "namespaces that will be injected: " + (", ".join(injected) if injected else "none yet"),
+                           "restart their workloads after the install (kubectl rollout restart)" if injected else
+                           "label namespaces after the install (the plan lists the label)"))
+    restricted = [name_of(ns) for ns in snap.of("Namespace")
+                  if labels_of(ns).get("pod-security.kubernetes.io/enforce") in ("restricted", "baseline")]
+    if restricted:
+        cni = "the Istio CNI plugin (or ambient mode)" if mesh == "istio" else "the linkerd-cni plugin"
+        out.append(CheckResult("pod-security", "fail", "Pod Security admission blocks the init container that "
+                                                      f"needs NET_ADMIN in: {', '.join(sorted(restricted))}",
+                               f"install {cni}, which needs no privileged init container"))
+    else:
+        out.append(CheckResult("pod-security", "pass", "no namespace enforces baseline/restricted Pod Security"))
+    mine = "istio" if mesh == "istio" else "linkerd"
+    conflicts = [name_of(w) for w in snap.of("MutatingWebhookConfiguration")
+                 if mine not in name_of(w) and any(
+                     "pods" in (r.get("resources") or []) for wh in w.get("webhooks") or [] for r in wh.get("rules") or [])
+                 and any(k in name_of(w) for k in ("inject", "sidecar", "proxy"))]
+    out.append(CheckResult("webhooks", "warn" if conflicts else "pass",
+                           "other pod-injecting webhooks: " + (", ".join(conflicts) if conflicts else "none"),
+                           "make sure their namespace selectors do not overlap the mesh's" if conflicts else None))
+    if denied:
+        out.append(CheckResult("rbac", "fail", "the current identity may not: " + ", ".join(denied),
+                               "run the install as a cluster admin (ClusterRoleBinding to cluster-admin)"))
+    else:
+        out.append(CheckResult("rbac", "pass", "can create CRDs, ClusterRoles, webhooks, namespaces and deployments"))
+    return out
+
+
+RBAC_NEEDED = [("create", "apiextensions.k8s.io", "customresourcedefinitions"),
+               ("create", "rbac.authorization.k8s.io", "clusterroles"),
+               ("create", "admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+               ("create", "", "namespaces"), ("create", "apps", "deployments")]
+
+
+@dataclass
+class Step:
+    title: str
+    command: list[str]
+    undo: list[str] | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def istio_steps(profile: str, version: str, revision: str | None, values_text: str, gateway: bool) -> list[Step]:
+    rev = f"-{revision}" if revision else ""
+    steps = [Step("add the Istio Helm repository",
+                  ["helm", "repo", "add", "istio", "https://istio-release.storage.googleapis.com/charts"]),
+             Step("refresh the repository", ["helm", "repo", "update", "istio"])]
+    if not revision:
+        steps.append(Step("install the CRDs and cluster-wide resources (istio/base)",
+                          ["helm", "upgrade", "--install", "istio-base", "istio/base", "-n", "istio-system",
+                           "--create-namespace", "--version", version, "--wait"],
+                          ["helm", "uninstall", "istio-base", "-n", "istio-system"]))
+    if profile == "ambient":
+        steps.append(Step("install the CNI node agent (istio/cni, ambient)",
+                          ["helm", "upgrade", "--install", "istio-cni", "istio/cni", "-n", "istio-system",
+                           "--version", version, "--set", "profile=ambient", "--wait"],
+                          ["helm", "uninstall", "istio-cni", "-n", "istio-system"]))
+    steps.append(Step(f"install istiod{' revision ' + revision if revision else ''} (profile {profile})",
+                      ["helm", "upgrade", "--install", f"istiod{rev}", "istio/istiod", "-n", "istio-system",
+                       "--version", version, "-f", "istiod-values.yaml", "--wait"],
+                      ["helm", "uninstall", f"istiod{rev}", "-n", "istio-system"], {"istiod-values.yaml": values_text}))
+    if profile == "ambient":
+        steps.append(Step("install ztunnel (ambient)",
+                          ["helm", "upgrade", "--install", "ztunnel", "istio/ztunnel", "-n", "istio-system",
+                           "--version", version, "--wait"], ["helm", "uninstall", "ztunnel", "-n", "istio-system"]))
+    if gateway and profile != "minimal":
+        steps.append(Step("install the ingress gateway (istio/gateway)",
+                          ["helm", "upgrade", "--install", "istio-ingress", "istio/gateway", "-n", "istio-ingress",
+                           "--create-namespace", "--version", version]
+                          + (["--set", f"revision={revision}"] if revision else []) + ["--wait"],
+                          ["helm", "uninstall", "istio-ingress", "-n", "istio-ingress"]))
+    return steps
+
+
+def linkerd_steps(profile: str, version: str, values_text: str, viz: bool) -> list[Step]:
+    repo = "linkerd-edge" if version.startswith("edge") else "linkerd"
+    url = "https://helm.linkerd.io/edge" if repo == "linkerd-edge" else "https://helm.linkerd.io/stable"
+    # edge releases edge-YY.M.P are published as chart versions 20YY.M.P
+    chart_version = "20" + version.removeprefix("edge-") if repo == "linkerd-edge" else version
+    steps = [Step("add the Linkerd Helm repository", ["helm", "repo", "add", repo, url]),
+             Step("generate the trust anchor and the identity issuer (step CLI; keep the keys out of git)",
+                  ["sh", "-c", "step certificate create root.linkerd.cluster.local ca.crt ca.key --profile root-ca "
+                               "--no-password --insecure && step certificate create identity.linkerd.cluster.local "
+                               "issuer.crt issuer.key --profile intermediate-ca --not-after 8760h --no-password "
+                               "--insecure --ca ca.crt --ca-key ca.key"]),
+             Step("install the CRDs (linkerd-crds)",
+                  ["helm", "upgrade", "--install", "linkerd-crds", f"{repo}/linkerd-crds", "-n", "linkerd",
+                   "--create-namespace", "--version", chart_version, "--wait"],
+                  ["helm", "uninstall", "linkerd-crds", "-n", "linkerd"]),
+             Step(f"install the control plane (linkerd-control-plane, profile {profile})",
+                  ["helm", "upgrade", "--install", "linkerd-control-plane", f"{repo}/linkerd-control-plane", "-n",
+                   "linkerd", "--version", chart_version, "-f", "linkerd-values.yaml",
+                   "--set-file", "identityTrustAnchorsPEM=ca.crt", "--set-file", "identity.issuer.tls.crtPEM=issuer.crt",
+                   "--set-file", "identity.issuer.tls.keyPEM=issuer.key", "--wait"],
+                  ["helm", "uninstall", "linkerd-control-plane", "-n", "linkerd"], {"linkerd-values.yaml": values_text})]
+    if viz:
+        steps.append(Step("install the viz extension (Prometheus, dashboard)",
+                          ["helm", "upgrade", "--install", "linkerd-viz", f"{repo}/linkerd-viz", "-n", "linkerd-viz",
+                           "--create-namespace", "--version", chart_version, "--wait"],
+                          ["helm", "uninstall", "linkerd-viz", "-n", "linkerd-viz"]))
+    return steps
+
+
+def render_values(mesh: str, profile: str, revision: str | None, values: dict[str, Any]) -> str:
+    import jinja2
+    from importlib.resources import files as pkg_files
+
+    name = "istiod-values.yaml.j2" if mesh == "istio" else "linkerd-values.yaml.j2"
+    text = (pkg_files("mesh_plugin") / "templates" / name).read_text()
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)  # noqa: S701
+    return env.from_string(text).render(profile=profile, revision=revision, extra=sorted(values.items()))
+
+
+def validate(mesh: str, profile: str, version: str) -> None:
+    if profile not in PROFILES[mesh]:
+        raise InvalidInput(f"Unknown {mesh} profile {profile!r}.", hint=f"use one of: {', '.join(PROFILES[mesh])}.")
+    if version not in SUPPORTED[mesh]:
+        raise InvalidInput(f"Unknown {mesh} version {version!r}.", hint=f"use one of: {', '.join(SUPPORTED[mesh])}.")
+
+
+def verify(snap: Snapshot, mesh: str, injected_probe: bool | None) -> list[CheckResult]:
+    out = []
+    meshes = {m.mesh: m for m in detect_meshes(snap)}
+    m = meshes.get(mesh)
+    if m is None or m.components_ready == "0/0":
+        return [CheckResult("control-plane", "fail", f"no {mesh} control plane found", "run the install plan")]
+    ready, total = (int(x) for x in m.components_ready.split("/"))
+    out.append(CheckResult("control-plane", "pass" if ready == total else "fail",
+                           f"{m.components_ready} control-plane pods ready in {m.namespace} ({m.version})",
+                           None if ready == total else f"kubectl -n {m.namespace} describe pods"))
+    hooks = [w for w in snap.of("MutatingWebhookConfiguration")
+             if ("istio" in name_of(w) if mesh == "istio" else "linkerd" in name_of(w))]
+    backing_ok = True
+    for w in hooks:
+        for wh in w.get("webhooks") or []:
+            svc = ((wh.get("clientConfig") or {}).get("service")) or {}
+            if svc:
+                s = snap.get("Service", svc.get("name", ""), svc.get("namespace", ""))
+                sel = ((s or {}).get("spec") or {}).get("selector") or {}
+                pods = [p for p in snap.of("Pod", svc.get("namespace")) if sel and all(
+                    labels_of(p).get(k) == v for k, v in sel.items())]
+                backing_ok = backing_ok and bool(pods) and any(is_ready(p) for p in pods)
+    out.append(CheckResult("webhooks", "pass" if hooks and backing_ok else "fail",
+                           f"{len(hooks)} injector webhook(s)" + ("" if backing_ok else ", without a ready backend"),
+                           None if hooks and backing_ok else "check the injector Service and its pods"))
+    group = ".istio.io" if mesh == "istio" else ".linkerd.io"
+    crds = [c for c in snap.of("CustomResourceDefinition") if name_of(c).endswith(group)]
+    not_est = [name_of(c) for c in crds if not any(
+        x.get("type") == "Established" and x.get("status") == "True" for x in (c.get("status") or {}).get(
+            "conditions") or [])]
+    out.append(CheckResult("crds", "pass" if crds and not not_est else "fail",
+                           f"{len(crds)} CRDs" + (f", not established: {', '.join(not_est)}" if not_est else
+                                                  " established"),
+                           None if crds and not not_est else "reinstall the CRDs chart"))
+    if injected_probe is not None:
+        out.append(CheckResult("injection", "pass" if injected_probe else "fail",
+                               "a dry-run pod in an injected test namespace gets a sidecar" if injected_probe else
+                               "a dry-run pod in an injected test namespace gets NO sidecar",
+                               None if injected_probe else "check the webhook's namespaceSelector and its logs"))
+    return out
+
+
+def uninstall_steps(mesh: str, revision: str | None = None) -> list[Step]:
+    if mesh == "istio":
+        rev = f"-{revision}" if revision else ""
+        steps = [Step("remove the ingress gateway", ["helm", "uninstall", "istio-ingress", "-n", "istio-ingress"]),
+                 Step(f"remove istiod{rev}", ["helm", "uninstall", f"istiod{rev}", "-n", "istio-system"])]
+        if not revision:
+            steps += [Step("remove the base chart", ["helm", "uninstall", "istio-base", "-n", "istio-system"]),
+                      Step("delete the Istio CRDs (this deletes every Istio resource)",
+                           ["sh", "-c", "kubectl get crd -oname | grep --color=never 'istio.io' | xargs kubectl delete"]),
+                      Step("delete the namespace", ["kubectl", "delete", "namespace", "istio-system"])]
+    else:
+        steps = [Step("remove viz", ["helm", "uninstall", "linkerd-viz", "-n", "linkerd-viz"]),
+                 Step("remove the control plane", ["helm", "uninstall", "linkerd-control-plane", "-n", "linkerd"]),
+                 Step("remove the CRDs (this deletes every Linkerd policy resource)",
+                      ["helm", "uninstall", "linkerd-crds", "-n", "linkerd"]),
+                 Step("delete the namespaces", ["kubectl", "delete", "namespace", "linkerd", "linkerd-viz"])]
+    return steps
+
