@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import ssl
-import tempfile
 import threading
 import time
 import urllib.error
@@ -25,6 +22,8 @@ from mesh_plugin.mesh.authz_envoy import jwt_filter, rbac_filters
 from mesh_plugin.sandbox.certs import MeshCA
 from mesh_plugin.sandbox.envoy import Sidecar, SidecarSpec
 from mesh_plugin.tools import get_tool
+
+from tlshelper import client_context
 
 ISS = "https://issuer.test"
 BASE = """
@@ -265,18 +264,6 @@ def authz_envoy():
         app.shutdown()
 
 
-def _ctx(ca, sa):
-    kp = ca.issue(sa.split("/")[0], sa.split("/")[1])
-    d = tempfile.mkdtemp()
-    for n, data in (("c.pem", kp.cert_pem), ("k.pem", kp.key_pem), ("ca.pem", ca.cert_pem)):
-        with open(os.path.join(d, n), "wb") as fh:
-            fh.write(data)
-    ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
-    ctx.check_hostname = False
-    ctx.load_cert_chain(os.path.join(d, "c.pem"), os.path.join(d, "k.pem"))
-    return ctx
-
-
 def test_simulator_agrees_with_envoy(authz_envoy):
     sc, ca, issuer, snap = authz_envoy
     now = int(time.time())
@@ -316,7 +303,7 @@ def test_simulator_agrees_with_envoy(authz_envoy):
         scheme = "https" if ident else "http"
         req = urllib.request.Request(f"{scheme}://127.0.0.1:{sc.inbound_port}{path}", method=method, headers=hdrs)
         try:
-            with urllib.request.urlopen(req, timeout=5, context=_ctx(ca, ident) if ident else None) as r:
+            with urllib.request.urlopen(req, timeout=5, context=client_context(ca, *ident.split("/")) if ident else None) as r:
                 got = r.status
         except urllib.error.HTTPError as e:
             got = e.code

@@ -2,9 +2,7 @@
 plaintext shares from a real Prometheus, and set_mtls_mode on the shared change path."""
 from __future__ import annotations
 
-import os
 import ssl
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +18,7 @@ from mesh_plugin.sandbox import seed
 from mesh_plugin.tools import get_tool
 
 from promhelper import PromServer, counter_series
+from tlshelper import client_context
 
 PA = "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
 
@@ -109,24 +108,12 @@ def test_offline_status_and_unknown_names(tmp_path, runtime):
         get_tool("mtls_status").call(namespace="production", workload="nope")
 
 
-def _client_context(sandbox, sa: str) -> ssl.SSLContext:
-    kp = sandbox.ca.issue(seed.NS, sa)
-    d = tempfile.mkdtemp()
-    for n, data in (("c.pem", kp.cert_pem), ("k.pem", kp.key_pem), ("ca.pem", sandbox.ca.cert_pem)):
-        with open(os.path.join(d, n), "wb") as fh:
-            fh.write(data)
-    ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
-    ctx.check_hostname = False
-    ctx.load_cert_chain(os.path.join(d, "c.pem"), os.path.join(d, "k.pem"))
-    return ctx
-
-
 def test_strict_inbound_for_real(sandbox):
     sc = sandbox.sidecar("payment-api-v1")
     url = f"127.0.0.1:{sc.inbound_port}/api/pay"
     with pytest.raises((urllib.error.URLError, ConnectionError)):
         urllib.request.urlopen(f"http://{url}", timeout=3).read()
-    with urllib.request.urlopen(f"https://{url}", timeout=5, context=_client_context(sandbox, "frontend")) as r:
+    with urllib.request.urlopen(f"https://{url}", timeout=5, context=client_context(sandbox.ca, seed.NS, "frontend")) as r:
         assert r.status == 200 and b"payment-api" in r.read()
     no_cert = ssl.create_default_context(cafile=None)
     no_cert.check_hostname, no_cert.verify_mode = False, ssl.CERT_NONE

@@ -639,14 +639,7 @@ def _traffic(args: argparse.Namespace) -> int:
                      weight=args.weight, files=args.files), args.output, "canary_template")
         return 0
     if a == "split":
-        weights: dict[str, Any] = {}
-        for item in args.weights:
-            subset, sep, w = item.partition("=")
-            if not sep:
-                print(f"Error: {item!r} is not SUBSET=WEIGHT (e.g. v1=90).", file=sys.stderr)
-                return 2
-            weights[subset] = int(w) if w.strip().isdigit() else w
-        result = _call("set_traffic_split", host=args.host, weights=weights, namespace=args.namespace,
+        result = _call("set_traffic_split", host=args.host, weights=_pairs(args.weights, "SUBSET=WEIGHT", True), namespace=args.namespace,
                        files=args.files, apply=args.apply, confirm=args.confirm, show_diff=args.diff)
     elif a == "mirror":
         result = _call("set_traffic_mirror", host=args.host, subset=args.subset, percent=args.percent,
@@ -669,13 +662,7 @@ def _install(args: argparse.Namespace) -> int:
         r = _call("install_verify", mesh=args.mesh)
         _print(r, args.output, "install_verify")
         return 0 if r.ok else 1
-    values = {}
-    for item in args.values:
-        k, sep, v = item.partition("=")
-        if not sep:
-            print(f"Error: {item!r} is not KEY=VALUE", file=sys.stderr)
-            return 2
-        values[k] = v
+    values = _pairs(args.values, "KEY=VALUE")
     kw = {"mesh": args.mesh, "profile": args.profile, "version": args.version, "revision": args.revision,
           "values": values or None, "gateway": not args.no_gateway, "viz": not args.no_viz}
     if a == "plan":
@@ -716,15 +703,8 @@ def _linkerd(args: argparse.Namespace) -> int:
         if RUNTIME.read_only and not args.files:
             print("Error: linkerd split changes the cluster and --read-only is set.", file=sys.stderr)
             return 2
-        weights: dict[str, Any] = {}
-        for item in args.weights:
-            k, sep, v = item.partition("=")
-            if not sep:
-                print(f"Error: {item!r} is not BACKEND=WEIGHT", file=sys.stderr)
-                return 2
-            weights[k] = int(v) if v.strip().isdigit() else v
         return _print_traffic_change(_call("set_linkerd_split", service=args.service, namespace=args.namespace,
-                                           weights=weights, files=args.files, apply=args.apply,
+                                           weights=_pairs(args.weights, "BACKEND=WEIGHT", True), files=args.files, apply=args.apply,
                                            confirm=args.confirm), args.output)
     return 0
 
@@ -738,19 +718,10 @@ def _authz(args: argparse.Namespace) -> int:
         _print(_call("analyze", namespace=args.namespace, files=args.files, only=["auth.*", "security.*"]),
                args.output, "analyze")
     elif a == "check":
-        def pairs(items: list[str]) -> dict[str, str] | None:
-            out = {}
-            for item in items:
-                k, sep, v = item.partition("=")
-                if not sep:
-                    raise SystemExit(f"Error: {item!r} is not K=V")
-                out[k] = v
-            return out or None
-
         _print(_call("authz_check", to=args.to, port=args.port, from_principal=args.from_principal,
                      from_namespace=args.from_namespace, from_sa=args.from_sa, from_ip=args.from_ip,
                      plaintext=args.plaintext, method=args.method, path=args.path, host=args.host,
-                     headers=pairs(args.header), jwt_claims=pairs(args.jwt_claim),
+                     headers=_pairs(args.header) or None, jwt_claims=_pairs(args.jwt_claim) or None,
                      request_principal=args.request_principal, no_token=args.no_token, files=args.files),
                args.output, "authz_check")
     else:
@@ -772,10 +743,7 @@ def _authz(args: argparse.Namespace) -> int:
 def _kv_settings(items: list[str]) -> dict[str, Any]:
     """KEY=VALUE (KEY may be section.key) into a nested dict; whole numbers become ints."""
     out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"Error: {item!r} is not KEY=VALUE")
+    for key, value in _pairs(items, "KEY=VALUE").items():
         parsed: Any = int(value) if value.lstrip("-").isdigit() else (
             {"true": True, "false": False}.get(value.lower(), value))
         cur = out
@@ -783,6 +751,18 @@ def _kv_settings(items: list[str]) -> dict[str, Any]:
         for part in parts[:-1]:
             cur = cur.setdefault(part, {})
         cur[parts[-1]] = parsed
+    return out
+
+
+def _pairs(items: list[str], what: str = "K=V", numbers: bool = False) -> dict[str, Any]:
+    """KEY=VALUE arguments into a dict (whole-number values as ints when ``numbers``); exits on a malformed one."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"Error: {item!r} is not {what}", file=sys.stderr)
+            raise SystemExit(2)
+        out[key] = int(value) if numbers and value.strip().isdigit() else value
     return out
 
 

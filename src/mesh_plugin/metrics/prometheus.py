@@ -122,3 +122,17 @@ def prometheus_for(runtime: Any, url: str | None = None, services: list[dict] | 
         return Prometheus(client=client, service=(ns, name, port))
     raise NotFound("No Prometheus found (looked for " + ", ".join(f"{n}/{s}" for n, s, _ in SERVICES) + ").",
                    hint="pass --prometheus-url (or set MESH_PLUGIN_PROMETHEUS_URL).")
+
+
+def service_traffic(prom: Prometheus, service: str, namespace: str, window_: str, by: str | None = None
+                    ) -> dict[str, tuple[float, float]]:
+    """Requests/s and 5xx requests/s to a Service (istio_requests_total, reporter=destination), optionally per
+    label (e.g. destination_version); the key is "" without ``by``."""
+    sel = (f'reporter="destination",destination_service_name={label_value(service)},'
+           f'destination_service_namespace={label_value(namespace)}')
+    w = window(window_)
+    group = f" by ({by})" if by else ""
+    total = prom.query(f"sum{group} (rate(istio_requests_total{{{sel}}}[{w}]))")
+    bad = {(m.get(by, "") if by else ""): v for m, v in prom.query(
+        f'sum{group} (rate(istio_requests_total{{{sel},response_code=~"5.."}}[{w}]))')}
+    return {(m.get(by, "") if by else ""): (v, bad.get(m.get(by, "") if by else "", 0.0)) for m, v in total}

@@ -202,21 +202,16 @@ def recommend_outlier_detection(host: Host, namespace: OptNamespace = None,
     maxEjectionPercent 50 or lower so at least one replica always stays), adjusted to the observed 5xx rate and
     request volume (Prometheus, when reachable) and the replica count, with one line explaining each number.
     Apply it with set_outlier_detection."""
-    from ..metrics import label_value, prometheus_for
-    from ..metrics.prometheus import window as check_window
+    from ..metrics import prometheus_for
+    from ..metrics.prometheus import service_traffic
 
     snap, full, svc, _, dr = _context(host, namespace, None)
     replicas = len(_pods_for(snap, svc))
     rps = err = None
     try:
         prom = prometheus_for(RUNTIME, prometheus_url)
-        sel = (f'reporter="destination",destination_service_name={label_value(name_of(svc))},'
-               f'destination_service_namespace={label_value(ns_of(svc))}')
-        w = check_window(window)
-        total = prom.query(f"sum(rate(istio_requests_total{{{sel}}}[{w}]))")
-        bad = prom.query(f'sum(rate(istio_requests_total{{{sel},response_code=~"5.."}}[{w}]))')
-        rps = total[0][1] if total else 0.0
-        err = (bad[0][1] / rps) if bad and rps else 0.0
+        rps, bad = service_traffic(prom, name_of(svc), ns_of(svc), window).get("", (0.0, 0.0))
+        err = bad / rps if rps else 0.0
         metrics = f"Prometheus at {prom.where} over {window}"
     except MeshError as e:
         metrics = f"metrics unavailable: {e}"

@@ -219,22 +219,16 @@ def current_weights(vs: dict | None) -> dict[str, int]:
 
 def error_rates(service: str, namespace: str, window: str, url: str | None) -> tuple[dict[str, float], str]:
     """destination_version -> 5xx share, from istio_requests_total."""
-    from ..metrics import label_value, prometheus_for
-    from ..metrics.prometheus import window as check_window
+    from ..metrics import prometheus_for
+    from ..metrics.prometheus import service_traffic
 
     try:
         prom = prometheus_for(RUNTIME, url)
-        sel = (f'reporter="destination",destination_service_name={label_value(service)},'
-               f'destination_service_namespace={label_value(namespace)}')
-        w = check_window(window)
-        total = prom.query(f"sum by (destination_version) (increase(istio_requests_total{{{sel}}}[{w}]))")
-        errors = prom.query(f'sum by (destination_version) (increase(istio_requests_total{{{sel},'
-                            f'response_code=~"5.."}}[{w}]))')
+        traffic = service_traffic(prom, service, namespace, window, by="destination_version")
     except MeshError as e:
         return {}, f"metrics unavailable: {e}"
-    err = {m.get("destination_version", ""): v for m, v in errors}
-    return {m.get("destination_version", ""): (err.get(m.get("destination_version", ""), 0.0) / v if v else 0.0)
-            for m, v in total}, f"Prometheus at {prom.where}, istio_requests_total over {window}"
+    return ({v: (bad / total if total else 0.0) for v, (total, bad) in traffic.items()},
+            f"Prometheus at {prom.where}, istio_requests_total over {window}")
 
 
 def subset_version(dr: dict | None, subset: str) -> str:
