@@ -244,6 +244,25 @@ class Sandbox:
             codes[code] = codes.get(code, 0) + 1
         return codes
 
+    def eject(self, from_deployment: str, port: int, host: str, *, lb: int, timeout: float = 10.0) -> dict[int, int]:
+        """Send requests to a failing backend until the caller's sidecar shows an outlier ejection; count codes.
+
+        Envoy applies ejections on its main thread, and an endpoint ejected earlier in a run is released
+        after baseEjectionTime, possibly between a burst and the next read: so send, look, repeat.
+        """
+        import urllib.request
+
+        sc = self.sidecar(from_deployment)
+        codes: dict[int, int] = {}
+        deadline = time.monotonic() + timeout
+        while True:
+            for code, n in self.send(from_deployment, port, host, 3, lb=lb).items():
+                codes[code] = codes.get(code, 0) + n
+            with urllib.request.urlopen(f"http://127.0.0.1:{sc.admin_port}/clusters", timeout=5) as r:
+                if "failed_outlier_check" in r.read().decode() or time.monotonic() > deadline:
+                    return codes
+            time.sleep(0.2)
+
     def inject_fault(self, path_regex: str, status: int = 500, *, method: str | None = None, delay: float = 0.0,
                      times: int | None = None, headers: dict[str, str] | None = None,
                      query_key: str | None = None) -> Fault:
