@@ -131,3 +131,42 @@ async def test_streamable_http_transport_on_loopback(sandbox):
     finally:
         proc.terminate()
         await proc.wait()
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # 2026-07-28 input_required round / mid-call request
+async def test_production_write_asks_by_elicitation_when_the_client_can(mode, fresh_sandbox, tmp_path, monkeypatch):
+    """A write to a namespace labelled environment=production: an elicitation-capable client is asked (with the
+    diff) and the change applies only when the user types the namespace; other clients get the confirm= error."""
+    from mcp import types
+
+    from mesh_plugin.kube import KubeClient
+    from mesh_plugin.kube.kinds import KINDS
+
+    monkeypatch.setenv("MESH_PLUGIN_STATE_DIR", str(tmp_path))
+    configure(fresh_sandbox.kubeconfig, "sandbox")
+    kube = KubeClient.connect(fresh_sandbox.kubeconfig)
+    pa = lambda: kube.get(KINDS["PeerAuthentication"], "default", "production")["spec"]["mtls"]["mode"]  # noqa: E731
+    asked: list[str] = []
+
+    def answering(content: dict | None, action: str = "accept"):
+        async def cb(context, params):
+            asked.append(params.message)
+            return types.ElicitResult(action=action, content=content)
+        return cb
+
+    args = {"namespace": "production", "mode": "PERMISSIVE", "apply": True}
+    async with mcp.Client(build_server(), mode=mode) as c:  # no elicitation capability: the confirm= error
+        r = await c.call_tool("set_mtls_mode", args)
+    assert r.is_error and 'confirm="production"' in r.content[0].text and pa() == "STRICT" and not asked
+    for cb, said in ((answering(None, "decline"), "not confirmed"), (answering({"namespace": "staging"}),
+                                                                     "ConfirmationRequired")):
+        async with mcp.Client(build_server(), mode=mode, elicitation_callback=cb) as c:
+            r = await c.call_tool("set_mtls_mode", args)
+        assert r.is_error and said in r.content[0].text and pa() == "STRICT"
+    assert len(asked) == 2 and "-    mode: STRICT" in asked[0] and "+    mode: PERMISSIVE" in asked[0]
+    yes = answering({"namespace": "production"})
+    async with mcp.Client(build_server(), mode=mode, elicitation_callback=yes) as c:
+        r = await c.call_tool("set_mtls_mode", args)
+        assert not r.is_error and r.structured_content["applied"] and pa() == "PERMISSIVE"
+        r = await c.call_tool("rollback_change", {"handle": r.structured_content["rollback_handle"], "apply": True})
+    assert not r.is_error and pa() == "STRICT" and len(asked) == 4

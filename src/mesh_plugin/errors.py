@@ -26,6 +26,20 @@ class InvalidInput(MeshError):
     code = "invalid_input"
 
 
+class ConfirmationRequired(InvalidInput):
+    """A write to a production-labelled namespace that was not confirmed.
+
+    Carries the namespace and the dry-run diff, so a surface can ask the user
+    (MCP elicitation, a terminal prompt) and call again with ``confirm``.
+    """
+
+    code = "confirmation_required"
+
+    def __init__(self, message: str, hint: str, namespace: str, diff: str = "") -> None:
+        super().__init__(message, hint)
+        self.namespace, self.diff = namespace, diff
+
+
 class NotFound(MeshError):
     """The object, namespace, pod or API does not exist."""
 

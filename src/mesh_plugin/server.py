@@ -24,7 +24,12 @@ INSTRUCTIONS = (
 
 
 def _adapt(t: ToolDef) -> Any:
+    import inspect
+
     from mcp.server.mcpserver.exceptions import ToolError
+
+    if "confirm" in inspect.signature(t.fn).parameters:
+        return _adapt_confirmable(t)
 
     @functools.wraps(t.fn)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -36,6 +41,103 @@ def _adapt(t: ToolDef) -> Any:
             raise ToolError(f"{type(e).__name__}: {e}") from None
 
     return run
+
+
+def _adapt_confirmable(t: ToolDef) -> Any:
+    """A write tool. When a production-labelled namespace needs confirmation and the client supports MCP
+    elicitation, the user is asked (the message carries the dry-run diff) to type the namespace, which then
+    becomes the ``confirm`` argument: mid-call on handshake-era protocols, or as an ``InputRequiredResult``
+    round on 2026-07-28+. A client without elicitation gets the error asking for ``confirm="<namespace>"``."""
+    import inspect
+
+    import anyio.to_thread
+    from mcp.server.mcpserver import Context
+    from mcp.server.mcpserver.exceptions import ToolError
+    from mcp_types import InputRequiredResult
+
+    from .errors import ConfirmationRequired
+
+    async def run(ctx: Context, **kwargs: Any) -> Any:
+        from .budget import fit
+
+        answer = (ctx.input_responses or {}).get(_CONFIRM_KEY)
+        try:
+            if answer is not None:  # the second round: the user's answer is the confirm argument, checked as such
+                kwargs["confirm"] = _confirmed_namespace(answer)
+            try:
+                return fit(await anyio.to_thread.run_sync(functools.partial(t.fn, **kwargs)))
+            except ConfirmationRequired as e:
+                if answer is not None or not _can_elicit(ctx):
+                    raise
+                session = ctx.request_context.session
+                if not session.can_send_request:
+                    return InputRequiredResult(input_requests={_CONFIRM_KEY: _confirm_request(e)})
+                kwargs["confirm"] = await _elicit_mid_call(ctx, e)
+                return fit(await anyio.to_thread.run_sync(functools.partial(t.fn, **kwargs)))
+        except MeshError as e:
+            raise ToolError(f"{type(e).__name__}: {e}") from None
+
+    sig = inspect.signature(t.fn, eval_str=True)
+    ctx_param = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in sig.parameters.values()]
+    returns = sig.return_annotation | InputRequiredResult
+    run.__signature__ = sig.replace(parameters=[*params, ctx_param], return_annotation=returns)  # type: ignore
+    run.__annotations__ = {**{p.name: p.annotation for p in params}, "ctx": Context, "return": returns}
+    run.__name__, run.__doc__, run.__qualname__ = t.fn.__name__, t.fn.__doc__, t.fn.__qualname__
+    return run
+
+
+_CONFIRM_KEY = "confirm_production_write"
+
+
+def _can_elicit(ctx: Any) -> bool:
+    caps = ctx.request_context.session.client_capabilities
+    return caps is not None and caps.elicitation is not None
+
+
+def _confirm_schema(target: str) -> Any:
+    from pydantic import BaseModel, Field
+
+    class Confirm(BaseModel):
+        namespace: str = Field(max_length=63, description=f"type {target} to apply the change")
+
+    return Confirm
+
+
+def _confirm_message(e: Any) -> str:
+    diff = e.diff if len(e.diff) <= 3000 else e.diff[:3000] + "\n... (diff cut; the tool's dry-run shows it whole)"
+    return f"{e.message}\n\n{diff}\nType the namespace name to apply this change; anything else cancels it."
+
+
+def _confirm_request(e: Any) -> Any:
+    from mcp.server.elicitation import render_elicitation_schema
+    from mcp_types import ElicitRequest, ElicitRequestFormParams
+
+    return ElicitRequest(params=ElicitRequestFormParams(
+        message=_confirm_message(e), requested_schema=render_elicitation_schema(_confirm_schema(e.namespace))))
+
+
+def _confirmed_namespace(answer: Any) -> str:
+    from .errors import InvalidInput
+
+    content = getattr(answer, "content", None) or {}
+    if getattr(answer, "action", None) != "accept" or not isinstance(content.get("namespace"), str):
+        raise InvalidInput("The change was not confirmed: nothing was applied.",
+                           hint="review the dry-run diff and call again when the change is wanted.")
+    return str(content["namespace"])
+
+
+async def _elicit_mid_call(ctx: Any, e: Any) -> str:
+    from .errors import InvalidInput
+
+    try:
+        answer = await ctx.elicit(_confirm_message(e), schema=_confirm_schema(e.namespace))
+    except Exception:  # noqa: BLE001 - the client could not ask: fall back to the confirm= argument
+        raise e from None
+    if answer.action != "accept":
+        raise InvalidInput("The change was not confirmed: nothing was applied.",
+                           hint="review the dry-run diff and call again when the change is wanted.")
+    return str(answer.data.namespace)
 
 
 def build_server(read_only: bool = False) -> Any:

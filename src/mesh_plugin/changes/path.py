@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field
 
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, ConfirmationRequired, InvalidInput, NotFound
 from ..kube.kinds import KINDS, Kind, kind_for
 from .audit import audit
 
@@ -127,7 +127,7 @@ def production_label() -> tuple[str, str]:
     return k.strip(), v.strip()
 
 
-def require_confirmation(client: Any, namespace: str | None, confirm: str | None) -> None:
+def require_confirmation(client: Any, namespace: str | None, confirm: str | None, diff_text: str = "") -> None:
     if not namespace:
         return
     key, value = production_label()
@@ -137,9 +137,10 @@ def require_confirmation(client: Any, namespace: str | None, confirm: str | None
         return
     labels = (ns.get("metadata") or {}).get("labels") or {}
     if labels.get(key) == value and confirm != namespace:
-        raise InvalidInput(
+        raise ConfirmationRequired(
             f"Namespace {namespace!r} is labelled {key}={value}: applying needs an explicit confirmation.",
-            hint=f'review the dry-run diff, then call again with apply=true and confirm="{namespace}".')
+            hint=f'review the dry-run diff, then call again with apply=true and confirm="{namespace}".',
+            namespace=namespace, diff=diff_text)
 
 
 def execute(client: Any, plan: Plan, *, apply: bool, confirm: str | None = None,
@@ -163,7 +164,7 @@ def execute(client: Any, plan: Plan, *, apply: bool, confirm: str | None = None,
         result.note = (note + "; " if note else "") + "dry-run: validated by the API server, nothing changed; " \
                                                       "call again with apply=true to make the change"
         return result
-    require_confirmation(client, plan.namespace, confirm)
+    require_confirmation(client, plan.namespace, confirm, text)
     try:
         if plan.action == "create":
             applied = client.create(plan.kind, plan.after)
