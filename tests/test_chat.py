@@ -119,3 +119,23 @@ def test_tool_schemas_match_the_registry():
     ns = specs["list_workloads"]["input_schema"]["properties"]["namespace"]
     assert "pattern" in json.dumps(ns)
     assert specs["set_traffic_split"]["input_schema"]["required"] == ["host", "weights"]
+
+
+def test_production_write_asks_the_user_with_the_diff(httpx2_mock, session_factory, fresh_sandbox, tmp_path,
+                                                      monkeypatch):
+    from mesh_plugin.runtime import configure
+
+    monkeypatch.setenv("MESH_PLUGIN_STATE_DIR", str(tmp_path))
+    configure(fresh_sandbox.kubeconfig, "sandbox")
+    call = ("toolu_4", "set_mtls_mode", {"namespace": "production", "mode": "PERMISSIVE", "apply": True})
+    for answers, applied in (([True, False], False), ([True, True], True)):
+        asked: list[str] = []
+        seen = scripted(httpx2_mock, [sse("", [call]), sse("done")])
+        s, _ = session_factory(confirm=lambda q, a=iter(answers): asked.append(q) or next(a))
+        s.ask("relax mTLS in production")
+        [result] = tool_results(seen[1])
+        assert len(asked) == 2 and "labelled environment=production" in asked[1] and "+    mode: PERMISSIVE" in asked[1]
+        if applied:
+            assert not result.get("is_error") and json.loads(result["content"])["applied"] is True
+        else:
+            assert result["is_error"] and "ConfirmationRequired" in result["content"]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..errors import InvalidInput, MeshError
+from ..errors import ConfirmationRequired, InvalidInput, MeshError
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
 FALLBACK_PROMPT = ("You are a senior service-mesh engineer (Istio and Linkerd). Work only through the tools; "
@@ -128,7 +128,12 @@ class ChatSession:
                                    "Show the dry-run instead."}
         self.out.write(f"\n[{name} {json.dumps(args)}]\n")
         try:
-            out = tool.call(**args)
+            try:
+                out = tool.call(**args)
+            except ConfirmationRequired as e:  # a production namespace: ask the user, as MCP elicitation would
+                if not self.confirm(f"{e.message}\n{e.diff}\nApply it in {e.namespace}?"):
+                    raise
+                out = tool.call(**{**args, "confirm": e.namespace})
             return {**res, "content": out.model_dump_json()}
         except MeshError as e:
             return {**res, "content": f"{type(e).__name__}: {e}", "is_error": True}
