@@ -13,6 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip >/dev/null
 	$(PY) -m pip install -q -e '.[sandbox,test]'
+	@$(PY) -m compileall -q src >/dev/null  # bytecode ahead of time: starts stay fast under PYTHONDONTWRITEBYTECODE
 	@touch $@
 
 venv: $(VENV)/.installed

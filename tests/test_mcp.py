@@ -170,3 +170,24 @@ async def test_production_write_asks_by_elicitation_when_the_client_can(mode, fr
         assert not r.is_error and r.structured_content["applied"] and pa() == "PERMISSIVE"
         r = await c.call_tool("rollback_change", {"handle": r.structured_content["rollback_handle"], "apply": True})
     assert not r.is_error and pa() == "STRICT" and len(asked) == 4
+
+
+async def test_lazy_server_lists_from_a_schema_cache_and_registers_on_first_call(sandbox, tmp_path, monkeypatch):
+    """`serve` answers tools/list from a cache keyed by the code; the cached list equals the built one, and a
+    call still runs the real tool."""
+    monkeypatch.setenv("MESH_PLUGIN_CACHE_DIR", str(tmp_path))
+    configure(sandbox.kubeconfig, "sandbox")
+    async with mcp.Client(build_server()) as c:
+        eager = [t.model_dump() for t in (await c.list_tools()).tools]
+    async with mcp.Client(build_server(lazy=True)) as c:  # no cache yet: builds, then writes it
+        assert [t.model_dump() for t in (await c.list_tools()).tools] == eager
+    [cache] = list(tmp_path.glob("tools-*.json"))
+    server = build_server(lazy=True)
+    async with mcp.Client(server) as c:
+        listed = [t.model_dump() for t in (await c.list_tools()).tools]
+        assert listed == eager and server._tool_manager.list_tools() == []  # served from the cache
+        r = await c.call_tool("list_workloads", {"namespace": "production", "limit": 1})
+        assert not r.is_error and r.structured_content["page"]["total"] == 6
+    async with mcp.Client(build_server(read_only=True, lazy=True)) as c:  # its own cache entry
+        assert {t.name for t in (await c.list_tools()).tools} == EXPECTED - WRITES
+    assert len(list(tmp_path.glob("tools-*.json"))) == 2 and cache.exists()

@@ -7,6 +7,7 @@ no cluster is reachable.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 from typing import Any
@@ -140,18 +141,100 @@ async def _elicit_mid_call(ctx: Any, e: Any) -> str:
     return str(answer.data.namespace)
 
 
-def build_server(read_only: bool = False) -> Any:
-    from mcp.server.mcpserver import MCPServer
+def _register(server: Any, read_only: bool) -> None:
     from mcp.types import ToolAnnotations
 
-    server = MCPServer(name="service-mesh", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
     for t in load_tools(read_only=read_only):
         server.add_tool(
             _adapt(t), name=t.name, title=t.title, description=t.description, structured_output=True,
             annotations=ToolAnnotations(title=t.title, read_only_hint=t.read_only, destructive_hint=t.destructive,
                                         idempotent_hint=t.idempotent, open_world_hint=t.open_world),
         )
-    return server
+
+
+def build_server(read_only: bool = False, lazy: bool = False) -> Any:
+    """The MCP server with every tool of the registry (without the write tools when ``read_only``).
+
+    ``lazy`` (what ``serve`` uses): answer tools/list from a schema cache keyed by the code that produced it,
+    and import and register the tools on the first call. Building 36 tools' input and output schemas costs
+    as much as importing the MCP SDK, and a client waits for tools/list at every start.
+    """
+    from mcp.server.mcpserver import MCPServer
+
+    if not lazy:
+        server = MCPServer(name="service-mesh", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
+        _register(server, read_only)
+        return server
+
+    class LazyServer(MCPServer):  # type: ignore[misc]
+        _loaded = False
+
+        def _ensure(self) -> None:
+            if not self._loaded:
+                _register(self, read_only)
+                self._loaded = True
+
+        async def list_tools(self) -> Any:
+            from mcp.types import Tool as MCPTool
+
+            cached = _schema_cache(read_only)
+            if cached is not None and cached.exists():
+                try:
+                    return [MCPTool.model_validate(t) for t in json.loads(cached.read_text())]
+                except (OSError, ValueError):
+                    pass
+            self._ensure()
+            tools = await super().list_tools()
+            if cached is not None:
+                _write_atomic(cached, json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True)
+                                                  for t in tools]))
+            return tools
+
+        async def call_tool(self, *args: Any, **kwargs: Any) -> Any:
+            self._ensure()
+            return await super().call_tool(*args, **kwargs)
+
+        def _tool_input_schema(self, name: str) -> Any:
+            self._ensure()
+            return super()._tool_input_schema(name)
+
+    return LazyServer(name="service-mesh", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
+
+
+def _schema_cache(read_only: bool) -> Any:
+    """The tools/list cache file for this exact code (package files' sizes and mtimes, SDK version), or None."""
+    import hashlib
+    import os
+    from importlib.metadata import version
+    from pathlib import Path
+
+    root = os.environ.get("MESH_PLUGIN_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mesh-plugin")
+    if root == "off":
+        return None
+    h = hashlib.sha256(f"{__version__} {version('mcp')} {read_only}".encode())
+    pkg = Path(__file__).resolve().parent
+    for dirpath, dirnames, filenames in os.walk(pkg):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for f in sorted(filenames):
+            if f.endswith((".py", ".j2")):
+                st = os.stat(os.path.join(dirpath, f))
+                h.update(f"{dirpath}/{f} {st.st_size} {st.st_mtime_ns}".encode())
+    return Path(root) / f"tools-{h.hexdigest()[:24]}.json"
+
+
+def _write_atomic(path: Any, text: str) -> None:
+    import os
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tools-")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError:  # a read-only home: no cache, every start builds the schemas
+        pass
 
 
 def serve(transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000, read_only: bool = False) -> None:
@@ -163,7 +246,7 @@ def serve(transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000, r
     if "MESH_PLUGIN_SNAPSHOT_TTL" not in os.environ:
         RUNTIME.snapshot_ttl = 5.0  # an MCP session asks follow-up questions: reuse LISTs for a few seconds
     RUNTIME.files_root = os.environ.get("MESH_PLUGIN_FILES_ROOT") or os.getcwd()
-    server = build_server(read_only=read_only)
+    server = build_server(read_only=read_only, lazy=True)
     if transport == "stdio":
         server.run("stdio")
         return
