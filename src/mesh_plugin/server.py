@@ -61,20 +61,23 @@ def _adapt_confirmable(t: ToolDef) -> Any:
     async def run(ctx: Context, **kwargs: Any) -> Any:
         from .budget import fit
 
+        async def once() -> Any:
+            return fit(await anyio.to_thread.run_sync(functools.partial(t.fn, **kwargs)))
+
         answer = (ctx.input_responses or {}).get(_CONFIRM_KEY)
         try:
             if answer is not None:  # the second round: the user's answer is the confirm argument, checked as such
-                kwargs["confirm"] = _confirmed_namespace(answer)
+                kwargs["confirm"] = _confirmed_namespace(getattr(answer, "action", None),
+                                                         (getattr(answer, "content", None) or {}).get("namespace"))
             try:
-                return fit(await anyio.to_thread.run_sync(functools.partial(t.fn, **kwargs)))
+                return await once()
             except ConfirmationRequired as e:
                 if answer is not None or not _can_elicit(ctx):
                     raise
-                session = ctx.request_context.session
-                if not session.can_send_request:
+                if not ctx.request_context.session.can_send_request:
                     return InputRequiredResult(input_requests={_CONFIRM_KEY: _confirm_request(e)})
                 kwargs["confirm"] = await _elicit_mid_call(ctx, e)
-                return fit(await anyio.to_thread.run_sync(functools.partial(t.fn, **kwargs)))
+                return await once()
         except MeshError as e:
             raise ToolError(f"{type(e).__name__}: {e}") from None
 
@@ -118,27 +121,22 @@ def _confirm_request(e: Any) -> Any:
         message=_confirm_message(e), requested_schema=render_elicitation_schema(_confirm_schema(e.namespace))))
 
 
-def _confirmed_namespace(answer: Any) -> str:
+def _confirmed_namespace(action: Any, namespace: Any) -> str:
+    """The namespace the user typed, when they accepted; it becomes ``confirm`` and the tool checks it."""
     from .errors import InvalidInput
 
-    content = getattr(answer, "content", None) or {}
-    if getattr(answer, "action", None) != "accept" or not isinstance(content.get("namespace"), str):
+    if action != "accept" or not isinstance(namespace, str):
         raise InvalidInput("The change was not confirmed: nothing was applied.",
                            hint="review the dry-run diff and call again when the change is wanted.")
-    return str(content["namespace"])
+    return namespace
 
 
 async def _elicit_mid_call(ctx: Any, e: Any) -> str:
-    from .errors import InvalidInput
-
     try:
         answer = await ctx.elicit(_confirm_message(e), schema=_confirm_schema(e.namespace))
     except Exception:  # noqa: BLE001 - the client could not ask: fall back to the confirm= argument
         raise e from None
-    if answer.action != "accept":
-        raise InvalidInput("The change was not confirmed: nothing was applied.",
-                           hint="review the dry-run diff and call again when the change is wanted.")
-    return str(answer.data.namespace)
+    return _confirmed_namespace(answer.action, answer.data.namespace if answer.action == "accept" else None)
 
 
 def _register(server: Any, read_only: bool) -> None:
