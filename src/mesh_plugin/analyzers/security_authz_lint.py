@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from ..kube.snapshot import labels_of, name_of, ns_of
-from ..mesh.authz import HTTP_METHODS, applies
+from ..mesh.authz import HTTP_METHODS, applies, pods_under
 from ..mesh.mtls import effective_mode
 from .base import Analyzer, Context
 from .util import spec
@@ -43,7 +43,7 @@ class AuthzLintAnalyzer(Analyzer):
                     methods.update(op.get("notMethods") or [])
                 for w in rule.get("when") or []:
                     uses_rp = uses_rp or str(w.get("key", "")).startswith("request.auth.")
-            pods = [p for p in ctx.of("Pod") if applies(ap, ns_of(p), labels_of(p), root)]
+            pods = pods_under(ctx.snap, ap, root)
             if uses_peer:
                 for p in pods[:50]:
                     eff = effective_mode(ctx.snap, ns_of(p), labels_of(p), None, root)

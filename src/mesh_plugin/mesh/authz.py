@@ -83,6 +83,12 @@ def applies(obj: dict, namespace: str, labels: dict[str, str], root: str) -> boo
     return all(labels.get(k) == v for k, v in sel.items())
 
 
+def pods_under(snap: Snapshot, obj: dict, root: str) -> list[dict]:
+    """The pods a policy applies to; only its own namespace is scanned unless it is mesh-wide."""
+    candidates = snap.of("Pod") if ns_of(obj) == root else snap.of("Pod", ns_of(obj))
+    return [p for p in candidates if applies(obj, ns_of(p), labels_of(p), root)]
+
+
 def is_dry_run(ap: dict) -> bool:
     return str(annotations_of(ap).get("istio.io/dry-run", "")).lower() == "true"
 
