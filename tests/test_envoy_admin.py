@@ -37,9 +37,11 @@ def test_query_strings_survive_the_pod_proxy(client, sandbox):
 
 def test_outlier_ejection_is_visible_in_clusters(client, sandbox):
     codes = sandbox.send("frontend", 8080, "payment-api", 20)
-    codes_v2 = sandbox.eject("frontend", 8080, "payment-api", lb=91)
+    codes_v2, raw = sandbox.during_ejection(
+        "frontend", 8080, "payment-api", lambda: fetch_admin(client, "production", sandbox.pod_name("frontend"),
+                                                             "clusters"), lb=91)
     assert set(codes) <= {200, 503} and set(codes_v2) == {503}
-    hosts = parse_clusters_text(fetch_admin(client, "production", sandbox.pod_name("frontend"), "clusters").decode())
+    hosts = parse_clusters_text(raw.decode())
     ejected = {(h.cluster, h.endpoint) for h in hosts if h.ejected}
     v2_port = sandbox.app_ports[sandbox.pod_name("payment-api-v2")]
     assert (f"outbound|8080|v2|{FQDN}", f"127.0.0.1:{v2_port}") in ejected

@@ -58,8 +58,10 @@ def test_live_secrets_are_metadata_only(runtime, sandbox):
 
 
 def test_live_endpoints_show_the_ejected_host(runtime, sandbox):
-    assert set(sandbox.eject("frontend", 8080, "payment-api", lb=99)) == {503}
-    t = pc(kind="endpoint", pod=sandbox.pod_name("frontend"), namespace="production", cluster="payment-api").tables[0]
+    codes, r = sandbox.during_ejection("frontend", 8080, "payment-api", lambda: pc(
+        kind="endpoint", pod=sandbox.pod_name("frontend"), namespace="production", cluster="payment-api"), lb=99)
+    assert set(codes) == {503}
+    t = r.tables[0]
     assert t.headers == ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER"]
     v2 = f"127.0.0.1:{sandbox.app_ports[sandbox.pod_name('payment-api-v2')]}"
     assert t.rows[0] == [v2, "HEALTHY", "FAILED", f"outbound|8080|v2|{FQDN}"]

@@ -84,8 +84,10 @@ def test_recommendation_keeps_a_replica():
 
 
 def test_status_reports_exactly_the_ejected_endpoint(runtime, sandbox):
-    assert set(sandbox.eject("frontend", 8080, "payment-api", lb=97)) == {503}
-    r = get_tool("resilience_status").call(host="payment-api", namespace="production")
+    codes, r = sandbox.during_ejection(
+        "frontend", 8080, "payment-api", lambda: get_tool("resilience_status").call(host="payment-api",
+                                                                                      namespace="production"), lb=97)
+    assert set(codes) == {503}
     v2 = f"127.0.0.1:{sandbox.app_ports[sandbox.pod_name('payment-api-v2')]}"
     ejected = [(e.cluster, e.endpoint) for e in r.live if e.ejected]
     assert ejected == [("outbound|8080|v2|payment-api.production.svc.cluster.local", v2)]

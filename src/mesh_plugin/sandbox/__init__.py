@@ -13,7 +13,8 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import yaml
 
@@ -23,6 +24,8 @@ from .envoy import OutboundCluster, OutboundRoute, Sidecar, SidecarSpec
 from . import seed
 
 __all__ = ["Sandbox", "SandboxAPI", "Fault"]
+
+T = TypeVar("T")
 
 
 class Sandbox:
@@ -244,24 +247,41 @@ class Sandbox:
             codes[code] = codes.get(code, 0) + 1
         return codes
 
-    def eject(self, from_deployment: str, port: int, host: str, *, lb: int, timeout: float = 10.0) -> dict[int, int]:
-        """Send requests to a failing backend until the caller's sidecar shows an outlier ejection; count codes.
-
-        Envoy applies ejections on its main thread, and an endpoint ejected earlier in a run is released
-        after baseEjectionTime, possibly between a burst and the next read: so send, look, repeat.
-        """
+    def _ejected(self, sc: Sidecar) -> bool:
         import urllib.request
 
+        with urllib.request.urlopen(f"http://127.0.0.1:{sc.admin_port}/clusters", timeout=5) as r:
+            return "failed_outlier_check" in r.read().decode()
+
+    def eject(self, from_deployment: str, port: int, host: str, *, lb: int, timeout: float = 10.0) -> dict[int, int]:
+        """Send requests to a failing backend until the caller's sidecar shows an outlier ejection; count codes."""
         sc = self.sidecar(from_deployment)
         codes: dict[int, int] = {}
         deadline = time.monotonic() + timeout
         while True:
             for code, n in self.send(from_deployment, port, host, 3, lb=lb).items():
                 codes[code] = codes.get(code, 0) + n
-            with urllib.request.urlopen(f"http://127.0.0.1:{sc.admin_port}/clusters", timeout=5) as r:
-                if "failed_outlier_check" in r.read().decode() or time.monotonic() > deadline:
-                    return codes
+            if self._ejected(sc) or time.monotonic() > deadline:
+                return codes
             time.sleep(0.2)
+
+    def during_ejection(self, from_deployment: str, port: int, host: str, read: Callable[[], T], *, lb: int,
+                        attempts: int = 5) -> tuple[dict[int, int], T]:
+        """Eject (see ``eject``), then ``read()``, and make sure the ejection held across the read.
+
+        An ejection made earlier in a run ends after baseEjectionTime, possibly between ``eject`` seeing it and
+        ``read`` running: when it is gone after the read, eject again and read again. Nothing is sent between
+        the two checks, so ejected before and after means ejected during the read.
+        """
+        sc = self.sidecar(from_deployment)
+        codes: dict[int, int] = {}
+        for _ in range(attempts):
+            for code, n in self.eject(from_deployment, port, host, lb=lb).items():
+                codes[code] = codes.get(code, 0) + n
+            out = read()
+            if self._ejected(sc):
+                break
+        return codes, out
 
     def inject_fault(self, path_regex: str, status: int = 500, *, method: str | None = None, delay: float = 0.0,
                      times: int | None = None, headers: dict[str, str] | None = None,
