@@ -35,6 +35,16 @@ def _output(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", choices=["table", "json", "yaml"], default="table", help="output format")
 
 
+def _request_parties(q: argparse.ArgumentParser, identity_flag: str) -> None:
+    """Who calls whom, for `authz check` and `linkerd authz`: the mesh-specific identity flag, then the rest."""
+    q.add_argument("--to", required=True, help="NAMESPACE/WORKLOAD")
+    q.add_argument("--port", type=int)
+    q.add_argument(identity_flag)
+    q.add_argument("--from-namespace")
+    q.add_argument("--from-sa")
+    q.add_argument("--from-ip")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="mesh-plugin", description="Service-mesh copilot for Istio and Linkerd: "
                                  "MCP server, CLI and agent.", epilog=EPILOG,
@@ -273,12 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     _output(q)
     q = asub.add_parser("check", help="ALLOW or DENY for one request, and why")
     _common(q)
-    q.add_argument("--to", required=True, help="NAMESPACE/WORKLOAD")
-    q.add_argument("--port", type=int)
-    q.add_argument("--from-principal")
-    q.add_argument("--from-namespace")
-    q.add_argument("--from-sa")
-    q.add_argument("--from-ip")
+    _request_parties(q, "--from-principal")
     q.add_argument("--plaintext", action="store_true")
     q.add_argument("--method", default="GET")
     q.add_argument("--path", default="/")
@@ -331,12 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     _output(q)
     q = lsub.add_parser("authz", help="may this identity reach that workload and port?")
     _common(q)
-    q.add_argument("--to", required=True, help="NAMESPACE/WORKLOAD")
-    q.add_argument("--port", type=int)
-    q.add_argument("--from-identity")
-    q.add_argument("--from-namespace")
-    q.add_argument("--from-sa")
-    q.add_argument("--from-ip")
+    _request_parties(q, "--from-identity")
     q.add_argument("--route")
     q.add_argument("-f", "--file", dest="files", action="append")
     _output(q)

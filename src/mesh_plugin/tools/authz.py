@@ -11,7 +11,7 @@ from ..mesh import authz as A
 from ..mesh.workloads import trust_domain, workloads
 from ..render import table
 from ..runtime import RUNTIME
-from .registry import Files, Namespace, tool
+from .registry import Files, FromIP, FromNamespace, FromSA, Namespace, Target, TargetPort, tool
 from .traffic import Apply, Confirm, TrafficChange, _apply_objects
 
 AUTHZ_KINDS = ("Namespace", "Pod", "Service", "Deployment", "StatefulSet", "DaemonSet", "AuthorizationPolicy",
@@ -132,14 +132,13 @@ def _port_is_http(snap: Snapshot, namespace: str, labels: dict[str, str], port: 
 
 
 @tool("Check an authorization decision", render=render_decision)
-def authz_check(to: Annotated[str, Field(max_length=300, pattern=r"^[a-z0-9-]+/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
-                                         description="the destination: NAMESPACE/WORKLOAD")],
-                port: Annotated[int | None, Field(ge=1, le=65535)] = None,
+def authz_check(to: Target,
+                port: TargetPort = None,
                 from_principal: Annotated[str | None, Field(max_length=300, description=(
                     "peer identity <td>/ns/<ns>/sa/<sa> (needs mTLS)"))] = None,
-                from_namespace: Annotated[str | None, Field(max_length=63)] = None,
-                from_sa: Annotated[str | None, Field(max_length=253)] = None,
-                from_ip: Annotated[str | None, Field(max_length=45)] = None,
+                from_namespace: FromNamespace = None,
+                from_sa: FromSA = None,
+                from_ip: FromIP = None,
                 plaintext: Annotated[bool, Field(description="the request arrives without mTLS")] = False,
                 method: Annotated[str, Field(max_length=10)] = "GET",
                 path: Annotated[str, Field(max_length=2048)] = "/",

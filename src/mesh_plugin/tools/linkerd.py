@@ -18,7 +18,8 @@ from ..mesh.workloads import is_ready, is_running, sidecar_of, workloads
 from ..models import Page
 from ..render import note, table
 from ..runtime import RUNTIME
-from .registry import Files, Limit, Namespace, Offset, OptNamespace, tool
+from .registry import (Files, FromIP, FromNamespace, FromSA, Limit, Namespace, Offset, OptNamespace, Target,
+                       TargetPort, tool)
 from .traffic import Apply, Confirm, TrafficChange, _apply_objects
 
 LINKERD_KINDS = ("Namespace", "Pod", "Service", "Deployment", "StatefulSet", "DaemonSet", "ServiceAccount",
@@ -273,14 +274,13 @@ class LinkerdAuthz(BaseModel):
 
 
 @tool("Linkerd authorization check", render=lambda r: f"{'ALLOWED' if r.allowed else 'DENIED'}: {r.reason}")
-def linkerd_authz_check(to: Annotated[str, Field(max_length=300, pattern=r"^[a-z0-9-]+/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
-                                                 description="NAMESPACE/WORKLOAD")],
-                        port: Annotated[int | None, Field(ge=1, le=65535)] = None,
+def linkerd_authz_check(to: Target,
+                        port: TargetPort = None,
                         from_identity: Annotated[str | None, Field(max_length=300, description=(
                             "<sa>.<ns>.serviceaccount.identity.linkerd.cluster.local"))] = None,
-                        from_namespace: Annotated[str | None, Field(max_length=63)] = None,
-                        from_sa: Annotated[str | None, Field(max_length=253)] = None,
-                        from_ip: Annotated[str | None, Field(max_length=45)] = None,
+                        from_namespace: FromNamespace = None,
+                        from_sa: FromSA = None,
+                        from_ip: FromIP = None,
                         route: Annotated[str | None, Field(max_length=253, description="an HTTPRoute name")] = None,
                         files: Files = None) -> LinkerdAuthz:
     """May identity X (or an unmeshed client at an IP) reach workload Y on port P (and route R) under Linkerd's

@@ -30,6 +30,14 @@ Files = Annotated[list[str] | None, Field(
 Limit = Annotated[int, Field(ge=1, le=500, description="rows to return (the answer says 'showing N of M')")]
 Offset = Annotated[int, Field(ge=0, description="rows to skip, for the next page")]
 
+# the parts of "may this client reach that workload?", shared by authz_check and linkerd_authz_check
+Target = Annotated[str, Field(max_length=300, pattern=r"^[a-z0-9-]+/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+                              description="the destination: NAMESPACE/WORKLOAD")]
+TargetPort = Annotated[int | None, Field(ge=1, le=65535)]
+FromNamespace = Annotated[str | None, Field(max_length=63)]
+FromSA = Annotated[str | None, Field(max_length=253)]
+FromIP = Annotated[str | None, Field(max_length=45)]
+
 TOOL_MODULES = ("mesh_plugin.tools.cluster", "mesh_plugin.tools.analyze", "mesh_plugin.tools.proxy",
                 "mesh_plugin.tools.mtls", "mesh_plugin.tools.changes", "mesh_plugin.tools.traffic",
                 "mesh_plugin.tools.resilience", "mesh_plugin.tools.authz",
