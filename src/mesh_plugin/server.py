@@ -175,6 +175,8 @@ def build_server(read_only: bool = False, lazy: bool = False) -> Any:
         async def list_tools(self) -> Any:
             from mcp.types import Tool as MCPTool
 
+            if self._loaded:  # the tools are registered: list them, no cache lookup
+                return await super().list_tools()
             cached = _schema_cache(read_only)
             if cached is not None and cached.exists():
                 try:
