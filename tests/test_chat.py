@@ -139,3 +139,44 @@ def test_production_write_asks_the_user_with_the_diff(httpx2_mock, session_facto
             assert not result.get("is_error") and json.loads(result["content"])["applied"] is True
         else:
             assert result["is_error"] and "ConfirmationRequired" in result["content"]
+
+
+def test_default_model_is_current_in_the_sdk():
+    """The default must be a model the installed SDK lists and does not mark deprecated: the next end of
+    life fails CI instead of every user's chat."""
+    import typing
+
+    from anthropic._data import DEPRECATED_MODELS
+    from anthropic.types.model_param import ModelParam
+
+    from mesh_plugin.agent.chat import DEFAULT_MODEL
+
+    listed = {a for arg in typing.get_args(ModelParam) for a in typing.get_args(arg)}
+    assert DEFAULT_MODEL in listed, f"{DEFAULT_MODEL} is not in the SDK's model list"
+    assert DEFAULT_MODEL not in DEPRECATED_MODELS, \
+        f"{DEFAULT_MODEL} reaches end of life on {DEPRECATED_MODELS[DEFAULT_MODEL]}: pick a current Sonnet"
+    assert "sonnet" in DEFAULT_MODEL
+
+
+def test_model_overrides(monkeypatch, session_factory):
+    from mesh_plugin.agent.chat import DEFAULT_MODEL
+
+    monkeypatch.delenv("MESH_PLUGIN_MODEL", raising=False)
+    assert session_factory()[0].model == DEFAULT_MODEL
+    monkeypatch.setenv("MESH_PLUGIN_MODEL", "claude-env-model")
+    assert session_factory()[0].model == "claude-env-model"
+    assert session_factory(model="claude-flag-model")[0].model == "claude-flag-model"
+
+
+def test_cli_help_names_the_default_model():
+    import subprocess
+    import sys
+
+    from mesh_plugin.agent.chat import DEFAULT_MODEL
+
+    out = subprocess.run([sys.executable, "-m", "mesh_plugin.cli", "chat", "--help"], capture_output=True,
+                         env={**__import__("os").environ, "COLUMNS": "200"},
+                         text=True, check=True).stdout
+    assert DEFAULT_MODEL in out
+    from pathlib import Path
+    assert f"`{DEFAULT_MODEL}`" in (Path(__file__).parents[1] / "README.md").read_text()

@@ -46,6 +46,8 @@ def _request_parties(q: argparse.ArgumentParser, identity_flag: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .agent.chat import DEFAULT_MODEL
+
     ap = argparse.ArgumentParser(prog="mesh-plugin", description="Service-mesh copilot for Istio and Linkerd: "
                                  "MCP server, CLI and agent.", epilog=EPILOG,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -267,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="ask the mesh-engineer agent (Anthropic API; same tools, in-process)")
     _common(p)
     p.add_argument("prompt", nargs="?", help="one question (default: interactive, or stdin)")
-    p.add_argument("--model", help="model id (default: $MESH_PLUGIN_MODEL or claude-sonnet-4-5)")
+    p.add_argument("--model", help=f"model id (default: $MESH_PLUGIN_MODEL or {DEFAULT_MODEL})")
     p.add_argument("--max-turns", type=int, default=8)
     p.add_argument("--token-budget", type=int, default=200_000, help="stop after this many tokens in total")
     p.add_argument("--yes", action="store_true", help="apply writes without asking (needed without a terminal)")
