@@ -31,11 +31,12 @@ def render_chart(values: dict, name: str = "mesh-plugin", namespace: str = "tool
         text = tpl.read_text()
 
         def cond(m: re.Match) -> str:
-            neg, key, body = m.group(1), m.group(2), m.group(3)
+            neg, key, body, other = m.group(1), m.group(2), m.group(3), m.group(4) or ""
             on = bool(values.get(key))
-            return body if on != bool(neg) else ""
+            return body if on != bool(neg) else other
 
-        text = re.sub(r"\{\{-? if (not )?\.Values\.(\w+) \}\}\n(.*?)\{\{-? end \}\}\n?", cond, text, flags=re.S)
+        text = re.sub(r"\{\{-? if (not )?\.Values\.(\w+) \}\}\n(.*?)(?:\{\{-? else \}\}\n(.*?))?\{\{-? end \}\}\n?",
+                      cond, text, flags=re.S)
         text = re.sub(r"\{\{ \.Values\.(\w+) \}\}", lambda m: str(values[m.group(1)]), text)
         text = text.replace("{{ .Release.Name }}", name).replace("{{ .Release.Namespace }}", namespace)
         assert "{{" not in text, f"unrendered template in {tpl.name}"
@@ -65,6 +66,27 @@ def test_plain_manifests_and_chart_agree_with_the_code():
         for r in role.get("resources", []):
             assert r in ("pods/proxy",) or any(r == __import__("mesh_plugin.kube.kinds", fromlist=["KINDS"]).KINDS[k].plural
                                                for k in WRITE_KEYS)
+
+
+def test_deployments_keep_rollback_records_on_a_writable_volume():
+    """readOnlyRootFilesystem: the state dir (rollback records) and the tools/list cache must be on a mounted
+    volume, or every applied write would be refused for want of bookkeeping (issue 17, D5)."""
+    plain = [d for d in yaml.safe_load_all((ROOT / "deploy/mesh-plugin.yaml").read_text()) if d]
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    rendered = [plain, render_chart(values), render_chart({**values, "readOnly": False}),
+                render_chart({**values, "stateClaim": "mesh-plugin-state"})]
+    for docs in rendered:
+        dep = next(d for d in docs if d["kind"] == "Deployment")
+        pod = dep["spec"]["template"]["spec"]
+        [c] = pod["containers"]
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for var in ("MESH_PLUGIN_STATE_DIR", "MESH_PLUGIN_CACHE_DIR"):
+            assert any(env[var].startswith(path + "/") and name in volumes for name, path in mounts.items()), var
+    claim = next(d for d in rendered[3] if d["kind"] == "Deployment")["spec"]["template"]["spec"]["volumes"][0]
+    assert claim["persistentVolumeClaim"] == {"claimName": "mesh-plugin-state"}
 
 
 def _calls(api, since: int) -> list[tuple[str, str, str]]:
