@@ -1,6 +1,7 @@
 """Installing a mesh: pre-flight checks, plans (Helm), verification, uninstall. Pure over a Snapshot."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,14 +176,70 @@ def linkerd_steps(profile: str, version: str, values_text: str, viz: bool) -> li
     return steps
 
 
-def render_values(mesh: str, profile: str, revision: str | None, values: dict[str, Any]) -> str:
-    import jinja2
-    from importlib.resources import files as pkg_files
+#: extra values: a key or a dotted path of keys (as helm --set takes them), identifiers only, never YAML syntax
+VALUE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62}){0,7}$")
 
-    name = "istiod-values.yaml.j2" if mesh == "istio" else "linkerd-values.yaml.j2"
-    text = (pkg_files("mesh_plugin") / "templates" / name).read_text()
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)  # noqa: S701
-    return env.from_string(text).render(profile=profile, revision=revision, extra=sorted(values.items()))
+
+def values_doc(mesh: str, profile: str, revision: str | None, values: dict[str, Any]) -> dict[str, Any]:
+    """The control-plane chart's values as data, with the keys the pinned charts read (istiod: top-level
+    ``replicaCount``, ``autoscaleEnabled``, ``traceSampling``, ``profile``, ``global``, ``meshConfig``; see
+    manifests/charts/istio-control/istio-discovery/values.yaml)."""
+    bad = [k for k in values if not isinstance(k, str) or not VALUE_KEY.match(k)]
+    if bad:
+        raise InvalidInput(f"Invalid Helm values key {str(bad[0])[:80]!r}: a key is a name or a dotted path of "
+                           "names (letters, digits, _), e.g. meshConfig.accessLogFile.",
+                           hint="fix the key; values are scalars (string, number, boolean).")
+    small = profile in ("minimal", "demo")
+    if mesh == "istio":
+        doc: dict[str, Any] = {}
+        if revision:
+            doc["revision"] = revision
+        if profile in ("ambient", "demo"):
+            doc["profile"] = profile
+        doc["autoscaleEnabled"] = not small
+        doc["replicaCount"] = 1 if small else 2
+        if profile == "demo":
+            doc["traceSampling"] = 100.0
+        doc["global"] = {"proxy": {"resources": {"requests": {"cpu": "10m" if profile == "demo" else "100m",
+                                                              "memory": "40Mi" if profile == "demo" else "128Mi"}}}}
+        doc["meshConfig"] = {"enableAutoMtls": True, **({"accessLogFile": "/dev/stdout"} if profile == "demo" else {})}
+    else:
+        # the issuer certificate and key are passed with --set-file identity.issuer.tls.{crt,key}PEM: that is the
+        # linkerd.io/tls scheme (the chart creates the issuer Secret); kubernetes.io/tls would wait for a Secret
+        # made elsewhere and the identity pod would never start
+        doc = {"identity": {"issuer": {"scheme": "linkerd.io/tls"}}}
+        if profile == "ha":
+            doc.update({"controllerReplicas": 3, "enablePodDisruptionBudget": True, "enablePodAntiAffinity": True,
+                        "webhookFailurePolicy": "Fail",
+                        "deploymentStrategy": {"rollingUpdate": {"maxUnavailable": 1, "maxSurge": "25%"}}})
+        else:
+            doc["controllerReplicas"] = 1
+    for key, value in values.items():  # dotted paths become nested mappings, as with helm --set
+        *parents, leaf = key.split(".")
+        node = doc
+        for p in parents:
+            child = node.setdefault(p, {})
+            if not isinstance(child, dict):
+                raise InvalidInput(f"Helm values key {key!r} goes through {p!r}, which is already a value.",
+                                   hint="set the whole path once.")
+            node = child
+        node[leaf] = value
+    return doc
+
+
+def render_values(mesh: str, profile: str, revision: str | None, values: dict[str, Any]) -> str:
+    """The values file: a fixed comment, then the values dumped as YAML (no argument is pasted into text)."""
+    import yaml
+
+    doc = values_doc(mesh, profile, revision, values)
+    if mesh == "istio":
+        head = (f"# istiod values for profile {profile}" + (f", revision {revision}" if revision else "")
+                + " (rendered by mesh-plugin install_plan)\n")
+    else:
+        head = (f"# linkerd-control-plane values for profile {profile} (rendered by mesh-plugin install_plan)\n"
+                "# The trust anchor and issuer come from the files of step 2, passed with --set-file (never commit "
+                "the keys).\n")
+    return head + yaml.safe_dump(doc, sort_keys=False)
 
 
 def validate(mesh: str, profile: str, version: str) -> None:

@@ -281,7 +281,8 @@ def validate_weights(weights: dict[str, Any]) -> dict[str, int]:
     out = {}
     for subset, w in weights.items():
         if not isinstance(subset, str) or not subset or len(subset) > 63:
-            raise InvalidInput(f"Invalid subset name {subset!r}.")
+            raise InvalidInput(f"Invalid subset name {str(subset)[:63]!r}" + ("..." if len(str(subset)) > 63 else "")
+                               + ".", hint="subset names are DNS labels of at most 63 characters, e.g. v1.")
         if isinstance(w, bool) or not isinstance(w, int) and not (isinstance(w, str) and w.isdigit()):
             raise InvalidInput(f"Weight of {subset} must be a whole number, got {w!r}.", hint="use integers 0-100.")
         n = int(w)
@@ -355,3 +356,22 @@ def with_subsets(dr: dict | None, host_short: str, namespace: str, subsets: dict
         if n not in have:
             new["spec"]["subsets"].append({"name": n, "labels": lb})
     return new
+
+
+def canary_objects(host: str, namespace: str, stable: str, canary: str, weight: int, label: str,
+                   versions: list[str]) -> list[dict]:
+    """A DestinationRule (a subset per version, conservative outlier detection) and a VirtualService sending
+    ``weight`` to the canary and the rest to the stable subset. Objects, never text: values from pods and
+    arguments cannot change the YAML's structure."""
+    dr = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+          "metadata": {"name": host, "namespace": namespace},
+          "spec": {"host": host,
+                   "trafficPolicy": {"outlierDetection": {"consecutive5xxErrors": 10, "interval": "60s",
+                                                          "baseEjectionTime": "30s", "maxEjectionPercent": 50}},
+                   "subsets": [{"name": v, "labels": {label: v}} for v in versions]}}
+    vs = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+          "metadata": {"name": host, "namespace": namespace},
+          "spec": {"hosts": [host], "http": [{"name": "canary", "route": [
+              {"destination": {"host": host, "subset": stable}, "weight": 100 - weight},
+              {"destination": {"host": host, "subset": canary}, "weight": weight}]}]}}
+    return [dr, vs]

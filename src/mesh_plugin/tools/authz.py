@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import yaml
 from pydantic import BaseModel, Field
 
 from ..errors import InvalidInput, NotFound
@@ -193,36 +194,52 @@ def authz_check(to: Target,
                                   "http": req.http})
 
 
+def jwt_objects(workload: str, namespace: str, selector: dict[str, str], issuer: str, jwks_uri: str,
+                audiences: list[str], require_token: bool) -> list[dict]:
+    """The RequestAuthentication (and the AuthorizationPolicy requiring a token) as objects."""
+    rule: dict = {"issuer": issuer, "jwksUri": jwks_uri}
+    if audiences:
+        rule["audiences"] = list(audiences)
+    objs = [{"apiVersion": "security.istio.io/v1", "kind": "RequestAuthentication",
+             "metadata": {"name": f"{workload}-jwt", "namespace": namespace},
+             "spec": {"selector": {"matchLabels": dict(sorted(selector.items()))}, "jwtRules": [rule]}}]
+    if require_token:
+        objs.append({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                     "metadata": {"name": f"{workload}-require-jwt", "namespace": namespace},
+                     "spec": {"selector": {"matchLabels": dict(sorted(selector.items()))}, "action": "ALLOW",
+                              "rules": [{"from": [{"source": {"requestPrincipals": ["*"]}}]}]}})
+    return objs
+
+
 class JWTPolicy(TrafficChange):
     manifests_for_review: str = ""
 
 
 @tool("Generate JWT policy", read_only=False, destructive=True, idempotent=True)
 def generate_jwt_policy(workload: Workload, namespace: Namespace,
-                        issuer: Annotated[str, Field(min_length=1, max_length=500)],
-                        jwks_uri: Annotated[str, Field(pattern=r"^https?://", max_length=2000)],
-                        audiences: Annotated[list[str] | None, Field(default=None, max_length=20)] = None,
+                        issuer: Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$",
+                                                     description="the token issuer (iss claim), e.g. a URL")],
+                        jwks_uri: Annotated[str, Field(pattern=r"^https?://[^\x00-\x20\x7f]+$", max_length=2000,
+                                                       description="where the issuer publishes its keys (JWKS)")],
+                        audiences: Annotated[list[Annotated[str, Field(max_length=500,
+                                                                       pattern=r"^[^\x00-\x1f\x7f]+$")]] | None,
+                                             Field(default=None, max_length=20,
+                                                   description="accepted aud claims; omit to accept any")] = None,
                         require_token: Annotated[bool, Field(description=(
                             "also add the ALLOW rule that denies requests without a token"))] = True,
                         files: Files = None, apply: Apply = False, confirm: Confirm = None) -> JWTPolicy:
     """A RequestAuthentication (and, with require_token, the AuthorizationPolicy that requires a token: without
-    it, requests with no token pass) for a workload, from templates. Shown for review (manifests_for_review);
-    apply=true sends both through the shared change path (dry-run first, rollback handles)."""
-    import jinja2
-    import yaml
-    from importlib.resources import files as pkg_files
-
-    snap = RUNTIME.snapshot(AUTHZ_KINDS, None, files)
+    it, requests with no token pass) for a workload. Shown for review (manifests_for_review); apply=true sends
+    both through the shared change path (dry-run first, rollback handles)."""
+    snap = RUNTIME.snapshot(AUTHZ_KINDS, None, files, fresh=True)
     labels = workload_labels(snap, namespace, workload)
     selector = {k: labels[k] for k in ("app", "app.kubernetes.io/name") if k in labels} or labels
-    text = (pkg_files("mesh_plugin") / "templates" / "jwt.yaml.j2").read_text()
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - YAML, not HTML
-    rendered = env.from_string(text).render(workload=workload, namespace=namespace, issuer=issuer, jwks_uri=jwks_uri,
-                                            audiences=audiences or [], require_token=require_token,
-                                            selector=sorted(selector.items()))
-    objs = [d for d in yaml.safe_load_all(rendered) if d]
+    objs = jwt_objects(workload, namespace, selector, issuer, jwks_uri, audiences or [], require_token)
+    # built as data and dumped: no argument is ever pasted into YAML text
+    rendered = "\n---\n".join(yaml.safe_dump(o, sort_keys=False) for o in objs)
     warnings = [] if require_token else ["without require_token, requests with NO token are allowed (MESH0401)"]
     change = _apply_objects(objs, files, apply, confirm, False, snap, f"JWT for {namespace}/{workload}",
-                            f"{workload}.{namespace}", warnings)
+                            f"{workload}.{namespace}", warnings,
+                            kinds={"RequestAuthentication", "AuthorizationPolicy"}, namespace=namespace)
     return JWTPolicy(**change.model_dump(), manifests_for_review=rendered)
 

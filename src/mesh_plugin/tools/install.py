@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -87,7 +88,7 @@ class InstallPlan(BaseModel):
     version: str
     revision: str | None
     steps: list[PlanStep]
-    files: dict[str, str] = Field(description="values files the steps use, rendered from templates")
+    files: dict[str, str] = Field(description="values files the steps use (YAML dumped from data)")
     namespace_labels: list[str] = Field(description="labels/annotations that turn injection on")
     notes: list[str] = []
 
@@ -117,8 +118,8 @@ def _plan(mesh: str, profile: str, version: str | None, revision: str | None, va
     for s in steps:
         files.update(s.files)
     plan = InstallPlan(mesh=mesh, profile=profile, version=version, revision=revision,
-                       steps=[PlanStep(step=i + 1, title=s.title, command=" ".join(s.command),
-                                       undo=" ".join(s.undo) if s.undo else None) for i, s in enumerate(steps)],
+                       steps=[PlanStep(step=i + 1, title=s.title, command=shlex.join(s.command),
+                                       undo=shlex.join(s.undo) if s.undo else None) for i, s in enumerate(steps)],
                        files=files, namespace_labels=labels, notes=notes)
     return plan, steps
 
@@ -143,7 +144,7 @@ def install_plan(mesh: Mesh, profile: Profile = "default", version: Version = No
                  values: Values = None, gateway: bool = True, viz: bool = True) -> InstallPlan:
     """The exact Helm steps to install Istio (base, istiod, optional ingress gateway; CNI and ztunnel for
     ambient; revisions for canary upgrades) or Linkerd (CRDs, control plane with identity certificates,
-    optional viz, HA profile), with the values files rendered from templates and the namespace labels to add.
+    optional viz, HA profile), with the values files (YAML dumped from data) and the namespace labels to add.
     For review: nothing runs. install_apply runs it."""
     return _plan(mesh, profile, version, revision, values or {}, gateway, viz)[0]
 
@@ -189,7 +190,7 @@ def install_apply(mesh: Mesh, profile: Profile = "default", version: Version = N
         if r.returncode != 0:
             return ApplyResult(ran=True, completed=[d.title for d in done], failed=s.title,
                                output=(r.stderr or r.stdout)[-2000:],
-                               way_back=[" ".join(d.undo) for d in reversed(done) if d.undo])
+                               way_back=[shlex.join(d.undo) for d in reversed(done) if d.undo])
         done.append(s)
         audit("install-step", f"{mesh} {plan.version}", s.title, context=RUNTIME.context)
     return ApplyResult(ran=True, completed=[d.title for d in done])
