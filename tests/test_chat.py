@@ -84,7 +84,7 @@ def test_bad_tool_arguments_come_back_as_errors(httpx2_mock, session_factory):
     s, _ = session_factory()
     s.ask("list workloads")
     [result] = tool_results(seen[1])
-    assert result["is_error"] and "invalid arguments" in result["content"]
+    assert result["is_error"] and "Invalid arguments to list_workloads: namespace" in result["content"]
 
 
 def test_max_turns_and_token_budget(httpx2_mock, session_factory):

@@ -60,7 +60,7 @@ def test_offline_from_stdin_with_a_broken_document_warns(manifests, tmp_path):
 def test_bad_input_is_a_clear_error(sandbox, tmp_path):
     env = {"KUBECONFIG": sandbox.kubeconfig}
     cases = [
-        (["workloads", "-n", "Prod!"], "invalid argument: namespace"),
+        (["workloads", "-n", "Prod!"], "Invalid arguments to list_workloads: namespace"),
         (["overview", "-n", "staging"], "Namespace 'staging' does not exist"),
         (["--context", "nope", "overview"], "Context 'nope' is not in kubeconfig"),
         (["proxy-health", f"{sandbox.pod_name('legacy-batch')}.production"], "has no Envoy sidecar"),

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from pydantic import ValidationError
 
-from mesh_plugin.errors import NotFound
+
+from mesh_plugin.errors import InvalidInput, NotFound
 from mesh_plugin.sandbox import seed
 from mesh_plugin.tools import get_tool
 
@@ -59,9 +59,9 @@ def test_list_workloads_filters_by_sidecar(runtime):
 def test_tools_validate_names_before_any_request(runtime, sandbox):
     before = sandbox.api.requests_made
     for bad in ("Production", "-n", "a/b", "x" * 64, "../etc"):
-        with pytest.raises(ValidationError):
+        with pytest.raises(InvalidInput, match="Invalid arguments to"):
             get_tool("list_workloads").call(namespace=bad)
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidInput, match="Invalid arguments to"):
         get_tool("list_workloads").call(limit=0)
     assert sandbox.api.requests_made == before
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import ValidationError
+
 
 from mesh_plugin.errors import Conflict, InvalidInput, NotFound
 from mesh_plugin.kube import KINDS, KubeClient
@@ -77,7 +77,7 @@ def test_split_validates_before_anything(fresh_sandbox, state):
                          ({"v1": 50, "v9": 50}, "Unknown subset 'v9'"), ({}, "No weights")):
         with pytest.raises(InvalidInput, match=msg):
             split.call(host="payment-api", weights=weights, namespace="production")
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidInput, match="Invalid arguments to"):
         split.call(host="payment-api", weights={"v1": 50.5, "v2": 49.5}, namespace="production")
     with pytest.raises(NotFound, match="No Service"):
         split.call(host="nothing", weights={"v1": 100}, namespace="production")
@@ -141,7 +141,7 @@ def test_mirror_and_concurrent_edit(fresh_sandbox, state):
     route = c.get(KINDS["VirtualService"], "payment-api", "production")["spec"]["http"][0]
     assert route["mirror"] == {"host": "payment-api", "subset": "v2"} and route["mirrorPercentage"] == {"value": 5.0}
     assert r.changes[0].rollback_handle
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidInput, match="Invalid arguments to"):
         get_tool("set_traffic_mirror").call(host="payment-api", subset="v2", percent=150, namespace="production")
     # another writer edits between our read and our write: reported, not overwritten
     from mesh_plugin.changes.path import execute, plan_change

@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="bind address for streamable-http (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port for streamable-http (default 8000)")
     p.add_argument("--sandbox", action="store_true", help="start the embedded sandbox cluster and serve it")
+    p.add_argument("--prometheus-url", action="append", dest="prometheus_urls", metavar="URL",
+                   help="a Prometheus base URL callers may use (repeatable; also MESH_PLUGIN_PROMETHEUS_URL, "
+                        "comma-separated). Callers cannot name any other URL.")
 
     p = sub.add_parser("overview", help="meshes, namespaces, sidecar coverage and findings")
     _common(p)
@@ -416,13 +419,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         ap.print_help()
         return 0
-    from .errors import MeshError
+    import logging
+
+    from .errors import InternalError, MeshError, clip
     from .runtime import configure
 
-    configure(getattr(args, "kubeconfig", None), getattr(args, "context", None), getattr(args, "timeout", None),
-              getattr(args, "read_only", False))
+    if not os.environ.get("MESH_PLUGIN_DEBUG"):  # tracebacks of internal errors only on request
+        logging.getLogger("mesh_plugin.internal").disabled = True
     try:
+        configure(getattr(args, "kubeconfig", None), getattr(args, "context", None), getattr(args, "timeout", None),
+                  getattr(args, "read_only", False))
         return _run(args)
+    except InternalError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
     except MeshError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2
@@ -435,10 +445,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pydantic import ValidationError
 
         if isinstance(e, ValidationError):
-            msgs = "; ".join(f"{'.'.join(map(str, err['loc'][1:] or err['loc']))}: {err['msg']}" for err in e.errors())
-            print(f"Error: invalid argument: {msgs}", file=sys.stderr)
+            from .tools.registry import schema_errors
+
+            print(f"Error: invalid argument: {schema_errors(e)}", file=sys.stderr)
             return 2
-        raise
+        if isinstance(e, RecursionError):
+            print("Error: the input is nested too deeply to read. Next: pass an ordinary manifest or dump.",
+                  file=sys.stderr)
+            return 2
+        print(f"Error: internal error ({type(e).__name__}): {clip(str(e), 300)}. Next: set MESH_PLUGIN_DEBUG=1 "
+              "for details, and report it.", file=sys.stderr)
+        return 1
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -457,7 +474,8 @@ def _run(args: argparse.Namespace) -> int:
         try:
             from .runtime import RUNTIME
 
-            serve(args.transport, args.host, args.port, read_only=RUNTIME.read_only)
+            serve(args.transport, args.host, args.port, read_only=RUNTIME.read_only,
+                  prometheus_urls=args.prometheus_urls)
         finally:
             if sb:
                 sb.stop()

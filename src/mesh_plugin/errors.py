@@ -5,6 +5,16 @@ fixes it. Surfaces (MCP, CLI, chat) print ``str(error)``, which joins both.
 """
 from __future__ import annotations
 
+#: the longest error text a surface sends (an error is read by a model too, and may echo its input)
+MAX_ERROR_TEXT = 4000
+
+
+def clip(text: str, limit: int = MAX_ERROR_TEXT) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f" ... [{len(text) - limit} more characters not shown]"
+
 
 class MeshError(Exception):
     """Base class: an expected failure with a next step."""
@@ -17,7 +27,8 @@ class MeshError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        return f"{self.message} Next: {self.hint}" if self.hint else self.message
+        text = f"{clip(self.message)} Next: {clip(self.hint, 1000)}" if self.hint else clip(self.message)
+        return text
 
 
 class InvalidInput(MeshError):
@@ -82,6 +93,18 @@ class Conflict(MeshError):
     """A write lost a race: the object changed since it was read."""
 
     code = "conflict"
+
+
+class OutcomeUnknown(MeshError):
+    """A write was sent but whether it was applied cannot be told (its answer was lost)."""
+
+    code = "outcome_unknown"
+
+
+class InternalError(MeshError):
+    """An unexpected failure inside mesh-plugin (a bug): typed, with a next step, never a traceback."""
+
+    code = "internal_error"
 
 
 class ServerError(MeshError):

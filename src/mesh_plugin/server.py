@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -24,24 +25,69 @@ INSTRUCTIONS = (
 )
 
 
+#: tool calls running at once; more are refused at once ("busy") rather than queued behind a slow API
+MAX_CALLS = int(os.environ.get("MESH_PLUGIN_MAX_CALLS", "64"))
+_calls: Any = None
+
+
+def _limiter() -> Any:
+    global _calls
+    if _calls is None:
+        import anyio
+
+        _calls = anyio.CapacityLimiter(MAX_CALLS)
+    return _calls
+
+
+async def _in_thread(t: ToolDef, kwargs: dict[str, Any]) -> Any:
+    """Run a tool on the server's own bounded pool (not the SDK's shared one) through the one pipeline."""
+    import anyio.to_thread
+
+    from .errors import InvalidInput
+    from .tools.registry import run_tool
+
+    limiter = _limiter()
+    if limiter.borrowed_tokens >= limiter.total_tokens:
+        raise InvalidInput(f"The server is busy: {MAX_CALLS} calls are running.",
+                           hint="retry in a few seconds; calls end within their deadline.")
+    return await anyio.to_thread.run_sync(functools.partial(run_tool, t.name, t.fn, kwargs), limiter=limiter)
+
+
+def _tool_error(e: Any) -> Any:
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    return ToolError(f"{type(e).__name__}: {e}")
+
+
 def _adapt(t: ToolDef) -> Any:
     import inspect
-
-    from mcp.server.mcpserver.exceptions import ToolError
 
     if "confirm" in inspect.signature(t.fn).parameters:
         return _adapt_confirmable(t)
 
-    @functools.wraps(t.fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        from .budget import fit
-
+    async def run(**kwargs: Any) -> Any:
         try:
-            return fit(t.fn(*args, **kwargs))
+            return await _in_thread(t, kwargs)
         except MeshError as e:
-            raise ToolError(f"{type(e).__name__}: {e}") from None
+            raise _tool_error(e) from None
 
+    _same_signature(run, t)
     return run
+
+
+def _same_signature(run: Any, t: ToolDef, extra: list[Any] | None = None) -> None:
+    import inspect
+
+    sig = inspect.signature(t.fn, eval_str=True)
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in sig.parameters.values()] + (extra or [])
+    returns = sig.return_annotation
+    if extra:
+        from mcp_types import InputRequiredResult
+
+        returns = returns | InputRequiredResult
+    run.__signature__ = sig.replace(parameters=params, return_annotation=returns)
+    run.__annotations__ = {**{p.name: p.annotation for p in params}, "return": returns}
+    run.__name__, run.__doc__, run.__qualname__ = t.fn.__name__, t.fn.__doc__, t.fn.__qualname__
 
 
 def _adapt_confirmable(t: ToolDef) -> Any:
@@ -51,18 +97,14 @@ def _adapt_confirmable(t: ToolDef) -> Any:
     round on 2026-07-28+. A client without elicitation gets the error asking for ``confirm="<namespace>"``."""
     import inspect
 
-    import anyio.to_thread
     from mcp.server.mcpserver import Context
-    from mcp.server.mcpserver.exceptions import ToolError
     from mcp_types import InputRequiredResult
 
     from .errors import ConfirmationRequired
 
     async def run(ctx: Context, **kwargs: Any) -> Any:
-        from .budget import fit
-
         async def once() -> Any:
-            return fit(await anyio.to_thread.run_sync(functools.partial(t.fn, **kwargs)))
+            return await _in_thread(t, kwargs)
 
         answer = (ctx.input_responses or {}).get(_CONFIRM_KEY)
         try:
@@ -79,15 +121,10 @@ def _adapt_confirmable(t: ToolDef) -> Any:
                 kwargs["confirm"] = await _elicit_mid_call(ctx, e)
                 return await once()
         except MeshError as e:
-            raise ToolError(f"{type(e).__name__}: {e}") from None
+            raise _tool_error(e) from None
 
-    sig = inspect.signature(t.fn, eval_str=True)
-    ctx_param = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
-    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in sig.parameters.values()]
-    returns = sig.return_annotation | InputRequiredResult
-    run.__signature__ = sig.replace(parameters=[*params, ctx_param], return_annotation=returns)  # type: ignore
-    run.__annotations__ = {**{p.name: p.annotation for p in params}, "ctx": Context, "return": returns}
-    run.__name__, run.__doc__, run.__qualname__ = t.fn.__name__, t.fn.__doc__, t.fn.__qualname__
+    _same_signature(run, t, [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)])
+    run.__annotations__["ctx"] = Context
     return run
 
 
@@ -158,13 +195,39 @@ def build_server(read_only: bool = False, lazy: bool = False) -> Any:
     as much as importing the MCP SDK, and a client waits for tools/list at every start.
     """
     from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    class Server(MCPServer):  # type: ignore[misc]
+        async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+            """Arguments the tool does not declare are refused (a misspelt name must not silently widen a
+            query), and schema errors read like every other error: what is wrong, then Next:."""
+            from pydantic import ValidationError
+
+            from .tools.registry import schema_errors
+
+            tool = self._tool_manager.get_tool(name)
+            if tool is not None:
+                known = set((tool.parameters or {}).get("properties") or {})
+                unknown = sorted(k for k in arguments or {} if k not in known)
+                if unknown:
+                    raise ToolError(f"InvalidInput: {name} has no parameter {unknown[0][:60]!r}"
+                                    + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+                                    + f". Next: use only {', '.join(sorted(known)) or 'no arguments'}.")
+            try:
+                return await super().call_tool(name, arguments, context)
+            except ToolError as e:
+                if isinstance(e.__cause__, ValidationError):
+                    raise ToolError(f"InvalidInput: invalid arguments to {name}: {schema_errors(e.__cause__)}. "
+                                    f"Next: fix the argument(s) named above (the tool's inputSchema describes "
+                                    f"each).") from None
+                raise
 
     if not lazy:
-        server = MCPServer(name="service-mesh", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
+        server = Server(name="service-mesh", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
         _register(server, read_only)
         return server
 
-    class LazyServer(MCPServer):  # type: ignore[misc]
+    class LazyServer(Server):  # type: ignore[misc]
         _loaded = False
 
         def _ensure(self) -> None:
@@ -198,7 +261,7 @@ def build_server(read_only: bool = False, lazy: bool = False) -> Any:
             self._ensure()
             return super()._tool_input_schema(name)
 
-    return LazyServer(name="service-mesh", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
+    return LazyServer(name="service-mesh", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")  # type: ignore[no-any-return]
 
 
 def _schema_cache(read_only: bool) -> Any:
@@ -237,15 +300,21 @@ def _write_atomic(path: Any, text: str) -> None:
         pass
 
 
-def serve(transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000, read_only: bool = False) -> None:
-    import os
+#: HTTP sessions kept at once, and how long an idle one lives (seconds)
+MAX_SESSIONS = int(os.environ.get("MESH_PLUGIN_MAX_SESSIONS", "100"))
+SESSION_IDLE = float(os.environ.get("MESH_PLUGIN_SESSION_IDLE", "600"))
 
+
+def serve(transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000, read_only: bool = False,
+          prometheus_urls: list[str] | None = None) -> None:
+    from .metrics.prometheus import restrict_urls
     from .runtime import RUNTIME
 
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if "MESH_PLUGIN_SNAPSHOT_TTL" not in os.environ:
         RUNTIME.snapshot_ttl = 5.0  # an MCP session asks follow-up questions: reuse LISTs for a few seconds
     RUNTIME.files_root = os.environ.get("MESH_PLUGIN_FILES_ROOT") or os.getcwd()
+    restrict_urls(prometheus_urls)  # callers may name only the operator's Prometheus URLs
     server = build_server(read_only=read_only, lazy=True)
     if transport == "stdio":
         server.run("stdio")
@@ -259,12 +328,42 @@ def serve(transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000, r
     from mcp.server.transport_security import TransportSecuritySettings
 
     security = None if loopback else TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    app = server.streamable_http_app(host=host, transport_security=security)
+    app = server.streamable_http_app(host=host, transport_security=security, max_sessions=MAX_SESSIONS,
+                                     session_idle_timeout=SESSION_IDLE)
+    evict_idle_sessions(server)
     uvicorn.run(BearerAuth(app, token) if token else app, host=host, port=port, log_level="warning")
 
 
+def evict_idle_sessions(server: Any) -> None:
+    """At the session cap, a new client takes the place of the session idle longest, instead of being refused:
+    one token holder opening sessions and abandoning them cannot lock the others out."""
+    import anyio
+
+    manager = server._lowlevel_server._session_manager  # the SDK's StreamableHTTPSessionManager
+    admit = manager._admit_session
+
+    def admit_or_evict(requestor: Any) -> Any:
+        transport = admit(requestor)
+        if transport is not None:
+            return transport
+        idle = [(t.idle_scope.deadline, sid, t) for sid, t in manager._server_instances.items()
+                if getattr(t, "_requests_in_flight", 1) == 0 and t.idle_scope is not None]
+        if not idle:
+            return None
+        _, sid, oldest = min(idle, key=lambda x: x[0])
+        logging.getLogger("mesh_plugin.server").warning("session cap (%d) reached: closing the session idle "
+                                                        "longest", manager.max_sessions)
+        manager._server_instances.pop(sid, None)
+        manager._session_owners.pop(sid, None)
+        oldest.idle_scope.deadline = anyio.current_time()  # its server task ends and discards it
+        return admit(requestor)
+
+    manager._admit_session = admit_or_evict
+
+
 class BearerAuth:
-    """ASGI middleware: every HTTP request needs ``Authorization: Bearer <token>`` (constant-time compare)."""
+    """ASGI middleware: every HTTP request needs ``Authorization: Bearer <token>`` (scheme case-insensitive,
+    RFC 7235; token compared in constant time)."""
 
     def __init__(self, app: Any, token: str) -> None:
         self.app, self.token = app, token.encode()
@@ -274,7 +373,8 @@ class BearerAuth:
 
         if scope.get("type") == "http":
             auth = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(auth, b"Bearer " + self.token):
+            scheme, _, given = auth.strip().partition(b" ")
+            if not (scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self.token)):
                 await send({"type": "http.response.start", "status": 401,
                             "headers": [(b"content-type", b"text/plain"), (b"www-authenticate", b"Bearer")]})
                 await send({"type": "http.response.body", "body": b"missing or wrong bearer token\n"})

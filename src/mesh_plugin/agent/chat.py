@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..errors import ConfirmationRequired, InvalidInput, MeshError
+from ..errors import ConfirmationRequired, InvalidInput, MeshError, clip
 
 # The newest Sonnet-class alias in the SDK's model list (cost and speed suit a tool loop). A test fails when
 # it appears in the SDK's deprecated-model table, so the next end of life shows up in CI, not for users.
@@ -124,23 +124,26 @@ class ChatSession:
         if not tool.read_only:
             if self.read_only:
                 return {**res, "content": "refused: read-only mode", "is_error": True}
-            if args.get("apply") and not self.confirm(f"Apply {name} {json.dumps(args)}?"):
+            if args.get("apply") and not self.confirm(f"Apply {name} {clip(json.dumps(args), 2000)}?"):
                 return {**res, "is_error": True,
                         "content": "refused: the user did not confirm this change (run with --yes, or answer y). "
                                    "Show the dry-run instead."}
-        self.out.write(f"\n[{name} {json.dumps(args)}]\n")
+        self.out.write(f"\n[{name} {clip(json.dumps(args), 300)}]\n")
+        from ..metrics.prometheus import restricted
+
         try:
-            try:
-                out = tool.call(**args)
-            except ConfirmationRequired as e:  # a production namespace: ask the user, as MCP elicitation would
-                if not self.confirm(f"{e.message}\n{e.diff}\nApply it in {e.namespace}?"):
-                    raise
-                out = tool.call(**{**args, "confirm": e.namespace})
+            with restricted():  # the model names the arguments: only the operator's Prometheus URLs are fetched
+                try:
+                    out = tool.call(**args)
+                except ConfirmationRequired as e:  # a production namespace: ask the user, as elicitation would
+                    if not self.confirm(f"{e.message}\n{e.diff}\nApply it in {e.namespace}?"):
+                        raise
+                    out = tool.call(**{**args, "confirm": e.namespace})
             return {**res, "content": out.model_dump_json()}
         except MeshError as e:
             return {**res, "content": f"{type(e).__name__}: {e}", "is_error": True}
-        except Exception as e:  # pydantic ValidationError: the model can fix its arguments
-            return {**res, "content": f"invalid arguments: {e}", "is_error": True}
+        except Exception as e:  # noqa: BLE001 - never end the conversation on a tool's bug
+            return {**res, "content": f"InternalError: {type(e).__name__}: {clip(str(e), 300)}", "is_error": True}
 
 
 def run_chat(prompt: str | None, **kwargs: Any) -> int:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from .. import deadline
 from ..errors import Conflict, Forbidden, InvalidInput, MeshError, NotFound, ServerError, Timeout, Unreachable
 from .kinds import Kind
 
@@ -21,6 +22,10 @@ log = logging.getLogger("mesh_plugin.kube")
 
 DEFAULT_TIMEOUT = 10.0
 PAGE_SIZE = 500
+#: the largest answer read from the API (a page of LIST, a config dump through the pod proxy)
+MAX_BODY = int(os.environ.get("MESH_PLUGIN_MAX_API_BODY", str(64 * 1024 * 1024)))
+#: requests in flight to the API at once, per client; callers beyond wait (within their deadline)
+MAX_IN_FLIGHT = 8
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
 
@@ -44,6 +49,7 @@ class KubeClient:
         self.host = api_client.configuration.host
         self.requests_made = 0
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -111,6 +117,9 @@ class KubeClient:
                 if method != "GET" or e.status not in self.RETRY_STATUSES or attempt >= self.MAX_ATTEMPTS:
                     raise
                 wait = min(self.MAX_RETRY_WAIT, getattr(e, "retry_after", None) or 0.2 * 2 ** (attempt - 1))
+                left = deadline.remaining()
+                if left is not None and left <= wait:
+                    raise
                 log.info("retrying %s %s after %s (%.1fs)", method, path, e.status, wait)
                 time.sleep(wait)
 
@@ -139,13 +148,28 @@ class KubeClient:
             )
         except Exception as e:  # pragma: no cover - serialization of our own dicts
             raise InvalidInput(f"Cannot build request {method} {path}: {e}") from None
-        to = timeout or self.timeout
+        try:
+            to = deadline.bound(timeout or self.timeout)
+        except TimeoutError:
+            raise Timeout(f"{method} {path} was not sent: the call's overall deadline passed.",
+                          hint="narrow the question with a namespace, or raise --timeout.") from None
+        if not self._slots.acquire(timeout=to):
+            raise Timeout(f"{method} {path} was not sent: {MAX_IN_FLIGHT} requests to the API were still in flight "
+                          f"after {to:.0f}s.", hint="the API server is slow: retry later, or raise --timeout.")
         with self._lock:
             self.requests_made += 1
         started = time.monotonic()
+        raw = None
+        complete = False
         try:
             resp = self.api.call_api(m, url, header_params=hdrs, body=b, _request_timeout=(min(to, 5.0), to))
-            data = resp.read()
+            raw = resp.response
+            data = deadline.read_body(raw, to - (time.monotonic() - started), MAX_BODY)
+            complete = True
+        except deadline.BodyTooLarge as e:
+            raise ServerError(f"{method} {path} answered more than {e.limit} bytes: not read.",
+                              hint="narrow the question (a namespace, one pod), or raise MESH_PLUGIN_MAX_API_BODY."
+                              ) from None
         except Exception as e:  # map transport failures to typed errors
             reason = getattr(e, "reason", None) or e
             refused = isinstance(reason, (urllib3.exceptions.NewConnectionError, ConnectionError)) or (
@@ -159,6 +183,12 @@ class KubeClient:
                     hint="check the cluster is up and the --context/KUBECONFIG points at it (kubectl cluster-info).",
                 ) from None
             raise
+        finally:
+            self._slots.release()
+            if raw is not None:
+                if not complete:  # a body cut short: never hand its connection back to the pool
+                    raw.close()
+                raw.release_conn()
         log.debug("%s %s -> %s in %.0f ms", method, path, resp.status, (time.monotonic() - started) * 1000)
         if 200 <= resp.status < 300:
             return data

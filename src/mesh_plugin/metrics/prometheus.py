@@ -4,9 +4,16 @@ with :func:`label_value`, never pasted raw.
 Where it is: ``--prometheus-url`` / ``MESH_PLUGIN_PROMETHEUS_URL`` (direct), else the first of the
 usual in-cluster Services (``istio-system/prometheus:9090``, ``linkerd-viz/prometheus:9090``)
 through the API server's service proxy.
+
+Fetching is an SSRF risk when the URL comes from a caller (MCP, chat): those surfaces call
+:func:`restrict_urls` so that only the URLs the operator configured (``serve --prometheus-url``,
+``MESH_PLUGIN_PROMETHEUS_URL``, comma-separated) are fetched. Redirects are not followed, answers are
+capped in size and time, and an answer that is not Prometheus API JSON is refused without echoing it.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import os
 import re
@@ -16,6 +23,11 @@ import urllib.request
 from typing import Any
 
 from ..errors import InvalidInput, MeshError, NotFound, ServerError, Timeout, Unreachable
+
+#: the largest Prometheus answer read (bytes)
+MAX_BODY = int(os.environ.get("MESH_PLUGIN_PROMETHEUS_MAX_BYTES", str(16 * 1024 * 1024)))
+#: None: any URL may be fetched (the CLI: the operator types it). A tuple: only these (MCP and chat).
+_ALLOWED: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar("prometheus_allowed", default=None)
 
 SERVICES = (("istio-system", "prometheus", "9090"), ("linkerd-viz", "prometheus", "9090"),
             ("monitoring", "prometheus-operated", "9090"))
@@ -49,11 +61,14 @@ class Prometheus:
         return f"service {ns}/{name}:{port} (through the API server)"
 
     def _get(self, path: str, params: list[tuple[str, str]]) -> dict:
+        from .. import deadline
+
         try:
             if self.url:
                 full = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
-                with urllib.request.urlopen(full, timeout=self.timeout) as r:
-                    body = r.read()
+                req = urllib.request.Request(full, headers={"Accept": "application/json"})
+                with _OPENER.open(req, timeout=deadline.bound(self.timeout)) as r:
+                    body = deadline.read_body(r, self.timeout, MAX_BODY)
             else:
                 ns, name, port = self.service  # type: ignore[misc]
                 try:
@@ -63,22 +78,21 @@ class Prometheus:
                         raise Unreachable(f"Prometheus at {self.where} is unreachable ({e.status}).",
                                           hint="check its pods are running, or pass --prometheus-url.") from None
                     raise
-        except urllib.error.HTTPError as e:
-            raise ServerError(f"Prometheus at {self.where} answered {e.code}: {e.read()[:200]!r}", status=e.code,
-                              hint="check the query and Prometheus' health.") from None
+                if len(body) > MAX_BODY:
+                    raise deadline.BodyTooLarge(MAX_BODY)
+        except urllib.error.HTTPError as e:  # the body is not echoed: it may be anything
+            raise ServerError(f"Prometheus at {self.where} answered HTTP {e.code}.", status=e.code,
+                              hint="check the URL points at Prometheus and the query is valid.") from None
+        except deadline.BodyTooLarge as e:
+            raise ServerError(f"Prometheus at {self.where} answered more than {e.limit} bytes: not read.",
+                              hint="narrow the query's window, or check the URL points at Prometheus.") from None
         except TimeoutError:
             raise Timeout(f"Prometheus at {self.where} did not answer within {self.timeout:.0f}s.",
                           hint="retry, or pass --prometheus-url.") from None
         except (urllib.error.URLError, OSError) as e:
-            raise Unreachable(f"Prometheus at {self.where} is unreachable: {getattr(e, 'reason', e)}.",
+            raise Unreachable(f"Prometheus at {self.where} is unreachable: {type(getattr(e, 'reason', e)).__name__}.",
                               hint="pass --prometheus-url (or set MESH_PLUGIN_PROMETHEUS_URL).") from None
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            raise ServerError(f"Prometheus at {self.where} answered with something that is not JSON.") from None
-        if doc.get("status") != "success":
-            raise ServerError(f"Prometheus query failed: {doc.get('error', doc)}")
-        return doc.get("data") or {}
+        return _api_data(body, self.where)
 
     def query(self, promql: str, at: float | None = None) -> list[tuple[dict[str, str], float]]:
         params = [("query", promql)]
@@ -96,14 +110,97 @@ class Prometheus:
         return out
 
 
+def _api_data(body: bytes, where: str) -> dict:
+    """The ``data`` of a Prometheus HTTP API answer; anything else is refused without echoing it."""
+    not_prom = ServerError(f"The answer from {where} is not Prometheus API JSON: refused (not shown).",
+                           hint="check the URL points at a Prometheus server (the base URL, without /api/v1).")
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        raise not_prom from None
+    if not isinstance(doc, dict) or doc.get("status") not in ("success", "error"):
+        raise not_prom
+    if doc["status"] == "error":
+        kind, err = doc.get("errorType"), doc.get("error")
+        if not isinstance(kind, str) or not isinstance(err, str):
+            raise not_prom
+        raise ServerError(f"Prometheus query failed ({kind[:40]}): {err[:200]}",
+                          hint="check the query window and that the metric exists.")
+    data = doc.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("resultType"), str) or not isinstance(
+            data.get("result"), list):
+        raise not_prom
+    return data
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A configured Prometheus that redirects elsewhere is refused, not followed."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        raise urllib.error.HTTPError(req.full_url, code, "redirects are not followed", headers, fp)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect, urllib.request.ProxyHandler({}))
+
+
+def normalize_url(url: str) -> str:
+    """A Prometheus base URL: http(s)://host[:port][/path], no credentials, query or fragment."""
+    u = url.strip()
+    try:
+        parts = urllib.parse.urlsplit(u)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.username
+            or parts.password or parts.query or parts.fragment or "#" in u or "?" in u or any(
+                c.isspace() or ord(c) < 32 for c in u)):
+        raise InvalidInput(f"Invalid Prometheus URL {u[:100]!r}.",
+                           hint="use the server's base URL, e.g. http://prometheus.istio-system:9090 (no query, "
+                                "fragment or credentials).")
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def configured_urls() -> list[str]:
+    raw = os.environ.get("MESH_PLUGIN_PROMETHEUS_URL", "")
+    return [normalize_url(u) for u in raw.split(",") if u.strip()]
+
+
+def restrict_urls(extra: list[str] | None = None) -> tuple[str, ...]:
+    """From now on (in this context: the server sets it before serving), fetch only the operator's URLs:
+    ``extra`` from flags, plus the environment's."""
+    allowed = tuple(dict.fromkeys([normalize_url(u) for u in extra or []] + configured_urls()))
+    _ALLOWED.set(allowed)
+    return allowed
+
+
+@contextlib.contextmanager
+def restricted(extra: list[str] | None = None) -> Any:
+    """The same, for one block (a chat turn's tool call)."""
+    token = _ALLOWED.set(tuple(dict.fromkeys([normalize_url(u) for u in extra or []] + configured_urls())))
+    try:
+        yield
+    finally:
+        _ALLOWED.reset(token)
+
+
 def prometheus_for(runtime: Any, url: str | None = None, services: list[dict] | None = None) -> Prometheus:
-    """Prometheus from an explicit URL, the environment, or the cluster's usual Services (looked up in
-    ``services`` when the caller already listed them, else with one GET each)."""
-    url = url or os.environ.get("MESH_PLUGIN_PROMETHEUS_URL")
+    """Prometheus from an explicit URL, the operator's configuration, or the cluster's usual Services (looked
+    up in ``services`` when the caller already listed them, else with one GET each)."""
     if url:
-        if not url.startswith(("http://", "https://")):
-            raise InvalidInput(f"Invalid Prometheus URL {url!r}.", hint="use http://host:port.")
+        url = normalize_url(url)
+        allowed = _ALLOWED.get()
+        if allowed is not None and url not in allowed:
+            raise InvalidInput(
+                "prometheus_url must be one the operator configured"
+                + (f" ({', '.join(allowed)})." if allowed else " (none is)."),
+                hint="omit prometheus_url to use the configured Prometheus or the cluster's own; operators add "
+                     "URLs with serve --prometheus-url or MESH_PLUGIN_PROMETHEUS_URL.")
         return Prometheus(url)
+    if _ALLOWED.get():
+        return Prometheus(_ALLOWED.get()[0])  # type: ignore[index]
+    configured = configured_urls()
+    if configured:
+        return Prometheus(configured[0])
     from ..kube.kinds import KINDS
 
     client = runtime.client()

@@ -285,12 +285,28 @@ class Sandbox:
 
     def inject_fault(self, path_regex: str, status: int = 500, *, method: str | None = None, delay: float = 0.0,
                      times: int | None = None, headers: dict[str, str] | None = None,
-                     query_key: str | None = None) -> Fault:
+                     query_key: str | None = None, after: Callable[[], None] | None = None,
+                     drop: bool = False) -> Fault:
+        """Fault matching requests. ``status=0`` serves them normally, then runs ``after`` and/or (``drop``) cuts
+        the connection instead of answering."""
         import re
 
-        f = Fault(method, re.compile(path_regex), status, delay, times, headers or {}, query_key=query_key)
+        f = Fault(method, re.compile(path_regex), status, delay, times, headers or {}, query_key=query_key,
+                  after=after, drop=drop)
         self.api.faults.append(f)
         return f
+
+    def edit(self, group: str, plural: str, namespace: str, name: str, change: Callable[[dict], None]) -> dict:
+        """Another writer: change a stored object in place (its resourceVersion moves on), as kubectl would."""
+        obj = self.api.store[(group, plural)][(namespace, name)]
+        change(obj)
+        self.api._stamp(obj, new=False)
+        return obj
+
+    def after_read(self, path_regex: str, change: Callable[[], None], times: int = 1) -> Fault:
+        """Run ``change`` (another writer) right after the next matching GET has been answered: the edit lands
+        between a tool's read and its write."""
+        return self.inject_fault(path_regex, 0, method="GET", times=times, after=change)
 
     def clear_faults(self) -> None:
         self.api.faults.clear()

@@ -43,7 +43,11 @@ _PROXY = re.compile(r"^/api/v1/namespaces/([^/]+)/(pods|services)/([^/:]+)(?::([
 
 @dataclass
 class Fault:
-    """Answer matching requests with ``status`` (after ``delay`` seconds), ``times`` times (None: always)."""
+    """Answer matching requests with ``status`` (after ``delay`` seconds), ``times`` times (None: always).
+
+    With ``status=0`` the request is served normally, then: ``after()`` runs (another writer acting between
+    a tool's read and its write), and with ``drop`` the connection is cut instead of answering (the write is
+    applied but its answer is lost)."""
 
     method: str | None
     path: re.Pattern[str]
@@ -52,8 +56,10 @@ class Fault:
     times: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
     hits: int = 0
-    #: only requests whose query carries this key (e.g. "continue")
+    #: only requests whose query carries this key (e.g. "continue"); "!key": only those without it
     query_key: str | None = None
+    after: Any = None
+    drop: bool = False
 
 
 def _now() -> str:
@@ -193,6 +199,8 @@ class _Req:
     params: Any
     headers: Any
     body: bytes
+    #: status-0 faults this request matched (run after it is served)
+    passed: list[Fault] = field(default_factory=list)
 
 
 class SandboxAPI(kmock.KubernetesEmulator):
@@ -264,6 +272,11 @@ class SandboxAPI(kmock.KubernetesEmulator):
             resp = await self._serve(request)
         except Exception as e:  # a bug in the emulator: answer like an API server would
             return _status(500, "InternalError", f"sandbox API error: {type(e).__name__}: {e}")
+        for fault in request.passed:  # served: now the other writer acts, or the answer is lost
+            if fault.after is not None:
+                fault.after()
+            if fault.drop and raw.transport is not None:
+                raw.transport.abort()
         if resp is not None:
             return resp
         return await super().__call__(raw)
@@ -275,11 +288,15 @@ class SandboxAPI(kmock.KubernetesEmulator):
             self.request_log.append((method, str(request.url.path_qs)))
         for fault in self.faults:
             if (fault.method in (None, method) and fault.path.search(path)
-                    and (fault.query_key is None or fault.query_key in request.params)
+                    and (fault.query_key is None or (fault.query_key[1:] not in request.params
+                                                     if fault.query_key.startswith("!")
+                                                     else fault.query_key in request.params))
                     and (fault.times is None or fault.hits < fault.times)):
                 fault.hits += 1
                 if fault.delay:
                     await asyncio.sleep(fault.delay)
+                if not fault.status:
+                    request.passed.append(fault)
                 if fault.status:
                     resp = _status(fault.status, "InjectedFault", f"sandbox fault {fault.status}")
                     resp.headers.update(fault.headers)

@@ -100,6 +100,8 @@ def linkerd_stat(resource: Annotated[str, Field(max_length=300, pattern=r"^(depl
         parts.append(f"{label}={label_value(rname)}")
     try:
         prom = prometheus_for(RUNTIME, prometheus_url, snap.of("Service"))
+    except InvalidInput:  # a prometheus_url the operator did not configure
+        raise
     except MeshError as e:
         raise NotFound(f"The viz Prometheus is not reachable: {e.message}",
                        hint="install linkerd-viz (linkerd viz install | kubectl apply -f -) or pass "
@@ -397,7 +399,7 @@ def set_linkerd_split(service: Annotated[str, Field(max_length=63, pattern=r"^[a
     missing). Same validation as the Istio split (whole numbers, 0-100, sum 100; backends must be Services), then
     the shared change path: dry-run diff by default; apply=true with a precondition and a rollback handle."""
     w = validate_weights(weights)
-    snap = RUNTIME.snapshot(LINKERD_KINDS, None, files)
+    snap = RUNTIME.snapshot(LINKERD_KINDS, None, files, fresh=True)
     svc = snap.get("Service", service, namespace)
     if svc is None:
         raise NotFound(f"No Service {namespace}/{service}.", hint="the split's parent must be an existing Service.")
@@ -424,5 +426,7 @@ def set_linkerd_split(service: Annotated[str, Field(max_length=63, pattern=r"^[a
         rules = new.setdefault("spec", {}).setdefault("rules", [{}])
         rules[-1]["backendRefs"] = backends
     return _apply_objects([new], files, apply, confirm, False, snap, f"split {namespace}/{service}: " +
-                          " ".join(f"{k}={v}" for k, v in w.items()), f"{service}.{namespace}", [])
+                          " ".join(f"{k}={v}" for k, v in w.items()), f"{service}.{namespace}", [],
+                          kinds={"policy.linkerd.io/HTTPRoute", "gateway.networking.k8s.io/HTTPRoute"},
+                          namespace=namespace)
 

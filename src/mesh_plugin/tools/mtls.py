@@ -128,6 +128,8 @@ def plaintext_shares(namespace: str | None, window: str, url: str | None, servic
         q = (f"sum by (destination_workload_namespace, destination_workload, connection_security_policy) "
              f"(increase(istio_requests_total{{{sel}}}[{check_window(window)}]))")
         rows = prom.query(q)
+    except InvalidInput:  # a prometheus_url the operator did not configure
+        raise
     except MeshError as e:
         return {}, f"metrics unavailable: {e}"
     totals: dict[tuple[str, str], list[float]] = {}
@@ -361,7 +363,7 @@ def set_mtls_mode(namespace: Namespace,
     clients) unless force=true; warns loudly on DISABLE."""
     if port is not None and not workload:
         raise InvalidInput("portLevelMtls needs a workload selector.", hint="pass workload= with port=.")
-    snap = RUNTIME.snapshot(MTLS_KINDS, None, None)
+    snap = RUNTIME.snapshot(MTLS_KINDS, None, None, fresh=True)
     if namespace not in snap.namespaces():
         RUNTIME.require_namespace(namespace)
     root, _ = _root(snap)

@@ -61,10 +61,8 @@ class ToolDef:
         return inspect.signature(self.fn).return_annotation  # type: ignore[no-any-return]
 
     def call(self, **kwargs: Any) -> BaseModel:
-        """Validate the arguments against the signature, run, and keep the answer within budget."""
-        from ..budget import fit
-
-        return fit(_validated(self.fn)(**kwargs))
+        """Validate the arguments against the signature and run the tool (:func:`run_tool`)."""
+        return run_tool(self.name, _validated(self.fn), kwargs)
 
 
 @functools.cache
@@ -72,6 +70,56 @@ def _validated(fn: Callable[..., BaseModel]) -> Callable[..., BaseModel]:
     from pydantic import validate_call
 
     return validate_call(fn)  # type: ignore[no-any-return]
+
+
+def schema_errors(e: Any) -> str:
+    """pydantic's errors as one short line: where and what, without echoing the (possibly huge) input."""
+    parts = []
+    for err in e.errors()[:5]:
+        loc = ".".join(str(x) for x in err.get("loc", ()) if x != "kwargs") or "arguments"
+        parts.append(f"{loc[:80]}: {str(err.get('msg', 'invalid'))[:200]}")
+    more = len(e.errors()) - 5
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def run_tool(name: str, fn: Callable[..., BaseModel], kwargs: dict[str, Any]) -> BaseModel:
+    """The one way every surface runs a tool: inside the call's overall deadline, the answer fitted to the
+    budget, and every failure a typed MeshError (an unexpected exception becomes InternalError, its traceback
+    logged to stderr, never sent)."""
+    from ..budget import fit
+    from ..deadline import call_deadline, default_seconds
+    from ..errors import InvalidInput, MeshError
+    from ..runtime import RUNTIME
+
+    from pydantic import ValidationError
+
+    try:
+        with call_deadline(default_seconds(RUNTIME.timeout)):
+            return fit(fn(**kwargs))
+    except MeshError:
+        raise
+    except ValidationError as e:
+        if e.title != name:  # not the arguments: a model the tool built (a bug)
+            raise _internal(name, e) from None
+        raise InvalidInput(f"Invalid arguments to {name}: {schema_errors(e)}",
+                           hint=f"fix the argument(s) named above (`mesh-plugin tools` lists {name}'s parameters)."
+                           ) from None
+    except RecursionError:
+        raise InvalidInput("The input is nested too deeply to read.",
+                           hint="pass an ordinary manifest or config dump (nesting of a few dozen levels).") from None
+    except Exception as e:  # noqa: BLE001 - a bug: typed for the caller, logged with its traceback for us
+        raise _internal(name, e) from None
+
+
+def _internal(name: str, e: Exception) -> Exception:
+    import logging
+
+    from ..errors import InternalError
+
+    logging.getLogger("mesh_plugin.internal").error("tool %s failed", name, exc_info=e)
+    return InternalError(f"{name} failed unexpectedly ({type(e).__name__}).",
+                         hint="retry with narrower arguments; if it persists, report it with the arguments (the "
+                              "server's stderr has the details).")
 
 
 REGISTRY: dict[str, ToolDef] = {}

@@ -213,6 +213,8 @@ def recommend_outlier_detection(host: Host, namespace: OptNamespace = None,
         rps, bad = service_traffic(prom, name_of(svc), ns_of(svc), window).get("", (0.0, 0.0))
         err = bad / rps if rps else 0.0
         metrics = f"Prometheus at {prom.where} over {window}"
+    except InvalidInput:  # a prometheus_url the operator did not configure
+        raise
     except MeshError as e:
         metrics = f"metrics unavailable: {e}"
     od, why = RZ.recommend(replicas, rps, err)
@@ -261,14 +263,14 @@ def set_outlier_detection(host: Host,
     first (durations with units, percentages 0-100, known subset), lints the result, then the shared change
     path: dry-run diff by default; apply=true with a resourceVersion precondition and a rollback handle."""
     od = RZ.validate_outlier(settings)
-    snap, full, svc, _, dr = _context(host, namespace, files)
+    snap, full, svc, _, dr = _context(host, namespace, files, fresh=True)
     new = _with_policy_field(dr, svc, "outlierDetection", od, subset)
     labels = next((s.get("labels") or {} for s in (new.get("spec") or {}).get("subsets") or []
                    if s.get("name") == subset), {}) if subset else {}
     warnings = [f"[{c}] {t}" for c, _, t in RZ.lint(od, None, len(_pods_for(snap, svc, labels)),
                                                     full + (f" subset {subset}" if subset else ""), True)]
     return _apply_objects([new], files, apply, confirm, show_diff, snap, f"outlierDetection for {full}", full,
-                          warnings)
+                          warnings, kinds={"DestinationRule"}, namespace=ns_of(svc))
 
 
 @tool("Set connection pool", read_only=False, destructive=True, idempotent=True)
@@ -281,9 +283,10 @@ def set_connection_pool(host: Host,
     """Set a host's (or one subset's) connectionPool (Envoy circuit breakers) on its DestinationRule. Validated
     first, then the shared change path: dry-run diff by default; apply=true with a precondition and rollback."""
     cp = RZ.validate_pool(settings)
-    snap, full, svc, _, dr = _context(host, namespace, files)
+    snap, full, svc, _, dr = _context(host, namespace, files, fresh=True)
     new = _with_policy_field(dr, svc, "connectionPool", cp, subset)
-    return _apply_objects([new], files, apply, confirm, show_diff, snap, f"connectionPool for {full}", full, [])
+    return _apply_objects([new], files, apply, confirm, show_diff, snap, f"connectionPool for {full}", full, [],
+                          kinds={"DestinationRule"}, namespace=ns_of(svc))
 
 
 @tool("Set Linkerd failure accrual", read_only=False, destructive=True, idempotent=True)
@@ -299,7 +302,7 @@ def set_failure_accrual(service: Annotated[str, Field(max_length=63, pattern=r"^
     """Linkerd circuit breaking: set (or remove) the balancer.linkerd.io/failure-accrual annotations on a
     Service (consecutive mode: max failures, min/max penalty, jitter). Validated with the same lint as analyze,
     then the shared change path (dry-run diff by default, rollback handle)."""
-    snap = RUNTIME.snapshot(("Service",), namespace, None)
+    snap = RUNTIME.snapshot(("Service",), namespace, None, fresh=True)
     svc = snap.get("Service", service, namespace)
     if svc is None:
         from ..errors import NotFound
@@ -324,4 +327,4 @@ def set_failure_accrual(service: Annotated[str, Field(max_length=63, pattern=r"^
         new["metadata"].pop("annotations", None)
     return _apply_objects([new], None, apply, confirm, False, snap,
                           ("remove" if disable else "set") + f" failure accrual on {namespace}/{service}",
-                          f"{service}.{namespace}.svc.cluster.local", [])
+                          f"{service}.{namespace}.svc.cluster.local", [], kinds={"Service"}, namespace=namespace)

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal
 import yaml
 from pydantic import BaseModel, Field
 
-from ..changes.path import ChangeResult, diff as object_diff, execute, kind_of_object, plan_change
+from ..changes.path import ChangeResult, diff as object_diff, execute_all, kind_of_object
 from ..errors import InvalidInput, MeshError, NotFound, Unreachable
 from ..kube.kinds import KINDS
 from ..kube.snapshot import Snapshot, labels_of, name_of, ns_of
@@ -19,6 +19,8 @@ from ..runtime import RUNTIME
 from .registry import Files, Limit, Namespace, Offset, OptNamespace, tool
 
 ROUTING_KINDS = ("Service", "Pod", "VirtualService", "DestinationRule", "Gateway", "Namespace")
+#: what the routing writes may change
+ROUTE_WRITE_KINDS = {"VirtualService", "DestinationRule"}
 Host = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
                             description="short name, FQDN (name.ns.svc.cluster.local) or Service name")]
 Confirm = Annotated[str | None, Field(max_length=63, description=(
@@ -76,10 +78,11 @@ class TrafficChange(BaseModel):
     note: str = ""
 
 
-def _context(host: str, namespace: str | None, files: list[str] | None) -> tuple[Snapshot, str, dict, dict | None,
-                                                                                   dict | None]:
-    """(snapshot, fqdn, Service, the one mesh VirtualService or None, DestinationRule or None) - validated."""
-    snap = RUNTIME.snapshot(ROUTING_KINDS, None, files)
+def _context(host: str, namespace: str | None, files: list[str] | None, *, fresh: bool = False
+             ) -> tuple[Snapshot, str, dict, dict | None, dict | None]:
+    """(snapshot, fqdn, Service, the one mesh VirtualService or None, DestinationRule or None) - validated.
+    Writes pass ``fresh``: a change is computed from a fresh read, never from the session's cached LISTs."""
+    snap = RUNTIME.snapshot(ROUTING_KINDS, None, files, fresh=fresh)
     full, svc = R.resolve_host(snap, host, namespace)
     if svc is None:
         raise NotFound(f"No Service for {full}.", hint="traffic splits need a Kubernetes Service for the host.")
@@ -112,7 +115,11 @@ def _subset_labels(snap: Snapshot, svc: dict, dr: dict | None, subsets: list[str
 
 
 def _apply_objects(objs: list[dict], files: list[str] | None, apply: bool, confirm: str | None, show_diff: bool,
-                   snap: Snapshot, note_text: str, host: str, warnings: list[str]) -> TrafficChange:
+                   snap: Snapshot, note_text: str, host: str, warnings: list[str], *, kinds: set[str],
+                   namespace: str | None = None) -> TrafficChange:
+    """Offline: the changed manifests (or a diff). Live: one change of several objects on the change path,
+    limited to ``kinds`` (and to ``namespace``), each object keeping the resourceVersion of the (fresh)
+    read it was computed from."""
     if files:
         texts = []
         for o in objs:
@@ -125,30 +132,14 @@ def _apply_objects(objs: list[dict], files: list[str] | None, apply: bool, confi
         joiner = "\n" if show_diff else "---\n"
         return TrafficChange(host=host, manifests=joiner.join(texts), warnings=warnings,
                              note="offline: nothing applied and the input files are unchanged; " + note_text)
-    client = RUNTIME.client()
-    results: list[ChangeResult] = []
-    plans = [plan_change(client, kind_of_object(o), o) for o in objs]
-    for plan in plans:
-        try:
-            results.append(execute(client, plan, apply=apply, confirm=confirm))
-        except MeshError as e:
-            undone = _undo(client, [r for r in results if r.applied], confirm)
-            if undone:
-                e.message += f" The changes already applied were rolled back: {', '.join(undone)}."
-            raise
+    for o in objs:  # objects generated anew replace the ones the read found, at that read's version
+        kind = kind_of_object(o)
+        seen = snap.get(kind.key, name_of(o), ns_of(o))
+        rv = ((seen or {}).get("metadata") or {}).get("resourceVersion")
+        if seen is not None and rv and not (o.get("metadata") or {}).get("resourceVersion"):
+            o.setdefault("metadata", {})["resourceVersion"] = rv
+    results = execute_all(RUNTIME.client(), objs, apply=apply, confirm=confirm, kinds=kinds, namespace=namespace)
     return TrafficChange(host=host, changes=results, warnings=warnings, note=note_text)
-
-
-def _undo(client, applied: list[ChangeResult], confirm: str | None) -> list[str]:  # type: ignore[no-untyped-def]
-    """Roll back the objects of a multi-object change that did land, newest first: no half-applied write."""
-    from ..changes.path import plan_rollback
-
-    done = []
-    for r in reversed(applied):
-        if r.rollback_handle:
-            execute(client, plan_rollback(client, r.rollback_handle), apply=True, confirm=confirm)
-            done.append(r.target)
-    return done
 
 
 def _manifest(o: dict) -> dict:
@@ -169,7 +160,7 @@ def set_traffic_split(host: Host,
     dry-run and diff by default; apply=true applies with a resourceVersion precondition and returns rollback
     handles (rollback_change). With files=, prints the changed manifests (or a diff) for a GitOps repo."""
     w = R.validate_weights(weights)
-    snap, full, svc, vs, dr = _context(host, namespace, files)
+    snap, full, svc, vs, dr = _context(host, namespace, files, fresh=True)
     missing, _ = _subset_labels(snap, svc, dr, list(w))
     short, ns = name_of(svc), ns_of(svc)
     objs = []
@@ -182,7 +173,8 @@ def set_traffic_split(host: Host,
     objs.append(R.with_split(vs, short, ns, full, w, port))
     warnings = [f"DestinationRule subsets added from pod labels: {', '.join(missing)}"] if missing else []
     split = " ".join(f"{k}={v}" for k, v in w.items())
-    return _apply_objects(objs, files, apply, confirm, show_diff, snap, f"split {full}: {split}", full, warnings)
+    return _apply_objects(objs, files, apply, confirm, show_diff, snap, f"split {full}: {split}", full, warnings,
+                          kinds=ROUTE_WRITE_KINDS, namespace=ns)
 
 
 @tool("Mirror traffic", read_only=False, destructive=True, idempotent=True)
@@ -194,7 +186,7 @@ def set_traffic_mirror(host: Host, subset: Annotated[str, Field(min_length=1, ma
                        confirm: Confirm = None, show_diff: ShowDiff = False) -> TrafficChange:
     """Mirror (shadow) a share of a host's requests to a subset with mirrorPercentage; responses from the
     mirror are discarded. Same write path as set_traffic_split (dry-run diff by default, rollback handle)."""
-    snap, full, svc, vs, dr = _context(host, namespace, files)
+    snap, full, svc, vs, dr = _context(host, namespace, files, fresh=True)
     missing, _ = _subset_labels(snap, svc, dr, [subset])
     if vs is None:
         raise InvalidInput(f"No VirtualService routes {full}.", hint="create one first with set_traffic_split.")
@@ -203,7 +195,7 @@ def set_traffic_mirror(host: Host, subset: Annotated[str, Field(min_length=1, ma
         objs.append(R.with_subsets(dr, name_of(svc), ns_of(svc), missing))
     objs.append(R.with_mirror(vs, name_of(svc), subset, percent))
     return _apply_objects(objs, files, apply, confirm, show_diff, snap, f"mirror {percent}% of {full} to {subset}",
-                          full, [])
+                          full, [], kinds=ROUTE_WRITE_KINDS, namespace=ns_of(svc))
 
 
 def current_weights(vs: dict | None) -> dict[str, int]:
@@ -225,6 +217,8 @@ def error_rates(service: str, namespace: str, window: str, url: str | None) -> t
     try:
         prom = prometheus_for(RUNTIME, url)
         traffic = service_traffic(prom, service, namespace, window, by="destination_version")
+    except InvalidInput:  # a prometheus_url the operator did not configure
+        raise
     except MeshError as e:
         return {}, f"metrics unavailable: {e}"
     return ({v: (bad / total if total else 0.0) for v, (total, bad) in traffic.items()},
@@ -262,7 +256,7 @@ def traffic_step(host: Host, canary: Annotated[str, Field(min_length=1, max_leng
     than the stable one by more than max_error_increase, unless force=true. Dry-run diff by default."""
     if any(s < 1 or s > 100 for s in steps) or steps != sorted(steps):
         raise InvalidInput("steps must be increasing weights between 1 and 100.", hint="e.g. [10, 25, 50, 100].")
-    snap, full, svc, vs, dr = _context(host, namespace, None)
+    snap, full, svc, vs, dr = _context(host, namespace, None, fresh=True)
     weights = current_weights(vs)
     if canary not in weights and canary not in {str(s.get("name")) for s in ((dr or {}).get("spec") or {}).get(
             "subsets") or []}:
@@ -389,11 +383,8 @@ def canary_template(host: Host, namespace: OptNamespace = None,
                     weight: Annotated[int, Field(ge=1, le=99, description="canary weight")] = 10,
                     files: Files = None) -> CanaryTemplate:
     """A ready-to-review VirtualService + DestinationRule for a canary of a Service, from its pods' version
-    labels (jinja2 template): conservative outlier detection and a stable/canary split. Shown, not applied;
-    apply with set_traffic_split or commit the YAML."""
-    import jinja2
-    from importlib.resources import files as pkg_files
-
+    labels: conservative outlier detection and a stable/canary split. Shown, not applied; apply with
+    set_traffic_split or commit the YAML."""
     snap, full, svc, _, _ = _context(host, namespace, files)
     selector = (svc.get("spec") or {}).get("selector") or {}
     versions = sorted({labels_of(p).get("version") for p in snap.of("Pod", ns_of(svc)) if selector and all(
@@ -405,9 +396,7 @@ def canary_template(host: Host, namespace: OptNamespace = None,
     stable = next((v for v in versions if v != canary), None)
     if stable is None:
         raise InvalidInput(f"No stable version besides {canary}.")
-    text = (pkg_files("mesh_plugin") / "templates" / "canary.yaml.j2").read_text()
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)  # noqa: S701
-    out = env.from_string(text).render(host=name_of(svc), namespace=ns_of(svc), stable=stable, canary=canary,
-                                       weight=weight, label="version", subsets=[(v, v) for v in versions])
+    out = "\n---\n".join(yaml.safe_dump(o, sort_keys=False) for o in R.canary_objects(
+        name_of(svc), ns_of(svc), stable, canary, weight, "version", versions))
     return CanaryTemplate(host=full, manifests=out, note="review, then apply with set_traffic_split or commit it")
 
