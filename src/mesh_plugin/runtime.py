@@ -13,6 +13,36 @@ from typing import Any
 
 from .errors import InvalidInput, MeshError, NotFound
 
+#: the most characters of a caller's value an error message repeats
+MAX_ECHO = 100
+
+TRUTHY = ("1", "true", "yes", "y", "on", "enabled")
+FALSY = ("0", "false", "no", "n", "off", "disabled", "")
+
+
+def clip_value(value: object, limit: int = MAX_ECHO) -> str:
+    """A caller's value as an error message may show it: at most ``limit`` characters."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    """A boolean environment variable: 1/true/yes/y/on/enabled or 0/false/no/n/off/disabled/empty (any case,
+    surrounding blanks ignored); unset gives ``default``. Any other value is refused (InvalidInput): a
+    switch such as read-only mode must never be silently ignored."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in TRUTHY:
+        return True
+    if value in FALSY:
+        return False
+    raise InvalidInput(f"{name}={clip_value(raw)!r} is neither true nor false, so mesh-plugin does not start.",
+                       hint=f"set {name} to one of {', '.join(TRUTHY)} (on) or {', '.join(FALSY[:-1])} "
+                            "or empty (off), or unset it.")
+
+
 
 @dataclass
 class Runtime:
@@ -41,9 +71,14 @@ class Runtime:
     def invalidate(self) -> None:
         self._cache.clear()
 
-    def snapshot(self, keys: Iterable[str], namespace: str | None = None, paths: list[str] | None = None) -> Any:
+    def snapshot(self, keys: Iterable[str], namespace: str | None = None, paths: list[str] | None = None,
+                 fresh: bool = False) -> Any:
         """One LIST per kind from the cluster (reused for ``snapshot_ttl`` seconds), or the objects in
-        ``paths`` (offline)."""
+        ``paths`` (offline).
+
+        ``fresh``: read every kind from the cluster now, whatever the cache holds, and keep the result in
+        the cache (a write is computed from a fresh read, never a cached one).
+        """
         from .kube.snapshot import Snapshot
 
         if paths:
@@ -65,20 +100,20 @@ class Runtime:
         from .kube.kinds import KINDS
 
         now = time.monotonic()
-        fresh: dict[str, list[dict]] = {}
+        cached: dict[str, list[dict]] = {}
         for key in keys:
-            hit = self._cache.get(key)
+            hit = None if fresh else self._cache.get(key)
             if hit and now - hit[0] < self.snapshot_ttl and (hit[1] is None or hit[1] == namespace
                                                              or not KINDS[key].namespaced):
                 items = hit[2]
-                fresh[key] = items if hit[1] == namespace or not namespace or not KINDS[key].namespaced else [
+                cached[key] = items if hit[1] == namespace or not namespace or not KINDS[key].namespaced else [
                     o for o in items if (o.get("metadata") or {}).get("namespace") == namespace]
-        missing = [k for k in keys if k not in fresh]
+        missing = [k for k in keys if k not in cached]
         snap = Snapshot.from_cluster(client, missing, namespace) if missing else Snapshot(
             source=f"cluster {client.context or client.host}", namespace=namespace)
         for key in missing:
             self._cache[key] = (now, namespace if KINDS[key].namespaced else None, snap.objects.get(key, []))
-        snap.objects.update(fresh)
+        snap.objects.update(cached)
         return snap
 
     def check_path(self, path: str) -> str:
@@ -129,13 +164,14 @@ _register_invalidation()
 
 def configure(kubeconfig: str | None = None, context: str | None = None, timeout: float | None = None,
               read_only: bool | None = None) -> Runtime:
+    env_read_only = env_flag("MESH_PLUGIN_READ_ONLY")  # refuses an unknown value before anything changes
     RUNTIME.kubeconfig = kubeconfig or os.environ.get("MESH_PLUGIN_KUBECONFIG") or None
     RUNTIME.context = context or os.environ.get("MESH_PLUGIN_CONTEXT") or None
     if timeout is not None:
         RUNTIME.timeout = timeout
     if read_only is not None:
         RUNTIME.read_only = read_only
-    if os.environ.get("MESH_PLUGIN_READ_ONLY", "").lower() in ("1", "true", "yes"):
+    if env_read_only:
         RUNTIME.read_only = True
     ttl = os.environ.get("MESH_PLUGIN_SNAPSHOT_TTL")
     if ttl is not None:
