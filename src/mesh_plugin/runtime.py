@@ -7,6 +7,7 @@ network and a missing cluster becomes a clear error from the tool, not a crash.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,9 @@ from .errors import InvalidInput, MeshError, NotFound
 
 #: the most characters of a caller's value an error message repeats
 MAX_ECHO = 100
+#: file arguments: longest path, and longest single name in it (Linux PATH_MAX / NAME_MAX)
+MAX_PATH_CHARS = 4096
+MAX_NAME_BYTES = 255
 
 TRUTHY = ("1", "true", "yes", "y", "on", "enabled")
 FALSY = ("0", "false", "no", "n", "off", "disabled", "")
@@ -24,6 +28,12 @@ def clip_value(value: object, limit: int = MAX_ECHO) -> str:
     """A caller's value as an error message may show it: at most ``limit`` characters."""
     text = value if isinstance(value, str) else str(value)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def clip_path(path: object, limit: int = MAX_ECHO) -> str:
+    """A file path as an error message may show it: its last ``limit`` characters (the file name)."""
+    text = path if isinstance(path, str) else str(path)
+    return text if len(text) <= limit else f"...{text[-limit:]} ({len(text)} characters)"
 
 
 def env_flag(name: str, default: bool = False) -> bool:
@@ -41,7 +51,6 @@ def env_flag(name: str, default: bool = False) -> bool:
     raise InvalidInput(f"{name}={clip_value(raw)!r} is neither true nor false, so mesh-plugin does not start.",
                        hint=f"set {name} to one of {', '.join(TRUTHY)} (on) or {', '.join(FALSY[:-1])} "
                             "or empty (off), or unset it.")
-
 
 
 @dataclass
@@ -85,8 +94,11 @@ class Runtime:
             paths = [self.check_path(p) for p in paths]
             snap = Snapshot.from_paths(paths)
             if not snap.objects and not snap.unknown:
-                why = "; ".join(f"{e.source}: {e.message}" for e in snap.errors[:5]) or "no YAML objects found"
-                raise InvalidInput(f"No Kubernetes objects could be read from {', '.join(paths)} ({why}).",
+                why = "; ".join(f"{clip_path(e.source)}: {clip_value(e.message, 300)}" for e in snap.errors[:3])
+                shown = ", ".join(clip_path(p) for p in paths[:3]) + (f" and {len(paths) - 3} more"
+                                                                       if len(paths) > 3 else "")
+                raise InvalidInput(f"No Kubernetes objects could be read from {shown} "
+                                   f"({why or 'no YAML objects found'}).",
                                    hint="pass YAML/JSON manifests (files, folders or - for stdin).")
             return snap
         client = self.client()
@@ -117,17 +129,95 @@ class Runtime:
         return snap
 
     def check_path(self, path: str) -> str:
-        """Refuse file inputs outside ``files_root`` (no path traversal from a remote caller)."""
+        """A file argument, checked: the path to open (its real path inside ``files_root`` when one is set).
+
+        Refuses, with InvalidInput and a next step: an empty path (it would mean the whole folder), a NUL
+        byte, an over-long path or name, ``-`` (stdin) for a remote caller, and anything whose real path,
+        symbolic links resolved, is outside ``files_root``. Every file a tool opens goes through here,
+        by :meth:`read_file`.
+        """
+        if not isinstance(path, str) or not path.strip():
+            raise InvalidInput("An empty file path was given.",
+                               hint="name a file or folder (. for the whole current folder).")
+        if "\0" in path:
+            raise InvalidInput(f"The file path {clip_path(path)!r} contains a NUL byte.",
+                               hint="pass the path of an existing file or folder.")
+        if len(path) > MAX_PATH_CHARS or any(len(os.fsencode(part)) > MAX_NAME_BYTES for part in path.split(os.sep)):
+            raise InvalidInput(f"The file path {clip_path(path)!r} is too long ({len(path)} characters; at most "
+                               f"{MAX_PATH_CHARS}, and {MAX_NAME_BYTES} bytes per name).",
+                               hint="pass the path of an existing file or folder.")
         if path == "-" and self.files_root is None:
             return path
         if self.files_root is None:
             return path
         root = os.path.realpath(self.files_root)
         real = os.path.realpath(os.path.join(root, path))
-        if path == "-" or (real != root and not real.startswith(root + os.sep)):
-            raise InvalidInput(f"File input {path!r} is outside the allowed folder {root}.",
+        if path == "-" or not self.inside_root(real):
+            raise InvalidInput(f"File input {clip_path(path)!r} is outside the allowed folder {clip_path(root)}"
+                               + (" (through a symbolic link)." if path != "-" and self.inside_root(
+                                   os.path.abspath(os.path.join(root, path))) else "."),
                                hint="pass paths inside that folder (MESH_PLUGIN_FILES_ROOT sets it).")
         return real
+
+    def inside_root(self, real: str) -> bool:
+        """Whether the real path ``real`` is inside ``files_root`` (always, when no root is set)."""
+        if self.files_root is None:
+            return True
+        root = os.path.realpath(self.files_root)
+        return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+    def read_file(self, path: str, *, max_bytes: int, what: str = "file", hint: str | None = None) -> bytes:
+        """The bytes of one input file: checked by :meth:`check_path` (so its real path is inside
+        ``files_root``), a regular file (not a folder, FIFO or device), and at most ``max_bytes`` long,
+        which is checked before reading. Every failure is typed, its message naming the file, never its
+        content."""
+        path = self.check_path(path)
+        if path == "-":
+            raise InvalidInput(f"A {what} cannot be read from stdin here.", hint="pass a file path.")
+        real = os.path.realpath(path)
+        if not self.inside_root(real):  # belt and braces: check_path resolved it already
+            raise InvalidInput(f"{clip_path(path)} is outside the allowed folder.",
+                               hint="pass paths inside that folder (MESH_PLUGIN_FILES_ROOT sets it).")
+        shown = clip_path(path)
+        next_step = hint or f"pass an existing {what}."
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(real, flags)
+        except FileNotFoundError:
+            raise NotFound(f"No such {what}: {shown}.", hint=next_step) from None
+        except IsADirectoryError:
+            raise InvalidInput(f"{shown} is a folder, not a {what}.", hint=next_step) from None
+        except PermissionError:
+            raise InvalidInput(f"The {what} {shown} cannot be read: permission denied.", hint=next_step) from None
+        except OSError as e:
+            raise InvalidInput(f"The {what} {shown} cannot be opened: {e.strerror or type(e).__name__}.",
+                               hint=next_step) from None
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise InvalidInput(f"{shown} is a folder, not a {what}.", hint=next_step)
+            if not stat.S_ISREG(st.st_mode):
+                raise InvalidInput(f"{shown} is not a regular file (a device, pipe or socket), so it is not read.",
+                                   hint=next_step)
+            if st.st_size > max_bytes:
+                raise InvalidInput(f"The {what} {shown} is {st.st_size} bytes, over the {max_bytes}-byte limit.",
+                                   hint=hint or f"pass a smaller {what}.")
+            chunks, size = [], 0
+            while size <= max_bytes:
+                chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            if size > max_bytes:  # it grew while being read
+                raise InvalidInput(f"The {what} {shown} is over the {max_bytes}-byte limit.",
+                                   hint=hint or f"pass a smaller {what}.")
+            return b"".join(chunks)
+        except OSError as e:
+            raise InvalidInput(f"The {what} {shown} cannot be read: {e.strerror or type(e).__name__}.",
+                               hint=next_step) from None
+        finally:
+            os.close(fd)
 
     def require_namespace(self, namespace: str) -> None:
         from .kube.kinds import KINDS

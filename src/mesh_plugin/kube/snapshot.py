@@ -116,19 +116,35 @@ class Snapshot:
         """Load files, folders (recursively, .yaml/.yml/.json) and ``-`` for stdin.
 
         Namespaced objects without a namespace land in ``default_namespace``, as ``kubectl apply`` would.
+        Every path, given or found in a folder, is checked by the runtime (``Runtime.check_path`` and
+        ``Runtime.read_file``): with a files root set, a file whose real path is outside it (a symbolic
+        link out of the folder) is skipped and recorded in ``errors``, by name only; symbolic links to
+        folders are not followed.
         """
+        from ..runtime import RUNTIME
+
         snap = cls(source="files")
         snap._default_ns = default_namespace
         for p in paths:
-            if p == "-":
-                text = (stdin or sys.stdin).read()
+            if p == "-" and RUNTIME.files_root is None:
+                text = (stdin or sys.stdin).read(MAX_FILE_BYTES + 1)
+                if len(text) > MAX_FILE_BYTES:
+                    snap.errors.append(LoadError("<stdin>", f"over the {MAX_FILE_BYTES} limit"))
+                    continue
                 snap._load_text(text, "<stdin>")
                 continue
-            if not os.path.exists(p):
-                raise NotFound(f"No such file or folder: {p}.", hint="pass existing YAML files or folders.")
+            p = RUNTIME.check_path(p)
+            if not os.path.lexists(p):
+                raise NotFound(f"No such file or folder: {_clip_path(p)}.", hint="pass existing YAML files or folders.")
             if os.path.isdir(p):
-                for root, dirs, files in os.walk(p):
-                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for root, dirs, files in os.walk(p):  # followlinks=False: symlinked folders are not entered
+                    for d in dirs:
+                        full = os.path.join(root, d)
+                        if os.path.islink(full) and not RUNTIME.inside_root(os.path.realpath(full)):
+                            snap.errors.append(LoadError(full, "skipped: a symbolic link to a folder outside the "
+                                                               "allowed folder"))
+                    dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                                     and not os.path.islink(os.path.join(root, d)))
                     for f in sorted(files):
                         if f.endswith(YAML_SUFFIXES):
                             snap._load_file(os.path.join(root, f))
@@ -144,21 +160,22 @@ class Snapshot:
         return snap
 
     def _load_file(self, path: str) -> None:
+        from ..runtime import RUNTIME
+
         try:
-            size = os.path.getsize(path)
-            if size > MAX_FILE_BYTES:
-                self.errors.append(LoadError(path, f"file is {size} bytes, over the {MAX_FILE_BYTES} limit"))
-                return
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except (OSError, UnicodeDecodeError) as e:
-            self.errors.append(LoadError(path, f"cannot read: {e}"))
+            data = RUNTIME.read_file(path, max_bytes=MAX_FILE_BYTES, what="manifest")
+            text = data.decode("utf-8")
+        except MeshError as e:
+            self.errors.append(LoadError(path, e.message))
+            return
+        except UnicodeDecodeError as e:
+            self.errors.append(LoadError(path, f"cannot read: not UTF-8 text (byte {e.start})"))
             return
         self._load_text(text, path)
 
     def _load_text(self, text: str, source: str) -> None:
         try:
-            docs = list(safe_load_all(text))
+            docs = safe_load_all(text)
         except MeshError as e:
             self.errors.append(LoadError(source, e.message))
             return
@@ -222,6 +239,18 @@ def _expanded_size(node: Any, memo: dict[int, int]) -> int:
             break
     memo[id(node)] = total
     return total
+
+
+def _clip(text: str, limit: int = 100) -> str:
+    from ..runtime import clip_value
+
+    return clip_value(text, limit)
+
+
+def _clip_path(path: str) -> str:
+    from ..runtime import clip_path
+
+    return clip_path(path)
 
 
 def _scrub(kind: Kind, obj: dict) -> dict:

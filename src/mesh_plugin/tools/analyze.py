@@ -53,35 +53,61 @@ def default_resources() -> list[dict]:
 
 
 def load_mesh_config(snap: object, mesh_config_file: str | None) -> object:
-    import yaml
-
+    """The MeshConfig: from ``mesh_config_file`` (read by ``Runtime.read_file``: confined to the files root,
+    a regular file of at most MAX_FILE_BYTES, parsed by the bounded ``safe_load_all``), else from the
+    ``istio`` ConfigMap of the snapshot, else the defaults."""
     from ..analyzers import MeshConfig
-    from ..errors import InvalidInput, NotFound
-    from ..kube.snapshot import name_of, safe_load_all
+    from ..errors import InvalidInput
+    from ..kube.snapshot import MAX_FILE_BYTES, name_of, safe_load_all
+    from ..runtime import clip_path
 
-    if mesh_config_file:
-        from ..runtime import RUNTIME
-
-        mesh_config_file = RUNTIME.check_path(mesh_config_file)
+    hint = "pass a MeshConfig YAML file (the 'mesh' key of ConfigMap istio)."
+    if mesh_config_file is not None:
+        data = RUNTIME.read_file(mesh_config_file, max_bytes=MAX_FILE_BYTES, what="mesh config file", hint=hint)
+        shown = clip_path(mesh_config_file)
         try:
-            with open(mesh_config_file, encoding="utf-8") as fh:
-                docs = safe_load_all(fh.read())
-        except FileNotFoundError:
-            raise NotFound(f"No such mesh config file: {mesh_config_file}.",
-                           hint="pass a MeshConfig YAML file (the 'mesh' key of ConfigMap istio).") from None
+            docs = safe_load_all(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise InvalidInput(f"The mesh config file {shown} is not UTF-8 text.", hint=hint) from None
+        except InvalidInput as e:
+            raise InvalidInput(f"The mesh config file {shown} cannot be read: {e.message}", hint=hint) from None
         doc = docs[0] if docs else {}
         if not isinstance(doc, dict):
-            raise InvalidInput(f"{mesh_config_file} is not a MeshConfig mapping.", hint="pass a MeshConfig YAML file.")
+            raise InvalidInput(f"{shown} is not a MeshConfig mapping.", hint=hint)
         if doc.get("kind") == "ConfigMap":
-            doc = yaml.safe_load((doc.get("data") or {}).get("mesh") or "") or {}
-        return MeshConfig.parse(doc)
+            doc = _mesh_yaml(doc, shown, hint)
+        try:
+            return MeshConfig.parse(doc)
+        except (AttributeError, TypeError, ValueError, KeyError) as e:
+            raise InvalidInput(f"{shown} is not a valid MeshConfig ({type(e).__name__}).", hint=hint) from None
     for cm in snap.of("ConfigMap"):  # type: ignore[attr-defined]
         if name_of(cm) == "istio":
             try:
-                return MeshConfig.parse(yaml.safe_load((cm.get("data") or {}).get("mesh") or "") or {})
-            except yaml.YAMLError:
+                return MeshConfig.parse(_mesh_yaml(cm, "ConfigMap istio", hint))
+            except (InvalidInput, AttributeError, TypeError, ValueError, KeyError):
                 break
     return MeshConfig()
+
+
+def _mesh_yaml(configmap: dict, shown: str, hint: str) -> dict:
+    """The MeshConfig in a ConfigMap's ``data.mesh`` (YAML in a string), parsed with the same bounds."""
+    from ..errors import InvalidInput
+    from ..kube.snapshot import safe_load_all
+
+    data = configmap.get("data")
+    text = data.get("mesh") if isinstance(data, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        return {}
+    try:
+        docs = safe_load_all(text)
+    except InvalidInput as e:
+        raise InvalidInput(f"The mesh config in {shown} cannot be read: {e.message}", hint=hint) from None
+    doc = docs[0] if docs else None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"The mesh config in {shown} is not a mapping.", hint=hint)
+    return doc
 
 
 def run_analysis(files: list[str] | None, namespace: str | None, only: list[str] | None,
