@@ -20,8 +20,12 @@ from ..errors import InvalidInput, MeshError, NotFound
 from .kinds import KINDS, Kind, get_kind, kind_for
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
-MAX_ALIASES = 1000
-MAX_EXPANDED_NODES = 1_000_000
+#: bounds of one YAML load (see safe_load_all)
+MAX_ALIASES = 10_000
+MAX_ALIAS_NODES = 1_000_000
+MAX_NODES = 5_000_000
+MAX_DOCUMENTS = 250_000
+MAX_DEPTH = 200
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -197,48 +201,210 @@ class Snapshot:
 
 
 def safe_load_all(text: str) -> list[Any]:
-    """yaml.safe_load_all with a cap on aliases (no billion-laughs) and typed errors."""
+    """Every document of a YAML (or JSON) stream, safely and with bounded work.
+
+    Built from the parser's events (libyaml's, through ``yaml.CSafeLoader``, when PyYAML has it), with
+    PyYAML's safe scalar constructors, so the values are those of ``yaml.safe_load_all``. No node graph
+    is kept, and the load is refused, with a typed error, past any of these bounds:
+
+    - ``MAX_ALIAS_NODES`` nodes added by aliases (a billion-laughs bomb): only the *extra* nodes an alias
+      brings count, so a document without aliases is never an alias bomb; ``MAX_ALIASES`` aliases;
+      recursive aliases;
+    - ``MAX_NODES`` nodes and ``MAX_DOCUMENTS`` documents in all, which bound the time and memory of one
+      load. Measured with bench/hostile_files.py (the whole CLI command, 2 shared cores): an 11 MB
+      manifest of ordinary objects (1.25M nodes) in ~3 s and ~180 MB peak, a 31 MB one in ~6-10 s and
+      ~430 MB, as one document per object or one ``kind: List``; a stream refused at ``MAX_NODES``
+      costs ~4 s (short strings) to ~10 s (distinct numbers) and stays under ~450 MB;
+    - ``MAX_DEPTH`` levels of nesting (Kubernetes objects, CRD schemas included, need a few dozen).
+    """
     import yaml
 
-    class _Limited(yaml.SafeLoader):
-        _aliases = 0
-
-        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
-            if self.check_event(yaml.AliasEvent):
-                self._aliases += 1
-                if self._aliases > MAX_ALIASES:
-                    raise yaml.YAMLError(f"more than {MAX_ALIASES} YAML aliases")
-            return super().compose_node(parent, index)
-
+    loader = _loader_class()(text)
     try:
-        docs = list(yaml.load_all(text, Loader=_Limited))  # noqa: S506 - a SafeLoader subclass
+        return _build(loader)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise InvalidInput(f"not valid YAML{where}: {problem}", hint="fix the YAML syntax.") from None
-    memo: dict[int, int] = {}
-    if sum(_expanded_size(d, memo) for d in docs) > MAX_EXPANDED_NODES:
-        raise InvalidInput(f"YAML aliases expand to more than {MAX_EXPANDED_NODES} nodes (an alias bomb?)",
-                           hint="remove the repeated aliases.")
-    return docs
+        if "nesting depth" in str(problem):  # libyaml's own limit (1000 levels)
+            raise InvalidInput(f"YAML nested too deeply{where} ({problem})",
+                               hint="pass ordinary Kubernetes manifests (a few dozen levels at most).") from None
+        raise InvalidInput(f"not valid YAML{where}: {_clip(str(problem), 200)}", hint="fix the YAML syntax.") from None
+    except RecursionError:  # the pure-Python parser on a pathological stream; libyaml stops at 1000 levels
+        raise InvalidInput(f"YAML nested more than {MAX_DEPTH} levels deep",
+                           hint="pass ordinary Kubernetes manifests.") from None
+    finally:
+        loader.dispose()
 
 
-def _expanded_size(node: Any, memo: dict[int, int]) -> int:
-    """Nodes the document has once aliases are expanded (shared nodes counted each time)."""
-    if not isinstance(node, (dict, list)):
-        return 1
-    if id(node) in memo:
-        return memo[id(node)]
-    memo[id(node)] = 1  # guards recursive aliases
-    children = node.values() if isinstance(node, dict) else node
-    total = 1
-    for child in children:
-        total += _expanded_size(child, memo)
-        if total > MAX_EXPANDED_NODES:
-            break
-    memo[id(node)] = total
-    return total
+def _loader_class() -> Any:
+    import yaml
+
+    return yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+
+
+_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_MERGE, _VALUE, _STR = "tag:yaml.org,2002:merge", "tag:yaml.org,2002:value", "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_IMMUTABLE = frozenset(f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null"))
+
+
+def _build(loader: Any) -> list[Any]:
+    """Documents from the event stream, with an explicit stack (no recursion, whatever the depth)."""
+    from yaml import events as ev
+    from yaml.constructor import ConstructorError
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    constructors = loader.yaml_constructors
+    resolve = loader.resolve
+    get_event = loader.get_event
+    plain_tags: dict[str, str] = {}  # plain scalar -> its resolved tag (manifests repeat their keys and values)
+    plain_values: dict[tuple[str, str], Any] = {}  # (tag, plain scalar) -> its (immutable) number, bool or null
+    docs: list[Any] = []
+    nodes = aliases = 0
+    extra = 0  # nodes that aliases add, shared subtrees counted once per alias
+    anchors: dict[str, tuple[Any, int]] = {}  # anchor -> (value, expanded node count); -1 while being built
+    #: one frame per open collection: [value, is_mapping, pending key, have key, merges, anchor, start count, mark]
+    stack: list[list[Any]] = []
+    top: list[Any] | None = None
+    root: list[Any] = []
+
+    def bounded(what: str, hint: str) -> InvalidInput:
+        return InvalidInput(f"YAML {what}: refused, to bound the work of one load", hint=hint)
+
+    def put(value: Any, mark: Any) -> None:
+        """Place a finished value in the open collection (or as the document)."""
+        if top is None:
+            root.append(value)
+        elif not top[1]:
+            top[0].append(value)
+        elif not top[3]:
+            try:
+                hash(value)
+            except TypeError:
+                raise ConstructorError("while constructing a mapping", top[7], "found unhashable key", mark) from None
+            top[2], top[3] = value, True
+        else:
+            key, top[2], top[3] = top[2], None, False
+            if key is _MERGE_KEY:
+                sources = value if isinstance(value, list) else [value]
+                if not all(isinstance(x, dict) for x in sources):
+                    raise ConstructorError("while constructing a mapping", top[7],
+                                           "expected a mapping or list of mappings for merging", mark)
+                top[4].extend(sources)
+            else:
+                top[0][key] = value
+
+    Scalar, Alias = ev.ScalarEvent, ev.AliasEvent
+    SeqStart, MapStart, SeqEnd, MapEnd = (ev.SequenceStartEvent, ev.MappingStartEvent, ev.SequenceEndEvent,
+                                          ev.MappingEndEvent)
+    while True:
+        event = get_event()
+        kind = event.__class__
+        if kind is Scalar:
+            nodes += 1
+            tag = event.tag
+            if tag is None or tag == "!":
+                text = event.value
+                if event.implicit[0] and len(text) <= 64:
+                    tag = plain_tags.get(text)
+                    if tag is None:
+                        tag = resolve(ScalarNode, text, event.implicit)
+                        if len(plain_tags) < 100_000:
+                            plain_tags[text] = tag
+                else:
+                    tag = resolve(ScalarNode, text, event.implicit)
+            in_key = top is not None and top[1] and not top[3]
+            if tag == _STR:
+                value: Any = event.value
+            elif in_key and tag == _MERGE:
+                value = _MERGE_KEY
+            elif in_key and tag == _VALUE:
+                value = event.value
+            elif tag == _INT and event.value.isascii() and event.value.isdigit() and (event.value[0] != "0" or event.value == "0") \
+                    and len(event.value) < 19:  # a plain decimal: what construct_yaml_int gives, faster
+                value = int(event.value)
+            elif (tag, event.value) in plain_values:
+                value = plain_values[tag, event.value]
+            else:
+                if tag in (_MAP, _SEQ, "tag:yaml.org,2002:set", "tag:yaml.org,2002:omap",
+                           "tag:yaml.org,2002:pairs"):
+                    raise ConstructorError(None, None, f"expected a collection for the tag {_clip(tag)!r}, "
+                                           "but found a scalar", event.start_mark)
+                ctor = constructors.get(tag, constructors[None])
+                try:
+                    value = ctor(loader, ScalarNode(tag, event.value, event.start_mark, event.end_mark,
+                                                    style=event.style))
+                except (ValueError, TypeError, AttributeError, KeyError, ArithmeticError):  # e.g. !!int x, !!timestamp x
+                    raise ConstructorError(None, None, f"{_clip(event.value)!r} is not a valid {_clip(tag)}",
+                                           event.start_mark) from None
+                if tag in _IMMUTABLE and len(plain_values) < 100_000:
+                    plain_values[tag, event.value] = value
+            if event.anchor is not None:
+                anchors[event.anchor] = (value, 1)
+            put(value, event.start_mark)
+        elif kind is MapStart or kind is SeqStart:
+            nodes += 1
+            is_map = kind is MapStart
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = resolve(MappingNode if is_map else SequenceNode, None, event.implicit)
+            if tag != (_MAP if is_map else _SEQ):
+                raise ConstructorError(None, None, f"could not determine a constructor for the tag {_clip(tag)!r} "
+                                       "(only plain mappings and sequences are read)", event.start_mark)
+            if len(stack) >= MAX_DEPTH:
+                raise InvalidInput(f"YAML nested more than {MAX_DEPTH} levels deep",
+                                   hint="pass ordinary Kubernetes manifests (a few dozen levels at most).")
+            if event.anchor is not None:
+                anchors[event.anchor] = (None, -1)
+            top = [{} if is_map else [], is_map, None, False, [], event.anchor, nodes + extra, event.start_mark]
+            stack.append(top)
+        elif kind is MapEnd or kind is SeqEnd:
+            value, _, _, _, merges, anchor, start, mark = stack.pop()
+            top = stack[-1] if stack else None
+            if merges:  # YAML merge keys: explicit keys win, then the earlier merged mappings
+                merged: dict = {}
+                for m in reversed(merges):
+                    merged.update(m)
+                merged.update(value)
+                value = merged
+            if anchor is not None:
+                anchors[anchor] = (value, nodes + extra - start + 1)
+            put(value, mark)
+        elif kind is Alias:
+            hit = anchors.get(event.anchor)
+            if hit is None:
+                raise ConstructorError(None, None, f"found undefined alias {_clip(event.anchor)!r}",
+                                       event.start_mark)
+            if hit[1] < 0:
+                raise InvalidInput(f"recursive YAML alias *{_clip(event.anchor)} (a node that contains itself)",
+                                   hint="remove the recursive alias.")
+            aliases += 1
+            extra += hit[1]
+            if aliases > MAX_ALIASES:
+                raise bounded(f"has more than {MAX_ALIASES} aliases", "remove the repeated aliases.")
+            if extra > MAX_ALIAS_NODES:
+                raise bounded(f"aliases expand to more than {MAX_ALIAS_NODES} extra nodes (an alias bomb?)",
+                              "remove the repeated aliases.")
+            put(hit[0], event.start_mark)
+        elif kind is ev.DocumentStartEvent:
+            anchors.clear()
+            if len(docs) >= MAX_DOCUMENTS:
+                raise bounded(f"stream has more than {MAX_DOCUMENTS} documents", "split the input into several files.")
+        elif kind is ev.DocumentEndEvent:
+            docs.append(root.pop() if root else None)
+        elif kind is ev.StreamEndEvent:
+            return docs
+        if nodes > MAX_NODES:
+            raise bounded(f"has more than {MAX_NODES} nodes",
+                          "split the input into several files, or pass only the objects the question needs.")
+
+
+class _MergeKey:
+    """The ``<<`` key of a YAML merge."""
+
+
+_MERGE_KEY = _MergeKey()
 
 
 def _clip(text: str, limit: int = 100) -> str:
