@@ -63,22 +63,82 @@ def fetch_admin(client: Any, namespace: str, pod: str, path: str,
     return body
 
 
-_SECRET_KEYS = {"private_key", "password", "hmac_secret", "session_ticket_keys", "client_secret"}
+#: keys whose whole value is secret material: every string under them is replaced, except the names of
+#: where it lives (a file, an environment variable, an SDS secret name), which stay for debugging
+SECRET_KEYS = frozenset({
+    "private_key", "password", "hmac_secret", "session_ticket_keys", "client_secret", "generic_secret",
+    "local_jwks", "token_secret", "secret_access_key", "session_token", "inline_credential", "users",
+})
+#: ... and keys ending so (auth_password, downstream_auth_passwords, cookie_secret, ...)
+SECRET_SUFFIXES = ("password", "passwords", "_secret")
+#: inside a secret value, these keep their value (they say where the secret is, not what it is)
+_KEEP_UNDER_SECRET = frozenset({"filename", "environment_variable", "name", "watched_directory", "path",
+                                "sds_config", "@type", "type_url"})
+#: private members of a JSON Web Key (RFC 7518: symmetric k; RSA/EC d, p, q, dp, dq, qi; oth)
+_JWK_PRIVATE = frozenset({"k", "d", "p", "q", "dp", "dq", "qi", "oth"})
+REDACTED = "[redacted]"
+#: deeper than any Envoy config dump (a few dozen levels): refused rather than walked
+MAX_DUMP_DEPTH = 200
 
 
-def redact_config_dump(body: bytes) -> bytes:
-    """Replace private key material anywhere in a config dump (Envoy redacts most, not all)."""
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        return body
+def redact_config_dump(dump: Any) -> Any:
+    """The config dump with its secret material replaced by ``[redacted]``: the one redaction function.
 
-    def walk(o: Any) -> Any:
-        if isinstance(o, dict):
-            return {k: ("[redacted]" if k in _SECRET_KEYS and v not in ("[redacted]", None) else walk(v))
-                    for k, v in o.items()}
-        if isinstance(o, list):
-            return [walk(x) for x in o]
-        return o
+    Takes the parsed dump (a dict or list: returns a redacted copy) or its JSON bytes/text (returns
+    JSON bytes; text that is not JSON comes back unchanged). Redacted: everything under ``private_key``
+    (TLS certificates, SDS secrets), ``generic_secret`` (its ``secret`` inline values), ``local_jwks``
+    (the inline JWKS, which may hold symmetric ``k`` keys), ``password``, ``hmac_secret``,
+    ``session_ticket_keys``, ``client_secret``, the other keys of ``SECRET_KEYS`` and any key ending in
+    ``password`` or ``_secret`` (their
+    ``inline_string``/``inline_bytes``, any value but file names), and the private members of any JSON
+    Web Key object. Certificates (``certificate_chain``, ``trusted_ca``), names, SANs and validity
+    stay. Envoy redacts most of these itself in a live dump; a saved dump may be anything.
 
-    return json.dumps(walk(doc), indent=1).encode()
+    Raises InvalidInput for a structure nested more than ``MAX_DUMP_DEPTH`` levels (no Envoy dump is).
+    """
+    if isinstance(dump, (bytes, bytearray, str)):
+        try:
+            doc = json.loads(dump)
+        except (ValueError, RecursionError):
+            return dump
+        return json.dumps(_redacted(doc), indent=1).encode()
+    return _redacted(dump)
+
+
+def _redacted(doc: Any) -> Any:
+    """A copy of ``doc`` with secrets replaced; iterative, so the depth of the input cannot overflow it."""
+    def fresh(o: Any) -> Any:
+        return {} if isinstance(o, dict) else [] if isinstance(o, list) else o
+
+    out = fresh(doc)
+    # (source container, copy, depth, under a secret key)
+    todo: list[tuple[Any, Any, int, bool]] = [(doc, out, 1, False)] if isinstance(doc, (dict, list)) else []
+    while todo:
+        src, dst, depth, secret = todo.pop()
+        if depth > MAX_DUMP_DEPTH:
+            raise InvalidInput(f"not an Envoy config dump: nested more than {MAX_DUMP_DEPTH} levels deep.",
+                               hint="pass the output of the admin endpoint /config_dump.")
+        if isinstance(src, dict):
+            jwk = "kty" in src
+            for k, v in src.items():
+                key_secret = secret or k in SECRET_KEYS or (isinstance(k, str) and k.endswith(SECRET_SUFFIXES))
+                if (jwk and k in _JWK_PRIVATE) or (key_secret and k not in _KEEP_UNDER_SECRET
+                                                    and not isinstance(v, (dict, list)) and v is not None):
+                    dst[k] = REDACTED
+                    continue
+                if secret and k in _KEEP_UNDER_SECRET:
+                    key_secret = False
+                c = fresh(v)
+                dst[k] = c
+                if isinstance(v, (dict, list)):
+                    todo.append((v, c, depth + 1, key_secret))
+        else:
+            for v in src:
+                if secret and not isinstance(v, (dict, list)) and v is not None:
+                    dst.append(REDACTED)
+                    continue
+                c = fresh(v)
+                dst.append(c)
+                if isinstance(v, (dict, list)):
+                    todo.append((v, c, depth + 1, secret))
+    return out

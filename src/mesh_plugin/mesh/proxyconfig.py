@@ -44,21 +44,63 @@ class Table:
     rows: Rows = field(default_factory=list)
 
 
+#: a saved config dump larger than this is refused before it is read (a big mesh's dump is a few MB)
+MAX_DUMP_BYTES = 64 * 1024 * 1024
+#: errors raised by a row builder on a malformed entry (wrong types): the entry is skipped and flagged
+MALFORMED = (AttributeError, TypeError, ValueError, KeyError, IndexError)
+_MAX_FLAGS = 20
+_NEXT = "pass the output of the admin endpoint /config_dump (kubectl exec POD -c istio-proxy -- pilot-agent " \
+        "request GET config_dump > dump.json)."
+
+
+def _d(x: Any) -> dict:
+    return x if isinstance(x, dict) else {}
+
+
+def _l(x: Any) -> list:
+    return x if isinstance(x, list) else []
+
+
+def _type(x: Any) -> str:
+    return {type(None): "null", str: "a string", bool: "a boolean", int: "a number", float: "a number",
+            list: "a list", dict: "an object"}.get(type(x), type(x).__name__)
+
+
+def _clip(text: Any, limit: int = 100) -> str:
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 class ConfigDump:
+    """A parsed, redacted Envoy config dump. Accessors return only well-typed entries; the others are
+    skipped and listed in ``skipped`` (the answer says so)."""
+
     def __init__(self, doc: dict) -> None:
         self.doc = doc
         self.sections: dict[str, dict] = {}
-        for c in doc.get("configs") or []:
-            if isinstance(c, dict):
-                self.sections[str(c.get("@type", "")).rsplit(".", 1)[-1]] = c
+        self.skipped: list[str] = []
+        self._flagged: set[str] = set()
+        for i, c in enumerate(_l(doc.get("configs"))):
+            if isinstance(c, dict) and isinstance(c.get("@type"), str):
+                self.sections[c["@type"].rsplit(".", 1)[-1]] = c
+            else:
+                self.flag(f"configs[{i}]", f"is {_type(c)}, not a config section with an @type")
 
     @classmethod
     def load(cls, data: bytes | str | dict, source: str = "the input") -> "ConfigDump":
+        """Parse (JSON bytes or text, or a dict) and redact: every dump, live or saved, goes through here,
+        so no output can show a private key (``envoy.admin.redact_config_dump``)."""
+        from ..envoy.admin import redact_config_dump
+
+        source = _clip(source)
         if isinstance(data, dict):
-            doc = data
+            doc: Any = data
         else:
             try:
                 doc = json.loads(data)
+            except RecursionError:
+                raise InvalidInput(f"{source} is not an Envoy config dump: its JSON is nested too deeply to read.",
+                                   hint=_NEXT) from None
             except (ValueError, UnicodeDecodeError):
                 raise InvalidInput(f"{source} is not JSON, so not an Envoy config dump.",
                                    hint="save one with: kubectl exec POD -c istio-proxy -- pilot-agent request GET "
@@ -66,52 +108,99 @@ class ConfigDump:
         if not isinstance(doc, dict) or not isinstance(doc.get("configs"), list):
             raise InvalidInput(f"{source} is JSON but not an Envoy config dump (no 'configs' list).",
                                hint="pass the output of the admin endpoint /config_dump.")
-        return cls(doc)
+        try:
+            doc = redact_config_dump(doc)
+        except InvalidInput as e:
+            raise InvalidInput(f"{source} is {e.message}", hint=_NEXT) from None
+        dump = cls(doc)
+        if doc["configs"] and not dump.sections:
+            raise InvalidInput(f"{source} is not an Envoy config dump: no entry of 'configs' is a config section "
+                               f"({'; '.join(dump.skipped[:3])}).", hint=_NEXT)
+        return dump
+
+    def flag(self, where: str, why: str) -> None:
+        """Record a malformed entry that was skipped (once, and at most ``_MAX_FLAGS`` of them)."""
+        note = f"{_clip(where)} {why}"
+        if note in self._flagged:
+            return
+        self._flagged.add(note)
+        if len(self._flagged) <= _MAX_FLAGS:
+            self.skipped.append(note)
+        elif len(self._flagged) == _MAX_FLAGS + 1:
+            self.skipped.append("... more malformed entries not listed")
+
+    def guard(self, what: str, items: list[Any], rows: Any) -> Any:
+        """``rows(item)`` for each item, skipping (and flagging) the items a builder cannot read."""
+        for i, item in enumerate(items):
+            try:
+                out = list(rows(item))
+            except MALFORMED as e:
+                obj = _d(item[-1] if isinstance(item, tuple) else item)
+                name = obj.get("name") or obj.get("cluster_name")
+                why = str(e) if isinstance(e, Malformed) else f"a field has the wrong type ({type(e).__name__})"
+                self.flag(f"{what} {_clip(name)!r}" if isinstance(name, str) else f"{what} #{i + 1}",
+                          f"is malformed: {why}; skipped")
+                continue
+            yield from out
 
     def section(self, name: str) -> dict:
         return self.sections.get(name, {})
 
+    def _entries(self, section: str, keys: tuple[str, ...], inner: str | None = None) -> list[dict]:
+        s = self.section(section)
+        out = []
+        for key in keys:
+            items = s.get(key)
+            if items is None:
+                continue
+            if not isinstance(items, list):
+                self.flag(f"{section}.{key}", f"is {_type(items)}, not a list")
+                continue
+            for i, x in enumerate(items):
+                v = x.get(inner) if inner and isinstance(x, dict) else x
+                if not isinstance(v, dict):
+                    self.flag(f"{section}.{key}[{i}]" + (f".{inner}" if inner else ""), f"is {_type(v)}, not an object")
+                    continue
+                out.append(v)
+        return out
+
     def clusters(self) -> list[dict]:
-        s = self.section(T_CLUSTERS)
-        return [c.get("cluster") or {} for key in ("static_clusters", "dynamic_active_clusters",
-                                                  "dynamic_warming_clusters") for c in s.get(key) or []]
+        return self._entries(T_CLUSTERS, ("static_clusters", "dynamic_active_clusters", "dynamic_warming_clusters"),
+                             "cluster")
 
     def listeners(self) -> list[dict]:
-        s = self.section(T_LISTENERS)
-        out = [x.get("listener") or {} for x in s.get("static_listeners") or []]
-        for x in s.get("dynamic_listeners") or []:
-            state = x.get("active_state") or x.get("warming_state") or {}
-            if state.get("listener"):
-                out.append(state["listener"])
+        out = self._entries(T_LISTENERS, ("static_listeners",), "listener")
+        for x in self._entries(T_LISTENERS, ("dynamic_listeners",)):
+            state = _d(x.get("active_state")) or _d(x.get("warming_state"))
+            lst = state.get("listener")
+            if isinstance(lst, dict) and lst:
+                out.append(lst)
+            elif lst is not None:
+                self.flag(f"{T_LISTENERS} listener {_clip(x.get('name'))!r}", f"is {_type(lst)}, not an object")
         return out
 
     def route_configs(self) -> list[dict]:
-        s = self.section(T_ROUTES)
-        return [x.get("route_config") or {} for key in ("static_route_configs", "dynamic_route_configs")
-                for x in s.get(key) or []]
+        return self._entries(T_ROUTES, ("static_route_configs", "dynamic_route_configs"), "route_config")
 
     def endpoint_configs(self) -> list[dict]:
-        s = self.section(T_ENDPOINTS)
-        return [x.get("endpoint_config") or {} for key in ("static_endpoint_configs", "dynamic_endpoint_configs")
-                for x in s.get(key) or []]
+        return self._entries(T_ENDPOINTS, ("static_endpoint_configs", "dynamic_endpoint_configs"), "endpoint_config")
 
     def secrets(self) -> list[tuple[str, dict]]:
         """(status, secret entry): ACTIVE and WARMING secrets."""
-        s = self.section(T_SECRETS)
-        out = [("ACTIVE", x) for key in ("static_secrets", "dynamic_active_secrets") for x in s.get(key) or []]
-        out += [("WARMING", x) for x in s.get("dynamic_warming_secrets") or []]
+        out = [("ACTIVE", x) for x in self._entries(T_SECRETS, ("static_secrets", "dynamic_active_secrets"))]
+        out += [("WARMING", x) for x in self._entries(T_SECRETS, ("dynamic_warming_secrets",))]
         return out
 
     def bootstrap(self) -> dict:
-        return self.section(T_BOOTSTRAP).get("bootstrap") or {}
+        return _d(self.section(T_BOOTSTRAP).get("bootstrap"))
 
     def preamble(self) -> list[str]:
-        node = self.bootstrap().get("node") or {}
-        meta = node.get("metadata") or {}
-        v = (node.get("user_agent_build_version") or {}).get("version") or {}
-        envoy = f"{v.get('major_number', 0)}.{v.get('minor_number', 0)}.{v.get('patch', 0)}"
-        return [f"Istio Version:       {meta.get('ISTIO_VERSION', 'unknown')}",
-                f"Istio Proxy Version: {meta.get('ISTIO_PROXY_SHA', 'unknown')}",
+        node = _d(self.bootstrap().get("node"))
+        meta = _d(node.get("metadata"))
+        v = _d(_d(node.get("user_agent_build_version")).get("version"))
+        envoy = ".".join(_clip(v.get(k, 0), 20) for k in ("major_number", "minor_number", "patch"))
+        return [f"Istio Version:       {_clip(meta.get('ISTIO_VERSION', 'unknown'))}",
+                f"Istio Proxy Version: {_clip(meta.get('ISTIO_PROXY_SHA', 'unknown'))}",
                 f"Envoy Version:       {envoy}"]
 
 
@@ -143,24 +232,27 @@ def _istio_config(meta: Any) -> str:
 def cluster_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Table:
     headers = ["SERVICE FQDN", "PORT", "SUBSET", "DIRECTION", "TYPE", "DESTINATION RULE"]
     t = Table(["NAME", *headers] if with_name else headers)
-    for c in dump.clusters():
+
+    def rows(c: dict) -> Any:
         raw = str(c.get("name") or "")
         name = f"cluster/{raw}" if with_name else raw
         fqdn, port, subset, direction = parse_cluster_name(raw)
         if port == "-":  # istioctl shows unparsed names whole, prefix included
             fqdn = name
         if f.fqdn and f.fqdn not in fqdn:
-            continue
+            return
         if f.port is not None and port != str(f.port):
-            continue
+            return
         if f.subset and subset != f.subset:
-            continue
+            return
         if f.direction and direction != f.direction:
-            continue
+            return
         ctype = (c.get("cluster_type") or {}).get("name") or c.get("type") or "STATIC"
         dr = render_config_path(_istio_config(c.get("metadata")))
         row = [fqdn, port, subset, direction, str(ctype), dr]
-        t.rows.append([name, *row] if with_name else row)
+        yield [name, *row] if with_name else row
+
+    t.rows = list(dump.guard("cluster", dump.clusters(), rows))
     return t
 
 
@@ -243,6 +335,18 @@ def _destination(fc: dict) -> str:
     return "Non-HTTP/Non-TCP"
 
 
+class Malformed(ValueError):
+    """A field of a dump entry with a value no Envoy writes (the entry is skipped and flagged)."""
+
+
+def _port(value: Any) -> int:
+    """A port_value (a number, or its decimal string as protobuf JSON allows); Malformed otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit() \
+            or len(str(value)) > 5 or int(value) > 65535:
+        raise Malformed(f"port_value {_clip(value, 40)!r} is not a port")
+    return int(value)
+
+
 def _address(lst: dict) -> tuple[str, int]:
     sa = ((lst.get("address") or {}).get("socket_address")) or {}
     addrs = [str(sa.get("address", ""))] if sa else []
@@ -250,26 +354,29 @@ def _address(lst: dict) -> tuple[str, int]:
         esa = ((extra.get("address") or {}).get("socket_address")) or {}
         if esa.get("address"):
             addrs.append(str(esa["address"]))
-    return ",".join(a for a in addrs if a), int(sa.get("port_value") or 0)
+    return ",".join(a for a in addrs if a), _port(sa.get("port_value") or 0)
 
 
 def listener_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Table:
     headers = ["ADDRESSES", "PORT", "MATCH", "DESTINATION"]
     t = Table(["NAME", *headers] if with_name else headers)
-    for lst in dump.listeners():
+
+    def rows(lst: dict) -> Any:
         addr, port = _address(lst)
         if f.port is not None and port != f.port:
-            continue
+            return
         if f.address and f.address not in addr:
-            continue
+            return
         if f.name and f.name != lst.get("name"):
-            continue
+            return
         chains = list(lst.get("filter_chains") or [])
         if lst.get("default_filter_chain"):
             chains.append(lst["default_filter_chain"])
         for fc in chains:
             row = [addr, str(port), _match(fc), _destination(fc)]
-            t.rows.append([f"listener/{lst.get('name') or ''}", *row] if with_name else row)
+            yield [f"listener/{lst.get('name') or ''}", *row] if with_name else row
+
+    t.rows = list(dump.guard("listener", dump.listeners(), rows))
     return t
 
 
@@ -289,20 +396,22 @@ def _route_domains(domains: list[str]) -> str:
 
 def route_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Table:
     t = Table(["NAME", "VHOST NAME", "DOMAINS", "MATCH", "VIRTUAL SERVICE"])
-    for rc in dump.route_configs():
+
+    def rows(rc: dict) -> Any:
         name = str(rc.get("name") or "")
         if f.name and f.name != name:
-            continue
+            return
         shown = f"route/{name}" if with_name else name
         for vh in rc.get("virtual_hosts") or []:
             for r in vh.get("routes") or []:
                 if (r.get("route") or {}).get("cluster") == "PassthroughCluster":
                     continue
-                t.rows.append([shown, str(vh.get("name", "")), _route_domains(vh.get("domains") or []),
-                               _describe_match(r.get("match") or {}),
-                               render_config_path(_istio_config(r.get("metadata")))])
+                yield [shown, str(vh.get("name", "")), _route_domains(vh.get("domains") or []),
+                       _describe_match(r.get("match") or {}), render_config_path(_istio_config(r.get("metadata")))]
             if not vh.get("routes"):
-                t.rows.append([shown, str(vh.get("name", "")), _route_domains(vh.get("domains") or []), "/*", "404"])
+                yield [shown, str(vh.get("name", "")), _route_domains(vh.get("domains") or []), "/*", "404"]
+
+    t.rows = list(dump.guard("route config", dump.route_configs(), rows))
     return t
 
 
@@ -311,7 +420,8 @@ def _endpoint_address(ep: dict) -> tuple[str, int | None]:
     addr = ((ep.get("endpoint") or {}).get("address")) or {}
     if addr.get("socket_address"):
         sa = addr["socket_address"]
-        return f"{sa.get('address')}:{sa.get('port_value', 0)}", int(sa.get("port_value") or 0)
+        port = _port(sa.get("port_value") or 0)
+        return f"{sa.get('address')}:{port}", port
     if addr.get("envoy_internal_address"):
         ia = addr["envoy_internal_address"]
         eid = str(ia.get("endpoint_id", ""))
@@ -329,10 +439,11 @@ def _locality(loc: dict) -> str:
 
 def endpoint_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Table:
     t = Table(["NAME", "STATUS", "LOCALITY", "CLUSTER"])
-    for ec in dump.endpoint_configs():
+
+    def rows(ec: dict) -> Any:
         cluster = str(ec.get("cluster_name") or "")
         if f.cluster and f.cluster not in cluster:
-            continue
+            return
         for group in ec.get("endpoints") or []:
             loc = _locality(group.get("locality") or {})
             for lb in group.get("lb_endpoints") or []:
@@ -344,27 +455,38 @@ def endpoint_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Tabl
                     continue
                 if f.status and f.status.upper() != status:
                     continue
-                t.rows.append([f"endpoint/{addr}" if with_name else addr, status, loc, cluster])
+                yield [f"endpoint/{addr}" if with_name else addr, status, loc, cluster]
+
+    t.rows = list(dump.guard("endpoint config", dump.endpoint_configs(), rows))
     return t
 
 
 def endpoint_health_table(clusters_json: bytes | dict, f: Filter) -> Table:
     """Live ``/clusters?format=json``: ENDPOINT, STATUS, OUTLIER CHECK, CLUSTER (ejected hosts first)."""
-    doc = json.loads(clusters_json) if not isinstance(clusters_json, dict) else clusters_json
+    try:
+        doc = json.loads(clusters_json) if not isinstance(clusters_json, dict) else clusters_json
+    except (ValueError, RecursionError):
+        raise InvalidInput("The sidecar's /clusters answer is not JSON.", hint="retry; check the pod's istio-proxy.") \
+            from None
     t = Table(["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER"])
     rows = []
-    for cs in doc.get("cluster_statuses") or []:
+    for cs in _l(_d(doc).get("cluster_statuses")):
+        if not isinstance(cs, dict):
+            continue
         cluster = str(cs.get("name") or "")
         if f.cluster and f.cluster not in cluster:
             continue
-        for hs in cs.get("host_statuses") or []:
-            sa = ((hs.get("address") or {}).get("socket_address")) or {}
-            addr = f"{sa.get('address')}:{sa.get('port_value', 0)}" if sa else "?"
-            if f.port is not None and int(sa.get("port_value") or 0) != f.port:
+        for hs in _l(cs.get("host_statuses")):
+            if not isinstance(hs, dict):
+                continue
+            sa = _d(_d(hs.get("address")).get("socket_address"))
+            port = sa.get("port_value") or 0
+            addr = f"{sa.get('address')}:{port}" if sa else "?"
+            if f.port is not None and str(port) != str(f.port):
                 continue
             if f.address and f.address not in addr:
                 continue
-            health = hs.get("health_status") or {}
+            health = _d(hs.get("health_status"))
             ejected = bool(health.get("failed_outlier_check"))
             unhealthy = any(health.get(k) for k in ("failed_active_health_check", "failed_active_degraded_check",
                                                      "pending_dynamic_removal", "pending_active_hc"))
@@ -381,11 +503,16 @@ def endpoint_health_table(clusters_json: bytes | dict, f: Filter) -> Table:
 def _first_cert(data: dict | None) -> Any:
     if not data:
         return None
+    if not isinstance(data, dict):
+        return None
     raw = None
-    if data.get("inline_bytes"):
-        raw = base64.b64decode(data["inline_bytes"])
-    elif data.get("inline_string"):
-        raw = str(data["inline_string"]).encode()
+    try:
+        if data.get("inline_bytes"):
+            raw = base64.b64decode(str(data["inline_bytes"]))
+        elif data.get("inline_string"):
+            raw = str(data["inline_string"]).encode()
+    except ValueError:  # not base64
+        return None
     if not raw or b"BEGIN CERTIFICATE" not in raw:
         return None
     from cryptography import x509
@@ -424,22 +551,24 @@ def _trust_domain(meta: dict) -> str:
 
 
 def secret_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Table:
-    rows: list[tuple[list[str], str]] = []
     spiffe = False
-    for status, entry in dump.secrets():
+
+    def secret_rows(item: tuple[str, dict]) -> Any:
+        nonlocal spiffe
+        status, entry = item
         name = str(entry.get("name") or "")
         if f.name and f.name != name:
-            continue
+            return
         shown = f"secret/{name}" if with_name else name
         sec = entry.get("secret") or {}
         if sec.get("tls_certificate"):
             cert = _first_cert((sec["tls_certificate"] or {}).get("certificate_chain"))
             if cert is None:
-                rows.append(([shown, "Cert Chain", status, "false", "", "", ""], ""))
-                continue
+                yield [shown, "Cert Chain", status, "false", "", "", ""], ""
+                return
             m = cert_metadata(cert)
-            rows.append(([shown, "Cert Chain", status, str(m["valid"]).lower(), m["serial"], m["not_after"],
-                          m["not_before"]], _trust_domain(m)))
+            yield ([shown, "Cert Chain", status, str(m["valid"]).lower(), m["serial"], m["not_after"],
+                    m["not_before"]], _trust_domain(m))
         elif sec.get("validation_context"):
             vc = sec["validation_context"]
             tds = ((vc.get("custom_validator_config") or {}).get("typed_config") or {}).get("trust_domains")
@@ -450,18 +579,20 @@ def secret_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Table:
                     if cert is None:
                         continue
                     m = cert_metadata(cert)
-                    rows.append(([shown, "CA", status, str(m["valid"]).lower(), m["serial"], m["not_after"],
-                                  m["not_before"]], str(td.get("name", ""))))
-                continue
+                    yield ([shown, "CA", status, str(m["valid"]).lower(), m["serial"], m["not_after"],
+                            m["not_before"]], str(td.get("name", "")))
+                return
             cert = _first_cert(vc.get("trusted_ca"))
             if cert is None:
-                rows.append(([shown, "CA", status, "false", "", "", ""], ""))
-                continue
+                yield [shown, "CA", status, "false", "", "", ""], ""
+                return
             m = cert_metadata(cert)
-            rows.append(([shown, "CA", status, str(m["valid"]).lower(), m["serial"], m["not_after"], m["not_before"]],
-                         _trust_domain(m)))
+            yield ([shown, "CA", status, str(m["valid"]).lower(), m["serial"], m["not_after"], m["not_before"]],
+                   _trust_domain(m))
         else:
-            rows.append(([shown, "", status, "false", "", "", ""], ""))
+            yield [shown, "", status, "false", "", "", ""], ""
+
+    rows: list[tuple[list[str], str]] = list(dump.guard("secret", dump.secrets(), secret_rows))
     headers = ["RESOURCE NAME", "TYPE", "STATUS", "VALID CERT", "SERIAL NUMBER", "NOT AFTER", "NOT BEFORE"]
     if spiffe:
         return Table([*headers, "TRUST DOMAIN"], [[*r, td] for r, td in rows])
@@ -480,24 +611,29 @@ def all_tables(dump: ConfigDump, f: Filter) -> list[Table]:
 
 def raw_items(dump: ConfigDump, kind: str, f: Filter) -> list[dict]:
     """The full (filtered) config objects for ``-o json``; secrets reduced to certificate metadata."""
+    def keep(ok: Any) -> Any:
+        return lambda item: [item] if ok(item) else []
+
     if kind == "cluster":
-        return [c for c in dump.clusters() if _keep_cluster(c, f)]
+        return list(dump.guard("cluster", dump.clusters(), keep(lambda c: _keep_cluster(c, f))))
     if kind == "listener":
-        return [lst for lst in dump.listeners() if (f.port is None or _address(lst)[1] == f.port)
-                and (not f.name or lst.get("name") == f.name) and (not f.address or f.address in _address(lst)[0])]
+        return list(dump.guard("listener", dump.listeners(), keep(
+            lambda lst: (f.port is None or _address(lst)[1] == f.port) and (not f.name or lst.get("name") == f.name)
+            and (not f.address or f.address in _address(lst)[0]))))
     if kind == "route":
         return [rc for rc in dump.route_configs() if not f.name or rc.get("name") == f.name]
     if kind == "endpoint":
         return [ec for ec in dump.endpoint_configs() if not f.cluster or f.cluster in str(ec.get("cluster_name"))]
     if kind == "secret":
-        out = []
-        for status, entry in dump.secrets():
-            sec = entry.get("secret") or {}
-            cert = _first_cert((sec.get("tls_certificate") or {}).get("certificate_chain")) or \
-                _first_cert((sec.get("validation_context") or {}).get("trusted_ca"))
-            out.append({"name": entry.get("name"), "status": status,
-                        "certificate": cert_metadata(cert) if cert is not None else None})
-        return out
+        def secret(item: tuple[str, dict]) -> Any:
+            status, entry = item
+            sec = _d(entry.get("secret"))
+            cert = _first_cert(_d(sec.get("tls_certificate")).get("certificate_chain")) or \
+                _first_cert(_d(sec.get("validation_context")).get("trusted_ca"))
+            yield {"name": entry.get("name"), "status": status,
+                   "certificate": cert_metadata(cert) if cert is not None else None}
+
+        return list(dump.guard("secret", dump.secrets(), secret))
     if kind == "bootstrap":
         return [dump.bootstrap()]
     return []

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field
@@ -31,6 +30,7 @@ class ProxyConfigResult(BaseModel):
     tables: list[ProxyTable] = Field(default=[], description="istioctl's columns and cell values")
     raw: list[dict] | None = Field(default=None, description="output=json: the filtered config objects, paged")
     raw_page: Page | None = None
+    skipped: list[str] = Field(default=[], description="malformed entries of the dump that were skipped")
 
 
 def _page_rows(rows: list, limit: int, offset: int, what: str, narrow: str) -> tuple[list, Page]:
@@ -76,16 +76,18 @@ def resolve_pod(pod: str, namespace: str | None) -> tuple[str, str]:
 
 
 def load_dump(pod: str | None, namespace: str | None, file: str | None, kind: str):
-    """The config dump (from the pod's sidecar or a file) and a description of the source."""
+    """The config dump (from the pod's sidecar or a file) and a description of the source. Either way it is
+    parsed and redacted by ``ConfigDump.load``; a file is read by ``Runtime.read_file`` (confined to the
+    files root, at most ``MAX_DUMP_BYTES``)."""
     from ..envoy.admin import fetch_admin
-    from ..mesh.proxyconfig import ConfigDump
+    from ..mesh.proxyconfig import MAX_DUMP_BYTES, ConfigDump
+    from ..runtime import clip_path
 
-    if file:
-        file = RUNTIME.check_path(file)
-        if not os.path.isfile(file):
-            raise InvalidInput(f"No such config dump file: {file}.", hint="pass a file saved from /config_dump.")
-        with open(file, "rb") as fh:
-            return ConfigDump.load(fh.read(), file), file
+    if file is not None:
+        data = RUNTIME.read_file(file, max_bytes=MAX_DUMP_BYTES, what="config dump file",
+                                 hint="pass a JSON file saved from the admin endpoint /config_dump "
+                                      "(or a live pod instead of file=).")
+        return ConfigDump.load(data, clip_path(file)), clip_path(file)
     if not pod:
         raise InvalidInput("Give a pod (POD.NS or pod= and namespace=) or a dump file (file=).",
                            hint="find meshed pods with list_workloads sidecar=istio.")
@@ -96,13 +98,14 @@ def load_dump(pod: str | None, namespace: str | None, file: str | None, kind: st
 
 
 def render_proxy_config(r: ProxyConfigResult) -> str:
+    skipped = f"\n(skipped malformed entries: {'; '.join(r.skipped)})" if r.skipped else ""
     if r.raw is not None:
         text = json.dumps(r.raw, indent=2)
-        return text + (f"\n({r.raw_page.note})" if r.raw_page and r.raw_page.note else "")
+        return text + (f"\n({r.raw_page.note})" if r.raw_page and r.raw_page.note else "") + skipped
     parts = ["\n".join(r.preamble)] if r.preamble else []
     for t in r.tables:
         parts.append(table(t.headers, t.rows) + (f"\n({t.page.note})" if t.page.note else ""))
-    return "\n\n".join(parts)
+    return "\n\n".join(parts) + skipped
 
 
 @tool("Envoy proxy config", render=render_proxy_config)
@@ -140,10 +143,10 @@ def proxy_config(kind: Annotated[ProxyKind, Field(description="what to show, as 
     f = Filter(fqdn=fqdn, port=port, subset=subset, direction=direction, name=name, address=address,
                cluster=cluster, status=status)
     if kind == "log":
-        if file:
+        if file is not None:
             raise InvalidInput("Log levels are live state, not in a config dump.", hint="pass a pod instead of file=.")
         return _log_levels(pod, namespace, name, limit, offset)
-    if kind == "endpoint" and not file and output == "table":
+    if kind == "endpoint" and file is None and output == "table":
         from ..envoy.admin import fetch_admin
 
         pname, ns = resolve_pod(pod or "", namespace) if pod else (None, None)
@@ -155,18 +158,13 @@ def proxy_config(kind: Annotated[ProxyKind, Field(description="what to show, as 
         return ProxyConfigResult(kind=kind, source=f"pod {ns}/{pname}",
                                  tables=[ProxyTable(title="endpoints", headers=t.headers, rows=rows, page=pg)])
     dump, source = load_dump(pod, namespace, file, kind)
-    if output == "json":
-        if kind == "all":
-            from ..envoy.admin import redact_config_dump
-
-            items = [json.loads(redact_config_dump(json.dumps(dump.doc).encode()))]
-        else:
-            items = raw_items(dump, kind, f)
+    if output == "json":  # the dump was redacted when it was loaded (ConfigDump.load)
+        items = [dump.doc] if kind == "all" else raw_items(dump, kind, f)
         shown, pg = _page_bytes(items, limit, offset, max_bytes, f"{kind} objects", NARROW.get(kind, "filters"))
-        return ProxyConfigResult(kind=kind, source=source, raw=shown, raw_page=pg)
+        return ProxyConfigResult(kind=kind, source=source, raw=shown, raw_page=pg, skipped=dump.skipped)
     if kind == "bootstrap":
         return ProxyConfigResult(kind=kind, source=source, preamble=dump.preamble(),
-                                 tables=[_bootstrap_table(dump)])
+                                 tables=[_bootstrap_table(dump)], skipped=dump.skipped)
     tables = all_tables(dump, f) if kind == "all" else [BUILDERS[kind](dump, f)]
     titles = ["clusters", "listeners", "routes", "secrets", "endpoints"] if kind == "all" else [kind + "s"]
     out = []
@@ -175,21 +173,25 @@ def proxy_config(kind: Annotated[ProxyKind, Field(description="what to show, as 
         rows, pg = _page_rows(t.rows, per_table, offset, title, NARROW.get(kind, "filters"))
         out.append(ProxyTable(title=title, headers=t.headers, rows=rows, page=pg))
     return ProxyConfigResult(kind=kind, source=source, preamble=dump.preamble() if kind == "all" else [],
-                             tables=out)
+                             tables=out, skipped=dump.skipped)
 
 
 def _bootstrap_table(dump) -> ProxyTable:  # type: ignore[no-untyped-def]
+    def d(x: object) -> dict:
+        return x if isinstance(x, dict) else {}
+
     b = dump.bootstrap()
-    node = b.get("node") or {}
-    meta = node.get("metadata") or {}
-    admin = (((b.get("admin") or {}).get("address") or {}).get("socket_address")) or {}
+    node = d(b.get("node"))
+    meta = d(node.get("metadata"))
+    admin = d(d(d(b.get("admin")).get("address")).get("socket_address"))
+    clusters = d(b.get("static_resources")).get("clusters")
     rows = [["node id", str(node.get("id", ""))], ["cluster", str(node.get("cluster", ""))],
             ["istio version", str(meta.get("ISTIO_VERSION", ""))], ["namespace", str(meta.get("NAMESPACE", ""))],
             ["service account", str(meta.get("SERVICE_ACCOUNT", ""))],
             ["admin", f"{admin.get('address', '')}:{admin.get('port_value', '')}"],
-            ["static clusters", ", ".join(c.get("name", "") for c in (b.get("static_resources") or {}).get("clusters")
-                                          or [])],
-            ["dynamic resources", ", ".join(sorted((b.get("dynamic_resources") or {}).keys()))]]
+            ["static clusters", ", ".join(str(d(c).get("name", "")) for c in
+                                          (clusters if isinstance(clusters, list) else []))],
+            ["dynamic resources", ", ".join(sorted(map(str, d(b.get("dynamic_resources")).keys())))]]
     return ProxyTable(title="bootstrap", headers=["FIELD", "VALUE"], rows=rows,
                       page=Page(total=len(rows), shown=len(rows)))
 
