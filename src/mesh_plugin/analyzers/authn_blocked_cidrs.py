@@ -1,45 +1,39 @@
-"""authn.BlockedCIDRsAnalyzer: JWKS URIs whose literal IP istiod refuses to fetch (BLOCKED_CIDRS_IN_JWKS_URIS)."""
+"""authn.BlockedCIDRsAnalyzer: RequestAuthentications exist but istiod does not restrict JWKS fetches (IST0175)."""
 from __future__ import annotations
 
-import ipaddress
-from urllib.parse import urlparse
-
-from ..kube.snapshot import labels_of
 from .base import Analyzer, Context
-from .util import spec
+from .util import containers, full_name, mapping, seq, spec
+from ..kube.snapshot import labels_of
+
+BLOCKED_CIDRS_ENV = "BLOCKED_CIDRS_IN_JWKS_URIS"
 
 
-def blocked_cidrs(ctx: Context) -> list[ipaddress._BaseNetwork]:
-    nets: list[ipaddress._BaseNetwork] = []
-    for dep in ctx.of("Deployment"):
-        if labels_of(dep).get("app") != "istiod":
-            continue
-        for c in (((dep.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []:
-            for env in c.get("env") or []:
-                if env.get("name") == "BLOCKED_CIDRS_IN_JWKS_URIS":
-                    for part in str(env.get("value") or "").split(","):
-                        try:
-                            nets.append(ipaddress.ip_network(part.strip(), strict=False))
-                        except ValueError:
-                            continue
-    return nets
+def format_names(names: list[str], limit: int = 5) -> str:
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])}, and {len(names) - limit} more"
+
+
+def istiod_blocked_cidrs(dep: dict) -> str | None:
+    """The BLOCKED_CIDRS_IN_JWKS_URIS value an istiod Deployment sets (None when unset or empty)."""
+    for c in containers(mapping(mapping(spec(dep).get("template")).get("spec")), init=False):
+        for env in seq(c.get("env")):
+            if isinstance(env, dict) and env.get("name") == BLOCKED_CIDRS_ENV and env.get("value"):
+                return str(env["value"])
+    return None
 
 
 class BlockedCIDRsAnalyzer(Analyzer):
     name = "authn.BlockedCIDRsAnalyzer"
-    description = "Checks RequestAuthentication jwksUri addresses against istiod's BLOCKED_CIDRS_IN_JWKS_URIS"
+    description = ("Checks that BLOCKED_CIDRS_IN_JWKS_URIS is configured on istiod when RequestAuthentication "
+                   "resources exist")
     inputs = ("RequestAuthentication", "Deployment")
 
     def analyze(self, ctx: Context) -> None:
-        nets = blocked_cidrs(ctx)
-        if not nets:
+        names = [full_name(ra) for ra in ctx.of("RequestAuthentication")]
+        if not names:
             return
-        for ra in ctx.of("RequestAuthentication"):
-            for rule in spec(ra).get("jwtRules") or []:
-                host = urlparse(str(rule.get("jwksUri") or "")).hostname or ""
-                try:
-                    ip = ipaddress.ip_address(host)
-                except ValueError:
-                    continue  # a DNS name: resolved by istiod at run time, not checked offline
-                if any(ip in n for n in nets):
-                    ctx.report("MESH0404", ra, rule.get("jwksUri"))
+        for dep in ctx.of("Deployment"):
+            if labels_of(dep).get("app") != "istiod" or istiod_blocked_cidrs(dep):
+                continue
+            ctx.report("IST0175", dep, len(names), format_names(names))

@@ -1,43 +1,61 @@
-"""destinationrule.SubsetSelectPodAnalyzer: subsets that select no pods, hosts that match no service."""
+"""destinationrule.SubsetSelectPodAnalyzer: DestinationRule hosts that match no service (IST0174) and subsets
+that select no pod (IST0173).
+
+As in Istio, a subset's labels (merged with a ServiceEntry's workloadSelector) are matched against every
+pod's labels augmented with its node's topology (region, zone, subzone) and hostname. The pods are indexed
+by those labels once, so each subset costs a lookup instead of a scan of every pod (issue 23).
+"""
 from __future__ import annotations
 
+from ..kube.index import LabelIndex
 from ..kube.snapshot import labels_of, name_of, ns_of
-from .base import Analyzer, Context, matches
-from .util import fqdn, host_matches, service_fqdn, spec
+from .base import Analyzer, Context
+from .util import mapping, seq, service_hosts, spec, str_map
 
-TOPOLOGY_PREFIX = "topology.kubernetes.io/"
+REGION, ZONE, SUBZONE = "topology.kubernetes.io/region", "topology.kubernetes.io/zone", "topology.istio.io/subzone"
+HOSTNAME = "kubernetes.io/hostname"
 
 
-def pod_labels_with_topology(ctx: Context, pod: dict, nodes: dict[str, dict]) -> dict[str, str]:
-    """Pod labels plus its node's topology labels (subsets may select on region/zone)."""
-    labels = dict(labels_of(pod))
-    node = nodes.get(str((pod.get("spec") or {}).get("nodeName") or ""))
+def augmented_labels(pod: dict, node_labels: dict[str, dict[str, str]]) -> dict[str, str]:
+    """label.AugmentLabels(pod labels, no cluster, node locality, node name, no network)."""
+    out = str_map(labels_of(pod))
+    node = str(spec(pod).get("nodeName") or "")
+    nl = node_labels.get(node)
+    if nl is not None:
+        region, zone, subzone = nl.get(REGION, ""), nl.get(ZONE, ""), nl.get(SUBZONE, "")
+        locality = region + (("/" + zone + (("/" + subzone) if subzone else "")) if zone else "")
+        parts = locality.split("/")
+        for key, value in zip((REGION, ZONE, SUBZONE), parts + ["", ""]):
+            if value:
+                out[key] = value
     if node:
-        labels.update({k: v for k, v in labels_of(node).items() if k.startswith(TOPOLOGY_PREFIX)})
-    return labels
+        out[HOSTNAME] = node
+    return out
 
 
 class SubsetSelectPodAnalyzer(Analyzer):
     name = "destinationrule.SubsetSelectPodAnalyzer"
-    description = "Checks every DestinationRule subset selects pods of the host's service"
-    inputs = ("DestinationRule", "Service", "Pod", "ServiceEntry")
+    description = "Checks if pods are selected by subsets in destination rules."
+    inputs = ("DestinationRule", "Pod", "Service", "ServiceEntry", "Node")
 
     def analyze(self, ctx: Context) -> None:
-        nodes = {name_of(n): n for n in ctx.of("Node")}
-        services = {service_fqdn(s): s for s in ctx.of("Service")}
-        se_hosts = [h for se in ctx.of("ServiceEntry") for h in spec(se).get("hosts") or []]
+        hosts = service_hosts(ctx)
+        node_labels = {name_of(n): str_map(labels_of(n)) for n in ctx.of("Node")}
+        pods: LabelIndex | None = None
         for dr in ctx.of("DestinationRule"):
-            host = fqdn(str(spec(dr).get("host") or ""), ns_of(dr))
-            svc = services.get(host)
-            if svc is None:
-                if not any(host_matches(h, host) or host_matches(host, h) for h in se_hosts) and \
-                        not any(host_matches(host, f) for f in services):
-                    ctx.report("IST0174", dr, host)
+            s = spec(dr)
+            host = str(s.get("host") or "")
+            se = hosts.lookup(ns_of(dr), s.get("exportTo"), host)
+            if se is None:
+                ctx.report("IST0174", dr, host)
                 continue
-            sel = spec(svc).get("selector") or {}
-            pods = [pod_labels_with_topology(ctx, p, nodes) for p in ctx.of("Pod", ns_of(svc))
-                    if sel and matches(sel, labels_of(p))]
-            for subset in spec(dr).get("subsets") or []:
-                want = {str(k): str(v) for k, v in (subset.get("labels") or {}).items()}
-                if not any(matches(want, labels) for labels in pods):
-                    ctx.report("IST0173", dr, subset.get("name"))
+            base = str_map(mapping(se.get("workloadSelector")).get("labels"))
+            selectors: dict[str, dict[str, str]] = {}  # by subset name, as Istio's matcher map
+            for subset in seq(s.get("subsets")):
+                subset = mapping(subset)
+                selectors[str(subset.get("name") or "")] = {**base, **str_map(subset.get("labels"))}
+            for subset_name, selector in selectors.items():
+                if pods is None:
+                    pods = LabelIndex(ctx.of("Pod"), labels=lambda p: augmented_labels(p, node_labels))
+                if not pods.any(None, selector):
+                    ctx.report("IST0173", dr, subset_name)

@@ -1,92 +1,76 @@
-"""injection.Analyzer: namespaces not enabled for injection, conflicting labels, pods missing the proxy."""
+"""injection.Analyzer: namespaces not enabled for injection (IST0102, or IST0148 when the injector enables
+namespaces by default), namespaces with several injection labels (IST0123), pods of injected namespaces
+without the proxy (IST0103)."""
 from __future__ import annotations
 
 import json
 
-from ..kube.snapshot import annotations_of, labels_of, name_of, ns_of
-from ..mesh.workloads import containers_of
-from .base import Analyzer, Context
-from .util import SYSTEM_NAMESPACES
-
-INJECTION_LABEL = "istio-injection"
-REVISION_LABEL = "istio.io/rev"
-DATAPLANE_LABEL = "istio.io/dataplane-mode"
+from ..kube.snapshot import annotations_of, labels_of, name_of
+from .base import ISTIO_SYSTEM, Analyzer, Context
+from .util import (DATAPLANE_MODE_LABEL, INJECTION_ENABLED, INJECTION_LABEL, ISTIO_PROXY, REVISION_LABEL,
+                   SIDECAR_INJECT, containers, full_name, injector_configmap_name, mapping, spec)
 
 
-def injector_values(ctx: Context, revision: str | None = None) -> dict | None:
-    """The Helm values of the sidecar injector ConfigMap (``istio-sidecar-injector[-<rev>]``), if present."""
-    want = "istio-sidecar-injector" + (f"-{revision}" if revision and revision != "default" else "")
-    for cm in ctx.of("ConfigMap"):
-        if name_of(cm) == want:
-            try:
-                return json.loads((cm.get("data") or {}).get("values") or "{}")
-            except ValueError:
-                return None
-    return None
+def injector_values(cm: dict) -> dict | None:
+    """The JSON ``values`` of an injector ConfigMap, None when it does not parse."""
+    try:
+        v = json.loads(str(mapping(cm.get("data")).get("values") or ""))
+    except ValueError:
+        return None
+    return v if isinstance(v, dict) else None
 
 
-def injection_labels(ns: dict) -> list[str]:
-    """The labels that each enable a data plane mode on the namespace."""
-    labels = labels_of(ns)
-    out = []
-    if labels.get(INJECTION_LABEL) == "disabled":
-        return []
-    if INJECTION_LABEL in labels:
-        out.append(f"{INJECTION_LABEL}={labels[INJECTION_LABEL]}")
-    if labels.get(REVISION_LABEL):
-        out.append(f"{REVISION_LABEL}={labels[REVISION_LABEL]}")
-    if labels.get(DATAPLANE_LABEL) == "ambient":
-        out.append(f"{DATAPLANE_LABEL}=ambient")
-    return out
-
-
-def namespace_injected(ns: dict | None) -> bool:
-    if not ns:
-        return False
-    labels = labels_of(ns)
-    if labels.get(INJECTION_LABEL) == "disabled":
-        return False
-    return labels.get(INJECTION_LABEL) == "enabled" or bool(labels.get(REVISION_LABEL))
-
-
-def pod_injection_disabled(pod: dict) -> bool:
-    label = labels_of(pod).get("sidecar.istio.io/inject")
-    if label is not None:  # the label wins over the annotation
-        return str(label).lower() == "false"
-    return str(annotations_of(pod).get("sidecar.istio.io/inject", "")).lower() == "false"
-
-
-def has_proxy(pod: dict) -> bool:
-    spec = pod.get("spec") or {}
-    return any(c.get("name") == "istio-proxy" for c in containers_of(pod)) or any(
-        c.get("name") == "istio-proxy" for c in spec.get("initContainers") or [])
+def enable_namespaces_by_default(cm: dict) -> bool:
+    v = mapping(mapping(injector_values(cm)).get("sidecarInjectorWebhook")).get("enableNamespacesByDefault")
+    return v is True
 
 
 class InjectionAnalyzer(Analyzer):
     name = "injection.Analyzer"
-    description = "Checks namespaces are enabled for injection, have one injection label, and their pods a proxy"
+    description = "Checks conditions related to Istio sidecar injection"
     inputs = ("Namespace", "Pod", "ConfigMap")
 
     def analyze(self, ctx: Context) -> None:
-        values = injector_values(ctx) or {}
-        by_default = bool((values.get("sidecarInjectorWebhook") or {}).get("enableNamespacesByDefault"))
-        namespaces = {name_of(n): n for n in ctx.of("Namespace")}
-        for name, ns in sorted(namespaces.items()):
-            if name in SYSTEM_NAMESPACES or name == ctx.mesh.root_namespace:
+        configmaps: dict[str, dict] = {}
+        for cm in ctx.of("ConfigMap"):
+            configmaps.setdefault(name_of(cm), cm)
+        by_default = False  # carried from one namespace to the next, as in Istio
+        injected: set[str] = set()
+        for ns in ctx.of("Namespace"):
+            name = name_of(ns)
+            if name == ISTIO_SYSTEM:
                 continue
-            labels = injection_labels(ns)
-            if len(labels) > 1:
-                ctx.report("IST0123", ns, ", ".join(labels))
+            labels = labels_of(ns)
+            has_injection = INJECTION_LABEL in labels
+            injection = str(labels.get(INJECTION_LABEL) or "")
+            has_rev = REVISION_LABEL in labels
+            revision = str(labels.get(REVISION_LABEL) or "")
+            found = [f"{INJECTION_LABEL}={injection}"] if has_injection else []
+            for label in (REVISION_LABEL, DATAPLANE_MODE_LABEL):
+                if label in labels and (not has_injection or injection == "enabled"):
+                    found.append(f"{label}={labels[label]}")
+            if len(found) > 1:
+                ctx.report("IST0123", ns, found)
+            if labels.get(DATAPLANE_MODE_LABEL) == "ambient":
                 continue
-            if labels or labels_of(ns).get(INJECTION_LABEL) == "disabled":
+            cm = configmaps.get(injector_configmap_name(revision))
+            if cm is not None:
+                by_default = enable_namespaces_by_default(cm)
+            if injection == "" and not has_rev:
+                if by_default:
+                    ctx.report("IST0148", ns)
+                else:
+                    ctx.report("IST0102", ns, name, name, path="{.metadata.name}")
                 continue
-            ctx.report("IST0148" if by_default else "IST0102", ns, name)
-        for pod in ctx.of("Pod"):
-            ns = ns_of(pod)
-            if ns in SYSTEM_NAMESPACES or ns == ctx.mesh.root_namespace:
-                continue
-            if not namespace_injected(namespaces.get(ns)):
-                continue
-            if (pod.get("spec") or {}).get("hostNetwork") or pod_injection_disabled(pod) or has_proxy(pod):
-                continue
-            ctx.report("IST0103", pod, name_of(pod))
+            if injection == INJECTION_ENABLED:
+                injected.add(name)
+        for ns in sorted(injected):
+            for pod in ctx.of("Pod", ns):
+                inj = str(annotations_of(pod).get(SIDECAR_INJECT, ""))
+                if SIDECAR_INJECT in labels_of(pod):
+                    inj = str(labels_of(pod)[SIDECAR_INJECT])
+                if inj.lower() == "false" or spec(pod).get("hostNetwork"):
+                    continue
+                proxy = next((c for c in containers(spec(pod)) if c.get("name") == ISTIO_PROXY), None)
+                if proxy is None or not proxy.get("image"):
+                    ctx.report("IST0103", pod, full_name(pod))

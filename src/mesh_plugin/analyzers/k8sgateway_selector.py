@@ -1,30 +1,31 @@
-"""k8sgateway.SelectorAnalyzer: policies that select Kubernetes Gateway pods by label (use targetRef)."""
+"""k8sgateway.SelectorAnalyzer: policies that select Kubernetes Gateway pods by label, where selectors have no
+effect (IST0166: use targetRef)."""
 from __future__ import annotations
 
-from ..kube.snapshot import labels_of, ns_of
-from .base import Analyzer, Context, matches
-from .util import selector_labels, spec
+from ..kube.index import LabelIndex
+from ..kube.snapshot import ns_of
+from .base import Analyzer, Context
+from .util import GATEWAY_NAME_LABEL, mapping, spec, str_map
 
-GATEWAY_NAME_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name")
-POLICY_KINDS = ("RequestAuthentication", "AuthorizationPolicy", "WasmPlugin", "Telemetry")
+POLICIES = ("AuthorizationPolicy", "RequestAuthentication", "Telemetry", "WasmPlugin")
 
 
 class SelectorAnalyzer(Analyzer):
     name = "k8sgateway.SelectorAnalyzer"
-    description = "Checks policies do not select Kubernetes Gateway pods by label, where selectors have no effect"
-    inputs = ("Pod", *POLICY_KINDS)
+    description = "Check that selectors are effective for Kubernetes gateway"
+    inputs = (*POLICIES, "Pod")
 
     def analyze(self, ctx: Context) -> None:
-        gw_pods = [p for p in ctx.of("Pod") if any(k in labels_of(p) for k in GATEWAY_NAME_LABELS)]
-        for key in POLICY_KINDS:
-            for pol in ctx.of(key):
-                if spec(pol).get("targetRef") or spec(pol).get("targetRefs"):
+        gateway_pods = LabelIndex(p for p in ctx.of("Pod")
+                                  if GATEWAY_NAME_LABEL in (p.get("metadata") or {}).get("labels", {}))
+        if not len(gateway_pods):
+            return
+        for key in POLICIES:
+            for policy in ctx.of(key):
+                s = spec(policy)
+                if s.get("targetRef") is not None or s.get("selector") is None:
                     continue
-                sel = selector_labels(pol, "selector.matchLabels")
-                if not sel:
-                    continue
-                for pod in gw_pods:
-                    if ns_of(pod) == ns_of(pol) and matches(sel, labels_of(pod)):
-                        gw = next(labels_of(pod)[k] for k in GATEWAY_NAME_LABELS if k in labels_of(pod))
-                        ctx.report("IST0166", pol, gw)
-                        break
+                sel = str_map(mapping(s.get("selector")).get("matchLabels"))
+                for pod in gateway_pods.select(ns_of(policy), sel):
+                    ctx.report("IST0166", policy, str((pod.get("metadata") or {}).get("labels", {})
+                                                      .get(GATEWAY_NAME_LABEL, "")))

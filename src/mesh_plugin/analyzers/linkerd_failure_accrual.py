@@ -1,4 +1,4 @@
-"""linkerd.FailureAccrualAnalyzer (MESH): balancer.linkerd.io failure-accrual annotations Linkerd cannot use."""
+"""mesh.linkerd.FailureAccrualAnalyzer (MESH): balancer.linkerd.io failure-accrual annotations Linkerd cannot use."""
 from __future__ import annotations
 
 import re
@@ -41,7 +41,8 @@ def check_failure_accrual(annotations: dict[str, str]) -> list[tuple[str, str]]:
 
 
 class FailureAccrualAnalyzer(Analyzer):
-    name = "linkerd.FailureAccrualAnalyzer"
+    name = "mesh.linkerd.FailureAccrualAnalyzer"
+    aliases = ("linkerd.FailureAccrualAnalyzer",)
     description = "Checks balancer.linkerd.io/failure-accrual annotations on Services are valid"
     inputs = ("Service",)
 

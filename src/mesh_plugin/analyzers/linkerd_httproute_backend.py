@@ -1,4 +1,4 @@
-"""linkerd.HTTPRouteBackendAnalyzer (MESH): HTTPRoute backendRefs must name an existing Service."""
+"""mesh.linkerd.HTTPRouteBackendAnalyzer (MESH): HTTPRoute backendRefs must name an existing Service."""
 from __future__ import annotations
 
 from ..kube.snapshot import name_of, ns_of
@@ -7,7 +7,8 @@ from .util import spec
 
 
 class HTTPRouteBackendAnalyzer(Analyzer):
-    name = "linkerd.HTTPRouteBackendAnalyzer"
+    name = "mesh.linkerd.HTTPRouteBackendAnalyzer"
+    aliases = ("linkerd.HTTPRouteBackendAnalyzer",)
     description = "Checks HTTPRoute backendRefs (Linkerd traffic splits) name Services that exist"
     inputs = ("policy.linkerd.io/HTTPRoute", "gateway.networking.k8s.io/HTTPRoute", "Service")
 

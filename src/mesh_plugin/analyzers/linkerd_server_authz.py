@@ -1,4 +1,4 @@
-"""linkerd.ServerAuthorizationAnalyzer (MESH): a Server that denies by default and nothing authorizes."""
+"""mesh.linkerd.ServerAuthorizationAnalyzer (MESH): a Server that denies by default and nothing authorizes."""
 from __future__ import annotations
 
 from ..kube.snapshot import labels_of, name_of, ns_of
@@ -20,7 +20,8 @@ def _targets_server(ap: dict, server: dict) -> bool:
 
 
 class ServerAuthorizationAnalyzer(Analyzer):
-    name = "linkerd.ServerAuthorizationAnalyzer"
+    name = "mesh.linkerd.ServerAuthorizationAnalyzer"
+    aliases = ("linkerd.ServerAuthorizationAnalyzer",)
     description = "Checks every Linkerd Server that denies by default has an authorization admitting traffic"
     inputs = ("Server", "policy.linkerd.io/AuthorizationPolicy", "ServerAuthorization", "policy.linkerd.io/HTTPRoute")
 

@@ -1,4 +1,4 @@
-"""security.AllowNothingAnalyzer (MESH): an ALLOW policy without rules denies every request."""
+"""mesh.security.AllowNothingAnalyzer (MESH): an ALLOW policy without rules denies every request."""
 from __future__ import annotations
 
 from ..kube.snapshot import ns_of
@@ -7,7 +7,8 @@ from .util import selector_labels, spec
 
 
 class AllowNothingAnalyzer(Analyzer):
-    name = "security.AllowNothingAnalyzer"
+    name = "mesh.security.AllowNothingAnalyzer"
+    aliases = ("security.AllowNothingAnalyzer",)
     description = "Flags ALLOW AuthorizationPolicies with no rules: they deny every request to their workloads"
     inputs = ("AuthorizationPolicy",)
 

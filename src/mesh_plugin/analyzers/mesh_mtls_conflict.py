@@ -1,4 +1,4 @@
-"""mtls.ConflictAnalyzer (MESH): client TLS settings that break traffic given the server's mTLS mode.
+"""mesh.mtls.ConflictAnalyzer (MESH): client TLS settings that break traffic given the server's mTLS mode.
 
 The check istioctl retired (IST0113) and Kiali still makes (KIA0207/0208): a DestinationRule that
 disables TLS toward workloads that require STRICT mTLS; and ISTIO_MUTUAL toward pods without a sidecar.
@@ -30,7 +30,8 @@ def _tls_settings(dr: dict) -> list[tuple[str, int | None, str | None]]:
 
 
 class MTLSConflictAnalyzer(Analyzer):
-    name = "mtls.ConflictAnalyzer"
+    name = "mesh.mtls.ConflictAnalyzer"
+    aliases = ("mtls.ConflictAnalyzer",)
     description = ("Checks DestinationRule TLS modes against the PeerAuthentication of the target workloads: "
                    "DISABLE toward STRICT, ISTIO_MUTUAL toward pods without a sidecar")
     inputs = ("DestinationRule", "PeerAuthentication", "Service", "Pod")
@@ -44,7 +45,7 @@ class MTLSConflictAnalyzer(Analyzer):
             if svc is None:
                 continue
             sel = spec(svc).get("selector") or {}
-            pods = [p for p in ctx.of("Pod", ns_of(svc)) if sel and matches(sel, labels_of(p))]
+            pods = ctx.pods.select(ns_of(svc), sel) if sel else []
             subsets = {str(s.get("name")): s.get("labels") or {} for s in spec(dr).get("subsets") or []}
             svc_ports = spec(svc).get("ports") or []
             for mode, port, subset in _tls_settings(dr):

@@ -1,4 +1,4 @@
-"""security.RequestAuthenticationAnalyzer (MESH): a RequestAuthentication no policy makes mandatory."""
+"""mesh.security.RequestAuthenticationAnalyzer (MESH): a RequestAuthentication no policy makes mandatory."""
 from __future__ import annotations
 
 from ..kube.snapshot import name_of, ns_of
@@ -22,7 +22,8 @@ def _requires_token(ap: dict) -> bool:
 
 
 class RequestAuthenticationAnalyzer(Analyzer):
-    name = "security.RequestAuthenticationAnalyzer"
+    name = "mesh.security.RequestAuthenticationAnalyzer"
+    aliases = ("security.RequestAuthenticationAnalyzer",)
     description = "Checks every RequestAuthentication is paired with a policy that requires a token"
     inputs = ("RequestAuthentication", "AuthorizationPolicy")
 

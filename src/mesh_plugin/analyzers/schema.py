@@ -1,60 +1,74 @@
-"""schema.ValidationAnalyzer: required fields and enum values of mesh resources (IST0106)."""
+"""schema.ValidationAnalyzer.<Kind>: Istio's schema validation of each Istio kind, as an analyzer (IST0106 for
+errors, IST0133 for warnings, IST0130/IST0131 for VirtualService rules that can never match).
+
+One analyzer per kind of Istio's ``collections.Istio``, as istioctl lists them. Each runs the kind's
+validator (``validation/``, a port of istio/istio ``pkg/config/validation``): every error is one message,
+as istioctl reports each error of the multierror separately. Kinds Istio validates only through its CRD
+schema (MeshConfig, MeshNetworks) have no checks here either.
+"""
 from __future__ import annotations
 
+from typing import ClassVar
+
+from ..kube.snapshot import name_of, ns_of
 from .base import Analyzer, Context
 from .util import spec
+from .validation import VALIDATORS, AnalysisAware
 
-ENUMS = {
-    ("PeerAuthentication", "mtls.mode"): ("UNSET", "DISABLE", "PERMISSIVE", "STRICT"),
-    ("AuthorizationPolicy", "action"): ("ALLOW", "DENY", "AUDIT", "CUSTOM"),
-    ("DestinationRule", "trafficPolicy.tls.mode"): ("DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"),
+#: collections.Istio: kind -> snapshot key
+ISTIO_KINDS: dict[str, str] = {
+    "AuthorizationPolicy": "AuthorizationPolicy",
+    "DestinationRule": "DestinationRule",
+    "EnvoyFilter": "EnvoyFilter",
+    "Gateway": "Gateway",
+    "MeshConfig": "MeshConfig",
+    "MeshNetworks": "MeshNetworks",
+    "PeerAuthentication": "PeerAuthentication",
+    "ProxyConfig": "ProxyConfig",
+    "RequestAuthentication": "RequestAuthentication",
+    "ServiceEntry": "ServiceEntry",
+    "Sidecar": "Sidecar",
+    "Telemetry": "Telemetry",
+    "TrafficExtension": "TrafficExtension",
+    "VirtualService": "VirtualService",
+    "WasmPlugin": "WasmPlugin",
+    "WorkloadEntry": "WorkloadEntry",
+    "WorkloadGroup": "WorkloadGroup",
 }
 
 
-def _get(d: dict, path: str) -> object:
-    cur: object = d
-    for part in path.split("."):
-        cur = cur.get(part) if isinstance(cur, dict) else None
-    return cur
-
-
-class SchemaAnalyzer(Analyzer):
-    name = "schema.ValidationAnalyzer"
-    description = "Checks mesh resources have their required fields and valid enum values"
-    inputs = ("VirtualService", "DestinationRule", "Gateway", "ServiceEntry", "PeerAuthentication",
-              "AuthorizationPolicy", "RequestAuthentication")
+class ValidationAnalyzer(Analyzer):
+    kind: ClassVar[str] = ""
 
     def analyze(self, ctx: Context) -> None:
-        for vs in ctx.of("VirtualService"):
-            s = spec(vs)
-            if not s.get("hosts") and not s.get("http"):
-                ctx.report("IST0106", vs, "virtual service must have at least one host")
-            for kind in ("http", "tcp", "tls"):
-                for i, route in enumerate(s.get(kind) or []):
-                    if not route.get("route") and not route.get("redirect") and not route.get("directResponse") \
-                            and not route.get("delegate"):
-                        ctx.report("IST0106", vs, f"{kind}[{i}]: route, redirect or directResponse is required")
-                    for d in route.get("route") or []:
-                        if not (d.get("destination") or {}).get("host"):
-                            ctx.report("IST0106", vs, f"{kind}[{i}]: destination.host is required")
-        for dr in ctx.of("DestinationRule"):
-            if not spec(dr).get("host"):
-                ctx.report("IST0106", dr, "host is required")
-        for gw in ctx.of("Gateway"):
-            for i, server in enumerate(spec(gw).get("servers") or []):
-                if not (server.get("port") or {}).get("number"):
-                    ctx.report("IST0106", gw, f"servers[{i}]: port.number is required")
-                if not server.get("hosts"):
-                    ctx.report("IST0106", gw, f"servers[{i}]: at least one host is required")
-        for se in ctx.of("ServiceEntry"):
-            if not spec(se).get("hosts"):
-                ctx.report("IST0106", se, "hosts is required")
-        for ra in ctx.of("RequestAuthentication"):
-            for i, rule in enumerate(spec(ra).get("jwtRules") or []):
-                if not rule.get("issuer"):
-                    ctx.report("IST0106", ra, f"jwtRules[{i}]: issuer is required")
-        for (key, path), allowed in ENUMS.items():
-            for obj in ctx.of(key):
-                value = _get(spec(obj), path)
-                if value is not None and str(value).upper() not in allowed:
-                    ctx.report("IST0106", obj, f"{path}: {value!r} is not one of {', '.join(allowed)}")
+        validate = VALIDATORS.get(self.kind)
+        if validate is None:
+            return
+        for obj in ctx.of(ISTIO_KINDS[self.kind]):
+            result = validate(name_of(obj), ns_of(obj), spec(obj), obj)
+            for err in result.errors:
+                self._report(ctx, obj, err, error=True)
+            for warn in result.warnings:
+                self._report(ctx, obj, warn, error=False)
+
+    @staticmethod
+    def _report(ctx: Context, obj: dict, issue: object, error: bool) -> None:
+        if isinstance(issue, AnalysisAware):
+            if issue.type == "VirtualServiceUnreachableRule":
+                ctx.report("IST0130", obj, *issue.params[:2])
+                return
+            if issue.type == "VirtualServiceIneffectiveMatch":
+                ctx.report("IST0131", obj, *issue.params[:3])
+                return
+        ctx.report("IST0106" if error else "IST0133", obj, str(issue))
+
+
+def _make(kind: str) -> ValidationAnalyzer:
+    cls = type(f"ValidationAnalyzer{kind}", (ValidationAnalyzer,), {
+        "kind": kind, "name": f"schema.ValidationAnalyzer.{kind}",
+        "description": f"Runs schema validation as an analyzer on '{kind}' resources",
+        "inputs": (ISTIO_KINDS[kind],)})
+    return cls()
+
+
+ALL_VALIDATION_ANALYZERS: tuple[ValidationAnalyzer, ...] = tuple(_make(k) for k in ISTIO_KINDS)

@@ -1,4 +1,4 @@
-"""security.AuthzLintAnalyzer (MESH): policies that cannot do what they say.
+"""mesh.security.AuthzLintAnalyzer (MESH): policies that cannot do what they say.
 
 principals/namespaces where mTLS is not STRICT (MESH0403), requestPrincipals without a
 RequestAuthentication (MESH0405), methods that are not HTTP methods (MESH0406), principals naming
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from ..kube.snapshot import labels_of, name_of, ns_of
-from ..mesh.authz import HTTP_METHODS, applies, pods_under
+from ..mesh.authz import HTTP_METHODS
 from ..mesh.mtls import effective_mode
 from .base import Analyzer, Context
 from .util import spec
@@ -17,8 +17,33 @@ from .util import spec
 _PRINCIPAL = re.compile(r"^[^/*]+/ns/([a-z0-9-]+)/sa/([a-z0-9.-]+)$")
 
 
+def _selector(obj: dict) -> dict[str, str]:
+    return {str(k): str(v) for k, v in ((spec(obj).get("selector") or {}).get("matchLabels") or {}).items()}
+
+
+def _pods_under(ctx: Context, obj: dict, root: str) -> list[dict]:
+    """mesh.authz.pods_under through the pod index: the pods a policy applies to."""
+    s = spec(obj)
+    if s.get("targetRef") or s.get("targetRefs"):
+        return []
+    sel = _selector(obj)
+    if ns_of(obj) == root and not sel:
+        return ctx.pods.in_namespace(None)
+    return ctx.pods.select(ns_of(obj), sel)
+
+
+def _any_request_authentication(ctx: Context, pods: list[dict], root: str) -> bool:
+    """Whether some RequestAuthentication applies to one of ``pods`` (mesh.authz.applies semantics)."""
+    ids = {id(p) for p in pods}
+    for ra in ctx.of("RequestAuthentication"):
+        if any(id(p) in ids for p in _pods_under(ctx, ra, root)):
+            return True
+    return False
+
+
 class AuthzLintAnalyzer(Analyzer):
-    name = "security.AuthzLintAnalyzer"
+    name = "mesh.security.AuthzLintAnalyzer"
+    aliases = ("security.AuthzLintAnalyzer",)
     description = "Checks AuthorizationPolicies for identities that need mTLS or JWT they do not get, bad methods " \
                   "and unknown service accounts"
     inputs = ("AuthorizationPolicy", "RequestAuthentication", "PeerAuthentication", "Pod", "ServiceAccount")
@@ -43,7 +68,7 @@ class AuthzLintAnalyzer(Analyzer):
                     methods.update(op.get("notMethods") or [])
                 for w in rule.get("when") or []:
                     uses_rp = uses_rp or str(w.get("key", "")).startswith("request.auth.")
-            pods = pods_under(ctx.snap, ap, root)
+            pods = _pods_under(ctx, ap, root)
             if uses_peer:
                 for p in pods[:50]:
                     eff = effective_mode(ctx.snap, ns_of(p), labels_of(p), None, root)
@@ -51,8 +76,7 @@ class AuthzLintAnalyzer(Analyzer):
                         ctx.report("MESH0403", ap, "/".join(sorted(uses_peer)), f"pod {ns_of(p)}/{name_of(p)}",
                                    eff.mode, eff.policy)
                         break
-            if uses_rp and pods and not any(
-                    applies(ra, ns_of(p), labels_of(p), root) for ra in ctx.of("RequestAuthentication") for p in pods):
+            if uses_rp and pods and not _any_request_authentication(ctx, pods, root):
                 ctx.report("MESH0405", ap)
             for m in sorted(methods):
                 if str(m).upper() not in HTTP_METHODS:

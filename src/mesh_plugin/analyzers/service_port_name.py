@@ -1,36 +1,36 @@
-"""service.PortNameAnalyzer: Service ports whose name (or appProtocol) does not declare the protocol."""
+"""service.PortNameAnalyzer: Service ports whose name (or appProtocol) does not declare a protocol (IST0118),
+and ExternalName Services with such ports or a port named tcp (IST0150)."""
 from __future__ import annotations
 
-from ..kube.snapshot import ns_of
+from ..kube.snapshot import labels_of
 from .base import Analyzer, Context
-from .util import SYSTEM_NAMESPACES, spec
+from .util import GATEWAY_MANAGED, convert_protocol, UNSUPPORTED, is_istio_control_plane, mapping, seq, spec, \
+    target_port_string
 
-PROTOCOLS = {"http", "http2", "https", "grpc", "grpc-web", "tcp", "tls", "mongo", "mysql", "redis", "udp", "h2c",
-             "hbone", "unsupported"}
-
-
-def port_name_ok(name: str) -> bool:
-    name = name.lower()
-    if name in PROTOCOLS:
-        return True
-    head = name.split("-", 1)[0]
-    return head in PROTOCOLS or name.startswith("grpc-web")
+MANAGED = ("istio.io-gateway-controller", "istio.io-mesh-controller", "istio.io-eastwest-controller")
 
 
 class PortNameAnalyzer(Analyzer):
     name = "service.PortNameAnalyzer"
-    description = "Checks Service port names follow Istio's <protocol>[-suffix] convention (or set appProtocol)"
+    description = "Checks the port names associated with each service"
     inputs = ("Service",)
 
     def analyze(self, ctx: Context) -> None:
         for svc in ctx.of("Service"):
-            if ns_of(svc) in SYSTEM_NAMESPACES or ns_of(svc) == ctx.mesh.root_namespace:
+            if is_istio_control_plane(svc) or labels_of(svc).get(GATEWAY_MANAGED) in MANAGED:
                 continue
-            if spec(svc).get("type") == "ExternalName":
-                continue
-            for port in spec(svc).get("ports") or []:
-                if port.get("appProtocol"):
-                    continue
+            s = spec(svc)
+            external = s.get("type") == "ExternalName"
+            for i, port in enumerate(seq(s.get("ports"))):
+                port = mapping(port)
                 name = str(port.get("name") or "")
-                if not port_name_ok(name):
-                    ctx.report("IST0118", svc, repr(name), port.get("port"), port.get("targetPort", port.get("port")))
+                app = port.get("appProtocol")
+                proto = convert_protocol(port.get("port"), name, str(port.get("protocol") or ""),
+                                         None if app is None else str(app))
+                if proto == UNSUPPORTED or (name == "tcp" and external):
+                    path = f"{{.spec.ports[{i}].port}}"
+                    if external:
+                        ctx.report("IST0150", svc, path=path)
+                    else:
+                        ctx.report("IST0118", svc, name, int(port.get("port") or 0), target_port_string(port),
+                                   path=path)

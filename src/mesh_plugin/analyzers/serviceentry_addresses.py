@@ -1,21 +1,27 @@
-"""serviceentry.Analyzer: TCP (or unset protocol) ports need addresses unless DNS auto-allocation is on."""
+"""serviceentry.Analyzer: ServiceEntries with TCP (or unset-protocol) ports and no addresses, where neither the
+mesh nor the status allocates one (IST0134)."""
 from __future__ import annotations
 
 from .base import Analyzer, Context
-from .util import spec
+from .util import mapping, seq, spec
 
 
 class ServiceEntryAnalyzer(Analyzer):
     name = "serviceentry.Analyzer"
-    description = "Checks ServiceEntries with TCP or unset-protocol ports have addresses (or DNS auto-allocation)"
-    inputs = ("ServiceEntry",)
+    description = "Checks the validity of ServiceEntry"
+    inputs = ("ServiceEntry", "MeshConfig")
 
     def analyze(self, ctx: Context) -> None:
-        if str(ctx.mesh.proxy_metadata.get("ISTIO_META_DNS_AUTO_ALLOCATE", "")).lower() == "true":
+        md = ctx.mesh.proxy_metadata
+        auto = md.get("ISTIO_META_DNS_CAPTURE") == "true" and (
+            md.get("ISTIO_META_DNS_AUTO_ALLOCATE") == "true" or md.get("PILOT_ENABLE_IP_AUTOALLOCATE") == "true")
+        if auto:
             return
         for se in ctx.of("ServiceEntry"):
             s = spec(se)
-            if s.get("addresses"):
+            if seq(s.get("addresses")) or seq(mapping(se.get("status")).get("addresses")):
                 continue
-            if any(str(p.get("protocol") or "").upper() in ("", "TCP") for p in s.get("ports") or []):
-                ctx.report("IST0134", se)
+            for i, port in enumerate(seq(s.get("ports"))):
+                proto = str(mapping(port).get("protocol") or "")
+                if proto == "" or proto.upper() == "TCP":
+                    ctx.report("IST0134", se, path=f"{{.spec.ports[{i}].name}}")

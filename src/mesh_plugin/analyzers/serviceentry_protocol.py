@@ -1,37 +1,44 @@
-"""serviceentry.ConflictingServiceEntryProtocolAnalyzer: one host and port, several protocols."""
+"""serviceentry.ConflictingServiceEntryProtocolAnalyzer: ServiceEntries visible together that give one host and
+port different protocols (IST0177)."""
 from __future__ import annotations
 
-from ..kube.snapshot import name_of, ns_of
 from .base import Analyzer, Context
-from .util import export_namespaces, spec
+from .util import EXPORT_ALL, EXPORT_LOCAL, full_name, is_export_to_all, mapping, seq, spec
+from ..kube.snapshot import ns_of
 
 
-def _overlap(a: set[str] | None, b: set[str] | None) -> bool:
-    return a is None or b is None or bool(a & b)
+def _scopes(export_to: list, namespace: str) -> list[str]:
+    if is_export_to_all(export_to):
+        return [EXPORT_ALL]
+    return list(dict.fromkeys(namespace if str(e) == EXPORT_LOCAL else str(e) for e in export_to))
 
 
 class ConflictingServiceEntryProtocolAnalyzer(Analyzer):
     name = "serviceentry.ConflictingServiceEntryProtocolAnalyzer"
-    description = "Checks ServiceEntries visible together do not give one host and port different protocols"
+    description = "Checks if multiple ServiceEntries define the same host and port with different protocols"
     inputs = ("ServiceEntry",)
 
     def analyze(self, ctx: Context) -> None:
-        entries = []
+        index: dict[tuple[str, str, int], list[tuple[str, dict]]] = {}
         for se in ctx.of("ServiceEntry"):
             s = spec(se)
-            vis = export_namespaces(s.get("exportTo"), ns_of(se))
-            for h in s.get("hosts") or []:
-                for p in s.get("ports") or []:
-                    entries.append((se, vis, h, int(p.get("number") or 0), str(p.get("protocol") or "").upper()))
-        flagged: dict[int, tuple[dict, set[str], str, int, set[str]]] = {}
-        for i, (se, vis, h, port, proto) in enumerate(entries):
-            for se2, vis2, h2, port2, proto2 in entries[i + 1:]:
-                if se2 is se or h != h2 or port != port2 or proto == proto2 or not _overlap(vis, vis2):
+            for scope in _scopes(seq(s.get("exportTo")), ns_of(se)):
+                for h in seq(s.get("hosts")):
+                    for p in seq(s.get("ports")):
+                        p = mapping(p)
+                        key = (scope, str(h), int(p.get("number") or 0))
+                        index.setdefault(key, []).append((str(p.get("protocol") or ""), se))
+        reported: set[str] = set()
+        for (scope, host, port), entries in index.items():
+            if scope != EXPORT_ALL:
+                entries = entries + index.get((EXPORT_ALL, host, port), [])
+            protocols = sorted({proto.upper() for proto, _ in entries})
+            if len(protocols) < 2:
+                continue
+            names = sorted(dict.fromkeys(full_name(se) for _, se in entries))
+            for _, se in entries:
+                if full_name(se) in reported:
                     continue
-                for a, b in ((se, se2), (se2, se)):
-                    f = flagged.setdefault(id(a), (a, set(), h, port, set()))
-                    f[1].add(f"{ns_of(b)}/{name_of(b)}")
-                    f[4].update({proto, proto2})
-        for se, others, host, port, protos in flagged.values():
-            ctx.report("IST0177", se, ", ".join([f"{ns_of(se)}/{name_of(se)}", *sorted(others)]), host, port,
-                       ", ".join(sorted(protos)))
+                reported.add(full_name(se))
+                ctx.report("IST0177", se, ", ".join(names), host, port, ", ".join(protocols),
+                           path="{.metadata.name}")

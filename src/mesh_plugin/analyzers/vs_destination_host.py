@@ -1,68 +1,67 @@
-"""virtualservice.DestinationHostAnalyzer: destinations (and mirrors) must name a visible service and port."""
+"""virtualservice.DestinationHostAnalyzer: destinations (routes and mirrors) whose host no Service or
+ServiceEntry visible to the VirtualService defines (IST0101), whose port it does not expose (IST0101) or
+that need a port to choose among several (IST0112); gateway routes without a subset to a host another
+VirtualService splits by subset (IST0140)."""
 from __future__ import annotations
 
-from ..kube.snapshot import name_of, ns_of
+from ..kube.snapshot import ns_of
 from .base import Analyzer, Context
-from .util import (MESH_GATEWAY, export_namespaces, fqdn, host_matches, service_exports, service_fqdn, spec,
-                   visible_in, vs_gateways, destinations)
+from .util import full_name, mapping, seq, service_hosts, spec
+from .vs_util import Dest, dest_path, mirror_destinations, route_destinations
+
+
+def _check_ports(ctx: Context, vs: dict, d: Dest, se: dict) -> None:
+    port = d.destination.get("port")
+    ports = [mapping(p) for p in seq(se.get("ports"))]
+    host = str(d.destination.get("host") or "")
+    if port is None:
+        if len(ports) > 1:
+            ctx.report("IST0112", vs, host, [int(p.get("number") or 0) for p in ports], path=dest_path(d))
+        return
+    number = int(mapping(port).get("number") or 0)
+    if not any(int(p.get("number") or 0) == number for p in ports):
+        ctx.report("IST0101", vs, "host:port", f"{host}:{number}", path=dest_path(d))
 
 
 class DestinationHostAnalyzer(Analyzer):
     name = "virtualservice.DestinationHostAnalyzer"
-    description = "Checks VirtualService destinations name a service (or ServiceEntry) and port visible to them"
-    inputs = ("VirtualService", "Service", "ServiceEntry", "DestinationRule")
+    description = "Checks the destination hosts associated with each virtual service"
+    inputs = ("ServiceEntry", "VirtualService", "Service")
 
     def analyze(self, ctx: Context) -> None:
-        services: dict[str, list[tuple[set[str] | None, dict]]] = {}
-        for s in ctx.of("Service"):
-            services.setdefault(service_fqdn(s), []).append((service_exports(s), s))
-        entries = [(h, export_namespaces(spec(se).get("exportTo"), ns_of(se)), se)
-                   for se in ctx.of("ServiceEntry") for h in spec(se).get("hosts") or []]
-        mesh_vs_subsets = self._mesh_subset_hosts(ctx)
+        hosts = service_hosts(ctx)
+        # initVirtualServiceDestinations: destinations with a subset whose host is one of the VS's hosts
+        subset_dests: dict[str, list[tuple[str, int]]] = {}  # destination host -> [(VS full name, count)]
         for vs in ctx.of("VirtualService"):
-            own = ns_of(vs)
-            exports = export_namespaces(spec(vs).get("exportTo"), own)
-            viewers = [own] if exports is None else sorted(exports)
-            for _, dest in destinations(vs):
-                host = fqdn(str(dest.get("host") or ""), own)
-                port = (dest.get("port") or {}).get("number")
-                for viewer in viewers:
-                    svc = next((s for vis, s in services.get(host, []) if visible_in(vis, viewer)), None)
-                    se = next((e for h, vis, e in entries if host and host_matches(h, host) and visible_in(vis, viewer)),
-                              None)
-                    if svc is None and se is None:
-                        ctx.report("IST0101", vs, "host", host or dest.get("host", ""))
-                        break
-                    ports = [int(p.get("port") or 0) for p in spec(svc).get("ports") or []] if svc is not None else \
-                        [int(p.get("number") or 0) for p in spec(se).get("ports") or []]
-                    if port is not None and ports and int(port) not in ports:
-                        ctx.report("IST0101", vs, "host+port", f"{host}+{port}")
-                        break
-                    if port is None and svc is not None and len(ports) > 1:
-                        ctx.report("IST0112", vs, host, ports)
-                        break
-            self._ingress_subsets(ctx, vs, mesh_vs_subsets)
-
-    @staticmethod
-    def _mesh_subset_hosts(ctx: Context) -> dict[str, dict]:
-        """host -> a mesh-bound VirtualService for it that routes by subset."""
-        out: dict[str, dict] = {}
+            vs_hosts = [str(h) for h in seq(spec(vs).get("hosts"))]
+            counts: dict[str, int] = {}
+            for r in seq(spec(vs).get("http")):
+                for rd in seq(mapping(r).get("route")):
+                    dest = mapping(mapping(rd).get("destination"))
+                    if dest.get("subset"):
+                        h = str(dest.get("host") or "")
+                        counts[h] = counts.get(h, 0) + vs_hosts.count(h)
+            for h, n in counts.items():
+                if n:
+                    subset_dests.setdefault(h, []).append((full_name(vs), n))
         for vs in ctx.of("VirtualService"):
-            if MESH_GATEWAY in vs_gateways(vs) and any(d.get("subset") for _, d in destinations(vs)):
-                for h in spec(vs).get("hosts") or []:
-                    out.setdefault(fqdn(str(h), ns_of(vs)), vs)
-        return out
-
-    @staticmethod
-    def _ingress_subsets(ctx: Context, vs: dict, mesh_subsets: dict[str, dict]) -> None:
-        """IST0140: a gateway VS routes to a host whose subset routing lives only in mesh VirtualServices."""
-        gateways = [g for g in vs_gateways(vs) if g != MESH_GATEWAY]
-        if not gateways:
-            return
-        for _, dest in destinations(vs):
-            if dest.get("subset"):
+            s = spec(vs)
+            for kind, dests in (("host", route_destinations(vs)), ("mirror host", mirror_destinations(vs))):
+                for d in dests:
+                    se = hosts.lookup(ns_of(vs), seq(s.get("exportTo")), str(d.destination.get("host") or ""))
+                    if se is None:
+                        ctx.report("IST0101", vs, kind, str(d.destination.get("host") or ""), path=dest_path(d))
+                        continue
+                    _check_ports(ctx, vs, d, se)
+            if not seq(s.get("gateways")):
                 continue
-            other = mesh_subsets.get(fqdn(str(dest.get("host") or ""), ns_of(vs)))
-            if other is not None and other is not vs:
-                ctx.report("IST0140", vs, f"{ns_of(other)}/{name_of(other)}", ", ".join(gateways))
-                return
+            for i, http in enumerate(seq(s.get("http"))):
+                for j, rd in enumerate(seq(mapping(http).get("route"))):
+                    dest = mapping(mapping(rd).get("destination"))
+                    if dest.get("subset"):
+                        continue
+                    for other, n in subset_dests.get(str(dest.get("host") or ""), []):
+                        for _ in range(n):
+                            ctx.report("IST0140", vs, other, full_name(vs),
+                                       path=f"{{.spec.{mapping(http).get('name') or ''}[{i}].route[{j}]"
+                                            ".destination.host}")

@@ -111,9 +111,15 @@ def _mesh_yaml(configmap: dict, shown: str, hint: str) -> dict:
 
 
 def run_analysis(files: list[str] | None, namespace: str | None, only: list[str] | None,
-                 suppress: list[str] | None, mesh_config_file: str | None, output_threshold: str = "Info"):
-    """Messages (sorted, most severe first) and the source description. Shared by the tool and the CLI."""
-    from ..analyzers import Context, Message, input_kinds, run, select, suppressed
+                 suppress: list[str] | None, mesh_config_file: str | None, output_threshold: str = "Info", *,
+                 mesh_networks_file: str | None = None, file_runtime_kinds: bool = True):
+    """Messages (sorted, most severe first) and the source description. Shared by the tool and the CLI.
+
+    ``mesh_networks_file``: a MeshNetworks YAML (istioctl's --meshNetworksFile; default: the ``meshNetworks``
+    key of ConfigMap istio). ``file_runtime_kinds=False`` reads files as ``istioctl analyze
+    --use-kube=false`` does (see ``analyzers.runner.analyze_snapshot``)."""
+    from ..analyzers import input_kinds, select, suppressed
+    from ..analyzers.runner import analyze_snapshot
     from ..errors import InvalidInput
 
     analyzers = select(only)
@@ -124,10 +130,6 @@ def run_analysis(files: list[str] | None, namespace: str | None, only: list[str]
         from ..kube.snapshot import Snapshot
 
         snap = Snapshot.from_paths([RUNTIME.check_path(f) for f in files])
-        if not any(labels.get("istio") == "ingressgateway" for labels in
-                   ((p.get("metadata") or {}).get("labels") or {} for p in snap.of("Pod"))):
-            for obj in default_resources():
-                snap.add(obj)
     else:
         snap = RUNTIME.snapshot(input_kinds(analyzers), None, None)
         if namespace:
@@ -139,17 +141,10 @@ def run_analysis(files: list[str] | None, namespace: str | None, only: list[str]
         if not any(m.mesh == "istio" for m in detect_meshes(snap)):
             # no Istio here: its injection checks would only say every namespace lacks Istio
             analyzers = [a for a in analyzers if not a.name.startswith("injection.")]
-    ctx = Context(snap, load_mesh_config(snap, mesh_config_file))  # type: ignore[arg-type]
-    msgs = run(ctx, analyzers)
-    for e in snap.errors:
-        msgs.insert(0, Message("MESH0001", "Error", f"Cannot read input {e.source}: {e.message}", "File", None,
-                               e.source, "input"))
-    if not only:
-        for source, obj in snap.unknown[:20]:
-            msgs.append(Message("MESH0002", "Info", f"Unknown kind {obj.get('kind')} (apiVersion "
-                                f"{obj.get('apiVersion')}): not analyzed", str(obj.get("kind") or "?"),
-                                (obj.get("metadata") or {}).get("namespace"),
-                                str((obj.get("metadata") or {}).get("name") or source), "input"))
+    mesh = load_mesh_config(snap, mesh_config_file)
+    networks = _load_mesh_networks(mesh_networks_file) if mesh_networks_file is not None else None
+    msgs = analyze_snapshot(snap, analyzers, mesh, files=bool(files),  # type: ignore[arg-type]
+                            runtime_kinds=file_runtime_kinds, mesh_networks=networks, report_unknown=not only)
     if namespace:
         msgs = [m for m in msgs if m.namespace == namespace or (
             m.namespace is None and (m.kind != "Namespace" or m.name == namespace))]
@@ -158,6 +153,30 @@ def run_analysis(files: list[str] | None, namespace: str | None, only: list[str]
     threshold = LEVELS.index(output_threshold)
     kept = [m for m in kept if LEVELS.index(m.level) <= threshold]
     return kept, len(msgs) - len([m for m in msgs if not suppressed(m, rules)]), snap, len(analyzers)
+
+
+def _load_mesh_networks(path: str) -> dict:
+    """A MeshNetworks YAML file (``networks: {...}``), read with the same bounds as the mesh config."""
+    from ..errors import InvalidInput
+    from ..kube.snapshot import MAX_FILE_BYTES, safe_load_all
+
+    hint = "pass a MeshNetworks YAML file (the 'meshNetworks' key of ConfigMap istio)."
+    real = RUNTIME.check_path(path)
+    try:
+        with open(real, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise InvalidInput(f"Cannot read the mesh networks file: {e.strerror}.", hint=hint) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InvalidInput("The mesh networks file is too large.", hint=hint)
+    try:
+        docs = safe_load_all(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidInput("The mesh networks file is not UTF-8 text.", hint=hint) from None
+    doc = docs[0] if docs else {}
+    if not isinstance(doc, dict):
+        raise InvalidInput("The mesh networks file is not a mapping.", hint=hint)
+    return doc
 
 
 def render_analysis(r: AnalysisResult) -> str:
