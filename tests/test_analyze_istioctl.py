@@ -1,0 +1,122 @@
+"""Our analyze side by side with istioctl analyze from the same Istio pin, on every input set of Istio's analyzer
+grid (tests/data/istio-analyze-grid) and on the seeded sandbox mesh.
+
+Compared: the multiset of (IST code, resource) of `istioctl analyze --use-kube=false -A -o json` and ours.
+MESH codes are ours and left out. istioctl reads files without Pods, Services, Namespaces, Nodes and Secrets
+and skips the analyzers that need them (kuberesource.DefaultExcludedSchemas); run_analysis does the same
+with ``file_runtime_kinds=False``, and that comparison must be exact. Our default reading of files keeps those
+kinds (Istio's own analyzer tests do), so there everything istioctl reports must be among ours.
+
+istioctl: $MESH_PLUGIN_ISTIOCTL, else the oracle's (.tools/oracle/istioctl, `make oracle`). Skipped when
+neither exists; failed instead when CI=true.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mesh_plugin.tools.analyze import run_analysis
+
+pytestmark = pytest.mark.oracle
+
+ROOT = Path(__file__).resolve().parent
+GRID = ROOT / "data/istio-analyze-grid"
+CASES = json.loads((GRID / "cases.json").read_text())
+
+
+def _istioctl() -> Path:
+    explicit = os.environ.get("MESH_PLUGIN_ISTIOCTL")
+    oracle_dir = Path(os.environ.get("MESH_ORACLE_DIR", ROOT.parent / ".tools" / "oracle"))
+    for candidate in ([Path(explicit)] if explicit else []) + [oracle_dir / "istioctl"]:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    reason = (f"no istioctl from the Istio pin: set MESH_PLUGIN_ISTIOCTL or build the oracle (`make oracle`, "
+              f"{oracle_dir / 'istioctl'})")
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason + " (CI=true: this comparison must not skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def istioctl() -> Path:
+    return _istioctl()
+
+
+def _istioctl_messages(binary: Path, files: list[str], mesh: str | None, cwd: Path) -> list[dict]:
+    args = [str(binary), "analyze", "--use-kube=false", "-A", "-o", "json"]
+    if mesh:
+        args.append(f"--meshConfigFile={mesh}")
+    p = subprocess.run(args + files, capture_output=True, text=True, timeout=120, cwd=cwd)
+    out = p.stdout
+    start = 0 if out.lstrip().startswith("[") else out.find("\n[") + 1  # istioctl may log a warning first
+    assert start >= 0 and out[start:].strip(), f"istioctl gave no JSON: {out[-500:]} {p.stderr[-500:]}"
+    return json.loads(out[start:])
+
+
+def _key(origin: str) -> str:
+    # with -A istioctl leaves objects without a namespace without one; we place them in "default" as kubectl
+    return origin.replace(" default/", " ", 1)
+
+
+def _compare(binary: Path, files: list[str], mesh: str | None, cwd: Path) -> tuple[collections.Counter, ...]:
+    theirs = collections.Counter((m["code"], _key(m["origin"])) for m in
+                                 _istioctl_messages(binary, files, mesh, cwd))
+    as_istioctl, _, _, _ = run_analysis([str(cwd / f) for f in files], None, None, None,
+                                        str(cwd / mesh) if mesh else None, file_runtime_kinds=False)
+    ours = collections.Counter((m.code, _key(m.origin)) for m in as_istioctl if m.code.startswith("IST"))
+    default, _, _, _ = run_analysis([str(cwd / f) for f in files], None, None, None,
+                                    str(cwd / mesh) if mesh else None)
+    ours_default = collections.Counter((m.code, _key(m.origin)) for m in default if m.code.startswith("IST"))
+    return theirs, ours, ours_default
+
+
+def _input_sets() -> list[tuple[list[str], str | None, str]]:
+    seen: dict[tuple, str] = {}
+    for c in CASES:
+        for files in (c["clusters"].values() if c.get("clusters") else [c["inputFiles"]]):
+            seen.setdefault((tuple(files), c.get("meshConfigFile")), c["id"])
+    return [(list(files), mesh, cid) for (files, mesh), cid in seen.items()]
+
+
+def test_same_analyzers_as_istioctl(istioctl):
+    from mesh_plugin.analyzers import ISTIO
+
+    p = subprocess.run([str(istioctl), "analyze", "--list-analyzers"], capture_output=True, text=True, timeout=60)
+    names = sorted(ln[2:].rstrip(":") for ln in p.stdout.splitlines() if ln.startswith("* "))
+    assert len(names) == 53
+    assert sorted(a.name for a in ISTIO) == names
+
+
+def test_grid_inputs_side_by_side(istioctl):
+    """Every input set of the grid: as istioctl reads files, the same (code, resource) multiset."""
+    differ, not_superset = [], []
+    sets = _input_sets()
+    for files, mesh, cid in sets:
+        theirs, ours, ours_default = _compare(istioctl, files, mesh, GRID)
+        if theirs != ours:
+            differ.append(f"{cid}: istioctl only {sorted((theirs - ours).elements())}, "
+                          f"ours only {sorted((ours - theirs).elements())}")
+        if theirs - ours_default:
+            not_superset.append(f"{cid}: {sorted((theirs - ours_default).elements())}")
+    print(f"\nistioctl side by side on the grid: {len(sets) - len(differ)}/{len(sets)} input sets agree")
+    assert not differ, "\n".join(differ)
+    assert not not_superset, "\n".join(not_superset)
+
+
+def test_seeded_sandbox_mesh_side_by_side(istioctl, tmp_path):
+    from mesh_plugin.sandbox.seed import istio_control_plane, production
+
+    objs, _ = production()
+    (tmp_path / "mesh.yaml").write_text(yaml.safe_dump_all(istio_control_plane() + objs))
+    theirs, ours, ours_default = _compare(istioctl, ["mesh.yaml"], None, tmp_path)
+    print(f"\nistioctl side by side on the seeded mesh: istioctl {sum(theirs.values())} IST messages, "
+          f"ours {sum(ours.values())} (files as istioctl reads them), {sum(ours_default.values())} (default)")
+    assert theirs == ours, f"istioctl only {theirs - ours}, ours only {ours - theirs}"
+    assert not theirs - ours_default
+    assert theirs, "the seeded mesh has deliberate misconfigurations: istioctl must report some"
