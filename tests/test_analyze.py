@@ -33,6 +33,22 @@ def test_catalog_and_registry_are_consistent():
             assert code in CATALOG, (path.name, code)
 
 
+def test_mesh_codes_document_themselves_in_this_repository():
+    """Every MESH code's documentationUrl is a section of docs/analyzers.md that exists (no web page exists)."""
+    from mesh_plugin.analyzers import ISTIO, MESH
+
+    root = Path(__file__).resolve().parent.parent
+    for code, mt in CATALOG.items():
+        if code.startswith("IST"):
+            assert mt.url == f"https://istio.io/latest/docs/reference/config/analysis/{code.lower()}/"
+            continue
+        path, _, anchor = mt.url.partition("#")
+        doc = (root / path).read_text()
+        assert f'<a id="{anchor}"></a>' in doc and f"### {code} {mt.name} ({mt.level})" in doc, code
+    assert all(a.name.startswith("mesh.") for a in MESH) and not any(a.name.startswith("mesh.") for a in ISTIO)
+    assert CATALOG["MESH0201"].level == "Info"
+
+
 def test_sandbox_findings_live(runtime, sandbox):
     r = get_tool("analyze").call(limit=100)
     got = {(m.code, m.origin) for m in r.messages}
