@@ -80,6 +80,14 @@ STRINGS: dict[str, list[tuple[str, ...]]] = {
 }
 
 
+#: fields that hold a protobuf Duration (Go syntax such as 1.5s, 100ms, 1h2m); any kind, by field name
+DURATIONS = frozenset({"timeout", "perTryTimeout", "backoff", "interval", "baseEjectionTime", "connectTimeout",
+                       "idleTimeout", "maxConnectionDuration", "maxAge", "fixedDelay", "exponentialDelay",
+                       "drainDuration", "reportingInterval"})
+#: (parent, field) pairs that hold a Duration where the field name alone is ambiguous
+DURATION_PAIRS = frozenset({("tcpKeepalive", "time"), ("warmup", "duration")})
+
+
 def _leaves(v: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
     if isinstance(v, dict):
         for k, x in v.items():
@@ -102,9 +110,20 @@ def undecodable(kind: str, obj: dict) -> str | None:
     """Why istioctl could not decode ``obj`` (an Istio kind), or None."""
     rules = ENUMS.get(kind, [])
     strings = STRINGS.get(kind, [])
-    if not (rules or strings) or not isinstance(obj.get("spec"), dict):
+    spec = obj.get("spec")
+    if kind not in KINDS or not isinstance(spec, dict):
         return None
-    for path, value in _leaves(obj["spec"], ("spec",)):
+    if kind == "PeerAuthentication" and isinstance(spec.get("portLevelMtls"), dict):
+        for port in spec["portLevelMtls"]:
+            if not str(port).isdigit() or int(str(port)) >= 2 ** 32:
+                return f"failed parsing JSON for built-in type: invalid value for uint32 key: \"{port}\""
+    for path, value in _leaves(spec, ("spec",)):
+        if kind != "EnvoyFilter" and isinstance(value, str) and (path[-1] in DURATIONS or
+                                                                 path[-2:] in DURATION_PAIRS):
+            from .validation.common import parse_duration
+
+            if parse_duration(value) is None:
+                return f'failed parsing JSON for built-in type: bad Duration: time: invalid duration "{value}"'
         if isinstance(value, (int, float)) and not isinstance(value, bool) and \
                 any(_suffix(path, p) for p in strings):
             return (f"failed parsing JSON for built-in type: json: cannot unmarshal number into Go struct field "
@@ -125,4 +144,5 @@ def undecodable(kind: str, obj: dict) -> str | None:
 
 __all__ = ["undecodable", "ENUMS", "STRINGS", "KINDS"]
 
-KINDS = frozenset(ENUMS) | frozenset(STRINGS)
+KINDS = frozenset(ENUMS) | frozenset(STRINGS) | frozenset(
+    {"RequestAuthentication", "Telemetry", "WasmPlugin", "WorkloadEntry", "WorkloadGroup", "ProxyConfig"})

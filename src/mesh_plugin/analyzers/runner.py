@@ -61,11 +61,23 @@ def _without(snap: Snapshot, kinds: tuple[str, ...]) -> Snapshot:
     return view
 
 
-def _decodable(snap: Snapshot) -> tuple[Snapshot, list[tuple[dict, str]]]:
-    """The snapshot without the Istio objects istioctl could not decode (decode.py), and those objects."""
+def _decodable(snap: Snapshot, files: bool) -> tuple[Snapshot, list[tuple[dict, str]]]:
+    """The snapshot as istioctl reads it: without the Istio objects it could not decode (decode.py), which
+    come back with their reason, and, for files, one object per kind and name (a later document with the
+    same kind, namespace and name replaces the earlier one, as it would in the cluster)."""
     refused: list[tuple[dict, str]] = []
     objects = dict(snap.objects)
-    for key, items in snap.objects.items():
+    changed = False
+    if files:
+        for key, items in snap.objects.items():
+            last: dict[tuple[str, str], int] = {}
+            for n, o in enumerate(items):
+                last[(ns_of(o), name_of(o))] = n
+            if len(last) != len(items):
+                keep = set(last.values())
+                objects[key] = [o for n, o in enumerate(items) if n in keep]
+                changed = True
+    for key, items in list(objects.items()):
         if key not in DECODED_KINDS:
             continue
         bad = [(o, why) for o in items if (why := undecodable(key, o))]
@@ -73,7 +85,7 @@ def _decodable(snap: Snapshot) -> tuple[Snapshot, list[tuple[dict, str]]]:
             refused += bad
             ids = {id(o) for o, _ in bad}
             objects[key] = [o for o in items if id(o) not in ids]
-    if not refused:
+    if not refused and not changed:
         return snap, refused
     view = Snapshot(objects=objects, absent=set(snap.absent), errors=snap.errors, source=snap.source,
                     namespace=snap.namespace, unknown=snap.unknown)
@@ -103,7 +115,7 @@ def analyze_snapshot(snap: Snapshot, analyzers: list[Analyzer], mesh: MeshConfig
                 snap.add(obj)
     if mesh_networks is None:
         mesh_networks = mesh_networks_from_configmap(snap, istio_namespace)
-    snap, refused = _decodable(snap)
+    snap, refused = _decodable(snap, files)
     ctx = Context(snap, mesh, mesh_networks=mesh_networks, istio_namespace=istio_namespace)
     msgs = run(ctx, analyzers)
     for obj, why in refused:

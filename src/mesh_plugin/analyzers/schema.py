@@ -8,7 +8,7 @@ schema (MeshConfig, MeshNetworks) have no checks here either.
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..kube.snapshot import name_of, ns_of
 from .base import Analyzer, Context
@@ -37,6 +37,15 @@ ISTIO_KINDS: dict[str, str] = {
 }
 
 
+def decoded(v: Any) -> Any:
+    """The spec as the decoded protobuf has it: a null list item is an empty message, not a missing one."""
+    if isinstance(v, dict):
+        return {k: decoded(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [{} if x is None else decoded(x) for x in v]
+    return v
+
+
 class ValidationAnalyzer(Analyzer):
     kind: ClassVar[str] = ""
 
@@ -45,7 +54,7 @@ class ValidationAnalyzer(Analyzer):
         if validate is None:
             return
         for obj in ctx.of(ISTIO_KINDS[self.kind]):
-            result = validate(name_of(obj), ns_of(obj), spec(obj), obj)
+            result = validate(name_of(obj), ns_of(obj), decoded(spec(obj)), obj)
             for err in result.errors:
                 self._report(ctx, obj, err, error=True)
             for warn in result.warnings:

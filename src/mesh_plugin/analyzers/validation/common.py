@@ -337,7 +337,7 @@ def validate_alpha_workload_selector(selector: Any) -> tuple[str | None, list[st
 
 ALLOWED_TARGET_REFS = (("core", "Service"), ("networking.istio.io", "ServiceEntry"),
                        ("gateway.networking.k8s.io", "Gateway"), ("gateway.networking.k8s.io", "GatewayClass"))
-_ALLOWED_TEXT = ("[/v1/Service networking.istio.io/v1/ServiceEntry gateway.networking.k8s.io/v1/Gateway "
+_ALLOWED_TEXT = ("[core/v1/Service networking.istio.io/v1/ServiceEntry gateway.networking.k8s.io/v1/Gateway "
                  "gateway.networking.k8s.io/v1/GatewayClass]")
 
 

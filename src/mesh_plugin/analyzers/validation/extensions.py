@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
+from ..messages import go_quote
 from . import VALIDATORS
 from .common import (Validation, Warn, f, i, m, s, seq, validate_one_of_selector, validate_target_ref,
                      validate_target_refs, validate_workload_selector, wrapped)
@@ -106,12 +106,41 @@ def validate_telemetry(name: str, namespace: str, spec: dict, obj: dict) -> Vali
                             _access_logging(spec.get("accessLogging")))
 
 
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
+_USERINFO_OK = re.compile(r"^[A-Za-z0-9\-._:~!$&'()*+,;=%@]*$")
+_HOST_OK = re.compile(r"^[A-Za-z0-9\-._~!$&'()*+,;=:\[\]%]*$")
+
+
+def _request_uri(u: str) -> tuple[str, str] | None:
+    """Go's url.ParseRequestURI: an absolute URI or an absolute path, no fragment split. (scheme, error)."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in u):
+        return "", "invalid control character in URL"
+    mt = _SCHEME.match(u)
+    if mt is None:
+        return ("", "") if u.startswith("/") else ("", "invalid URI for request")
+    scheme, rest = mt.group(1).lower(), u[mt.end():]
+    if rest.startswith("//"):
+        authority = re.split(r"[/?]", rest[2:], maxsplit=1)[0]
+        userinfo, _, host = authority.rpartition("@")
+        if userinfo and not _USERINFO_OK.match(userinfo):
+            return scheme, "net/url: invalid userinfo"
+        if not _HOST_OK.match(host) or re.search(r"%(?![0-9A-Fa-f]{2})", host):
+            return scheme, f"invalid character in host name"
+    elif not rest.startswith("/"):
+        return ("", "invalid URI for request") if False else (scheme, "")
+    return scheme, ""
+
+
 def _url(plugin_url: str) -> str | None:
+    """validateWasmPluginURL with strictParseURL: as given, else with http:// in front."""
     if not plugin_url:
         return "url field needs to be set"
-    scheme = urlsplit(plugin_url).scheme if "://" in plugin_url else ""
-    if re.search(r"[\x00-\x1f\x7f ]", plugin_url):
-        return f"failed to parse url: parse {plugin_url!r}: invalid character in URL"
+    scheme, err = _request_uri(plugin_url)
+    if err:
+        s2, err2 = _request_uri("http://" + plugin_url)
+        if err2:
+            return f"failed to parse url: parse {go_quote(plugin_url)}: {err}"
+        scheme = s2
     if scheme not in ("", "file", "http", "https", "oci"):
         return f"url contains unsupported scheme: {scheme}"
     return None
