@@ -128,9 +128,11 @@ def test_unknown_analyzer_and_list(tmp_path):
     r = cli("--only", "nope.Analyzer", str(tmp_path))
     assert r.returncode == 2 and "--list-analyzers" in r.stderr
     r = cli("--list-analyzers")
-    assert r.returncode == 0 and "virtualservice.GatewayAnalyzer" in r.stdout and "mesh.mtls.ConflictAnalyzer" in r.stdout
+    assert r.returncode == 0 and "virtualservice.GatewayAnalyzer" in r.stdout
+    assert "mesh.mtls.ConflictAnalyzer" in r.stdout
     names = [ln.split()[0] for ln in r.stdout.splitlines()[1:] if ln.strip()]
-    assert not [n for n in names if n.startswith(("mtls.", "security.", "linkerd.")) or n == "virtualservice.WeightsAnalyzer"]
+    assert not [n for n in names if n.startswith(("mtls.", "security.", "linkerd."))
+                or n == "virtualservice.WeightsAnalyzer"]
     r = cli("--only", "security.*", "--only", "mtls.ConflictAnalyzer", str(tmp_path))  # former names still select
     assert r.returncode == 0, r.stderr
 
@@ -150,5 +152,6 @@ def test_one_failing_analyzer_does_not_stop_the_others():
     from mesh_plugin.analyzers.mesh_route_weights import RouteWeightsAnalyzer
 
     msgs = run(Context(snap), [Broken(), RouteWeightsAnalyzer()])
-    assert [(m.code, m.level, m.name) for m in msgs] == [("MESH0003", "Error", "test.Broken"), ("MESH0201", "Info", "a")]
+    assert [(m.code, m.level, m.name) for m in msgs] == [("MESH0003", "Error", "test.Broken"),
+                                                         ("MESH0201", "Info", "a")]
     assert "a gets 77.78%, b gets 22.22%" in msgs[1].message

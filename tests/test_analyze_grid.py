@@ -82,5 +82,8 @@ def test_cases_json_is_what_convert_py_makes(tmp_path):
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads((work / "cases.json").read_text()) == CASES
-    for f in (work / "testdata").rglob("*.yaml"):
-        assert (GRID / "testdata" / f.relative_to(work / "testdata")).read_bytes() == f.read_bytes()
+    for folder in ("testdata", "validation"):
+        made = sorted(f.relative_to(work / folder) for f in (work / folder).rglob("*.yaml"))
+        assert made == sorted(f.relative_to(GRID / folder) for f in (GRID / folder).rglob("*.yaml"))
+        for f in made:
+            assert (GRID / folder / f).read_bytes() == (work / folder / f).read_bytes()

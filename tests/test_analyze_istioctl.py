@@ -1,5 +1,6 @@
 """Our analyze side by side with istioctl analyze from the same Istio pin, on every input set of Istio's analyzer
-grid (tests/data/istio-analyze-grid) and on the seeded sandbox mesh.
+grid (tests/data/istio-analyze-grid), on Istio's schema validation test data (its validation/ folder) and on the
+seeded sandbox mesh.
 
 Compared: the multiset of (IST code, resource) of `istioctl analyze --use-kube=false -A -o json` and ours.
 MESH codes are ours and left out. istioctl reads files without Pods, Services, Namespaces, Nodes and Secrets
@@ -107,6 +108,31 @@ def test_grid_inputs_side_by_side(istioctl):
     print(f"\nistioctl side by side on the grid: {len(sets) - len(differ)}/{len(sets)} input sets agree")
     assert not differ, "\n".join(differ)
     assert not not_superset, "\n".join(not_superset)
+
+
+def _known_side_by_side() -> set[str]:
+    text = (GRID / "KNOWN-DIFFERENCES.md").read_text()
+    section = text.split("## Side-by-side inputs that differ from istioctl", 1)[1].split("\n## ", 1)[0]
+    return {ln.split("`")[1] for ln in section.splitlines() if ln.startswith("- `")}
+
+
+def test_istio_validation_data_side_by_side(istioctl):
+    """Istio's schema validation test data (valid and invalid objects of every kind), file by file."""
+    known = _known_side_by_side()
+    files = sorted(str(p.relative_to(GRID)) for p in (GRID / "validation").rglob("*.yaml"))
+    assert len(files) == 55 and known <= set(files)
+    differ, still_known = [], []
+    for f in files:
+        theirs, ours, _ = _compare(istioctl, [f], None, GRID)
+        if f in known:
+            still_known += [f] if theirs != ours else []
+        elif theirs != ours:
+            differ.append(f"{f}: istioctl only {sorted((theirs - ours).elements())}, "
+                          f"ours only {sorted((ours - theirs).elements())}")
+    print(f"\nistioctl side by side on Istio's validation data: {len(files) - len(differ) - len(still_known)}/"
+          f"{len(files)} files agree, {len(still_known)} known differences")
+    assert not differ, "\n".join(differ)
+    assert set(still_known) == known, "a known difference no longer differs: remove it from KNOWN-DIFFERENCES.md"
 
 
 def test_seeded_sandbox_mesh_side_by_side(istioctl, tmp_path):

@@ -3,6 +3,9 @@
 
     python3 convert.py [ISTIO_MODULE_DIR]
 
+Also copies Istio's schema validation test data (``pkg/config/validation/testdata/crds``,
+``pkg/test/datasets/validation/dataset``) into ``validation/``, for the comparison with istioctl.
+
 Reads ``pkg/config/analysis/analyzers/analyzers_test.go`` (testGrid) and
 ``multicluster_analyzers_test.go`` (mcTestGrid), maps each ``msg.X`` to its code through
 ``pkg/config/analysis/msg/messages.yaml`` and each analyzer type to the name its ``Metadata()``
@@ -22,6 +25,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 PIN = "istio.io/istio@v0.0.0-20260827124520-eed52ebb66ad"
 DEFAULT = Path("/root/go/pkg/mod") / PIN
+VALIDATION_SOURCES = ("pkg/config/validation/testdata/crds", "pkg/test/datasets/validation/dataset")
 
 
 def analyzer_names(adir: Path) -> dict[str, str]:
@@ -143,6 +147,15 @@ def main() -> int:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(adir / f, dst)
     (HERE / "cases.json").write_text(json.dumps(cases, indent=1) + "\n")
+    # Istio's schema validation test data, for the side-by-side comparison with istioctl (validation/)
+    vdir = HERE / "validation"
+    if vdir.exists():
+        shutil.rmtree(vdir)
+    for src in VALIDATION_SOURCES:
+        for f in sorted((root / src).glob("*.yaml")):
+            dst = vdir / src / f.name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, dst)
     print(f"{len(cases)} cases, {len(list(out.rglob('*.yaml')))} testdata files")
     return 0
 
