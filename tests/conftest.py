@@ -1,6 +1,7 @@
 """Shared fixtures: the sandbox cluster (kube API + real Envoy sidecars), started once per session."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -66,3 +67,15 @@ def kubectl() -> str:
 @pytest.fixture(scope="session")
 def python() -> str:
     return sys.executable
+
+
+@contextlib.contextmanager
+def prometheus_at(url: str):
+    """Run with the operator's Prometheus set to ``url`` (what --prometheus-url configures), then unset it."""
+    from mesh_plugin.runtime import RUNTIME
+
+    before, RUNTIME.prometheus_url = RUNTIME.prometheus_url, url
+    try:
+        yield
+    finally:
+        RUNTIME.prometheus_url = before

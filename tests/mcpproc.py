@@ -93,3 +93,21 @@ def text_of(result: object) -> str:
     if sc:
         parts.append(json.dumps(sc))
     return "\n".join(parts)
+
+
+async def call_op(session: mcp.ClientSession, operation: str, args: dict) -> object:
+    """Call an operation (e.g. ``mtls_status``) as a model would: its MCP tool, with ``view=``/``action=``."""
+    from mesh_plugin.tools.registry import get_tool
+
+    o = get_tool(operation)
+    key = o.spec.key
+    return await session.call_tool(o.tool, {**({key: o.view} if key else {}), **args})
+
+
+def answer(result: object, operation: str) -> dict:
+    """The operation's own answer inside the tool's structured content."""
+    from mesh_plugin.tools.registry import get_tool
+
+    o = get_tool(operation)
+    sc = getattr(result, "structured_content", None) or {}
+    return sc[o.view] if o.spec.key else sc

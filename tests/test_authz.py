@@ -147,15 +147,17 @@ def test_tools_on_the_sandbox(runtime):
     p = get_tool("authz_policies").call(workload="payment-api-v1", namespace="production")
     assert [x.name for x in p.evaluation["ALLOW"]] == ["production/payment-api-allow"]
     check = get_tool("authz_check")
-    ok = check.call(to="production/payment-api-v1", port=8080, from_namespace="production", from_sa="frontend",
-                    method="POST", path="/api/charge")
+    ok = check.call(to="production/payment-api-v1", port=8080, caller={"namespace": "production", "sa": "frontend"},
+                    request={"method": "POST", "path": "/api/charge"})
     assert (ok.decision, ok.policy, ok.rule, ok.status) == ("ALLOW", "production/payment-api-allow", 0, 200)
-    no = check.call(to="production/payment-api-v1", port=8080, from_namespace="production", from_sa="reviews",
-                    path="/api/charge")
+    no = check.call(to="production/payment-api-v1", port=8080, caller={"namespace": "production", "sa": "reviews"},
+                    request={"path": "/api/charge"})
     assert (no.decision, no.policy, no.nearest_allow) == ("DENY", None, "production/payment-api-allow rule 0")
     assert "principals" in no.failed_conditions[0]
-    for kw, err in (({"from_principal": "frontend"}, "Malformed principal"), ({"from_ip": "300.1.1.1"}, "Invalid IP"),
-                    ({"method": "FETCH"}, "not an HTTP method")):
+    for kw, err in (({"caller": {"principal": "frontend"}}, "Malformed principal"),
+                    ({"caller": {"ip": "300.1.1.1"}}, "Invalid IP"), ({"request": {"method": "FETCH"}}, "not an HTTP method"),
+                    ({"caller": {"nmespace": "x"}}, "Invalid caller: nmespace: Extra inputs"),
+                    ({"port": "http"}, "takes a port number")):
         with pytest.raises(InvalidInput, match=err):
             check.call(to="production/payment-api-v1", **kw)
     with pytest.raises(NotFound):
@@ -177,9 +179,9 @@ def test_lint(tmp_path):
 
 def test_generate_jwt_policy_offline_is_clean(tmp_path, runtime):
     (tmp_path / "base.yaml").write_text(BASE)
-    r = get_tool("generate_jwt_policy").call(workload="api-0", namespace="shop", issuer=ISS,
-                                             jwks_uri="https://issuer.test/jwks", audiences=["shop"],
-                                             files=[str(tmp_path)])
+    r = get_tool("generate_jwt_policy").call(workload="api-0", namespace="shop", files=[str(tmp_path)],
+                                             jwt={"issuer": ISS, "jwks_uri": "https://issuer.test/jwks",
+                                                  "audiences": ["shop"]})
     docs = [d for d in yaml.safe_load_all(r.manifests) if d]
     assert [d["kind"] for d in docs] == ["RequestAuthentication", "AuthorizationPolicy"]
     (tmp_path / "jwt.yaml").write_text(r.manifests)

@@ -41,7 +41,7 @@ def session_factory(monkeypatch, runtime):
 
 def test_tool_round_trip_streams_and_sends_results(httpx2_mock, session_factory):
     seen = scripted(httpx2_mock, [
-        sse("Checking mTLS.", [("toolu_1", "mtls_status", {"namespace": "production"})]),
+        sse("Checking mTLS.", [("toolu_1", "security_status", {"view": "mtls", "namespace": "production"})]),
         sse("reviews is broken: its DestinationRule disables TLS toward STRICT pods."),
     ])
     s, out = session_factory(model="test-model")
@@ -51,17 +51,17 @@ def test_tool_round_trip_streams_and_sends_results(httpx2_mock, session_factory)
     first = seen[0]
     assert first["model"] == "test-model" and first["stream"] is True
     assert "senior service-mesh engineer" in first["system"]
-    assert {t["name"] for t in first["tools"]} >= {"mtls_status", "set_mtls_mode", "analyze"}
+    assert {t["name"] for t in first["tools"]} >= {"security_status", "security_change", "analyze"}
     [result] = tool_results(seen[1])
     assert result["tool_use_id"] == "toolu_1" and not result.get("is_error")
-    data = json.loads(result["content"])
+    data = json.loads(result["content"])["mtls"]
     assert any(w["workload"] == "reviews-v1" and w["conflicts"] for w in data["workloads"])
-    assert "Checking mTLS." in out.getvalue() and "[mtls_status" in out.getvalue()
+    assert "Checking mTLS." in out.getvalue() and "[security_status" in out.getvalue()
 
 
 def test_writes_need_confirmation(httpx2_mock, session_factory):
-    call = ("toolu_2", "set_mtls_mode", {"namespace": "production", "mode": "PERMISSIVE", "apply": True,
-                                         "confirm": "production"})
+    call = ("toolu_2", "security_change", {"action": "mtls_mode", "namespace": "production", "mode": "PERMISSIVE",
+                                           "apply": True, "confirm": "production"})
     seen = scripted(httpx2_mock, [sse("", [call]), sse("I will not apply without your OK.")])
     s, _ = session_factory(confirm=lambda q: False)
     s.ask("relax mTLS in production")
@@ -70,21 +70,27 @@ def test_writes_need_confirmation(httpx2_mock, session_factory):
 
 
 def test_read_only_mode_has_no_write_tools_and_refuses(httpx2_mock, session_factory):
-    seen = scripted(httpx2_mock, [sse("", [("toolu_3", "set_mtls_mode", {"namespace": "production",
-                                                                       "mode": "STRICT"})]), sse("ok")])
+    seen = scripted(httpx2_mock, [sse("", [("toolu_3", "security_change", {"action": "mtls_mode",
+                                                                         "namespace": "production",
+                                                                         "mode": "STRICT"})]), sse("ok")])
     s, _ = session_factory(read_only=True)
     s.ask("go strict")
-    assert "set_mtls_mode" not in {t["name"] for t in seen[0]["tools"]}
+    assert {t["name"] for t in seen[0]["tools"]} == {"mesh_overview", "analyze", "proxy_inspect", "security_status",
+                                                     "traffic_status", "install_plan"}
     assert tool_results(seen[1])[0]["content"] == "refused: read-only mode"
 
 
 def test_bad_tool_arguments_come_back_as_errors(httpx2_mock, session_factory):
-    seen = scripted(httpx2_mock, [sse("", [("toolu_4", "list_workloads", {"namespace": "Not_Valid"})]),
+    seen = scripted(httpx2_mock, [sse("", [("toolu_4", "mesh_overview", {"view": "workloads", "namespace": "Not_Valid"}),
+                                           ("toolu_5", "mesh_overview", {"view": "workloads", "namespce": "x"}),
+                                           ("toolu_6", "mesh_overview", {"view": "nope"})]),
                                   sse("Let me fix that.")])
     s, _ = session_factory()
     s.ask("list workloads")
-    [result] = tool_results(seen[1])
-    assert result["is_error"] and "Invalid arguments to list_workloads: namespace" in result["content"]
+    bad, unknown, view = tool_results(seen[1])
+    assert bad["is_error"] and "Invalid arguments to list_workloads: namespace" in bad["content"]
+    assert unknown["is_error"] and "has no parameter 'namespce'" in unknown["content"]
+    assert view["is_error"] and "needs view= one of overview, workloads, not 'nope'" in view["content"]
 
 
 def test_max_turns_and_token_budget(httpx2_mock, session_factory):
@@ -114,11 +120,14 @@ def test_no_key_is_a_clear_error(monkeypatch):
         ChatSession(out=io.StringIO())
 
 
-def test_tool_schemas_match_the_registry():
+def test_tool_schemas_are_the_servers():
+    from mesh_plugin.tools.registry import load_tools
+
     specs = {t["name"]: t for t in tool_specs()}
-    ns = specs["list_workloads"]["input_schema"]["properties"]["namespace"]
-    assert "pattern" in json.dumps(ns)
-    assert specs["set_traffic_split"]["input_schema"]["required"] == ["host", "weights"]
+    assert specs == {t.name: {"name": t.name, "description": t.description, "input_schema": t.input_schema()}
+                     for t in load_tools()}
+    assert specs["traffic_change"]["input_schema"]["required"] == ["action"]
+    assert specs["traffic_change"]["input_schema"]["additionalProperties"] is False
 
 
 def test_production_write_asks_the_user_with_the_diff(httpx2_mock, session_factory, fresh_sandbox, tmp_path,
@@ -127,7 +136,8 @@ def test_production_write_asks_the_user_with_the_diff(httpx2_mock, session_facto
 
     monkeypatch.setenv("MESH_PLUGIN_STATE_DIR", str(tmp_path))
     configure(fresh_sandbox.kubeconfig, "sandbox")
-    call = ("toolu_4", "set_mtls_mode", {"namespace": "production", "mode": "PERMISSIVE", "apply": True})
+    call = ("toolu_4", "security_change", {"action": "mtls_mode", "namespace": "production", "mode": "PERMISSIVE",
+                                           "apply": True})
     for answers, applied in (([True, False], False), ([True, True], True)):
         asked: list[str] = []
         seen = scripted(httpx2_mock, [sse("", [call]), sse("done")])
@@ -136,7 +146,7 @@ def test_production_write_asks_the_user_with_the_diff(httpx2_mock, session_facto
         [result] = tool_results(seen[1])
         assert len(asked) == 2 and "labelled environment=production" in asked[1] and "+    mode: PERMISSIVE" in asked[1]
         if applied:
-            assert not result.get("is_error") and json.loads(result["content"])["applied"] is True
+            assert not result.get("is_error") and json.loads(result["content"])["mtls_mode"]["applied"] is True
         else:
             assert result["is_error"] and "ConfirmationRequired" in result["content"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from scripted_model import ScriptedServer, sse, tool_results
 
 ROOT = Path(__file__).resolve().parent.parent
-TOOL = "mcp__plugin_service-mesh_mesh__mtls_status"
+TOOL = "mcp__plugin_service-mesh_mesh__security_status"
 
 
 def _text_of(request: dict) -> str:
@@ -30,7 +30,7 @@ def test_service_mesh_command_calls_our_tool_for_real(claude_bin, sandbox, tmp_p
             return sse("Mesh mTLS check")          # e.g. the short title request
         if tool_results(req):
             return sse("Summary: production is MTLS_ENABLED; reviews has a TLS conflict.")
-        return sse("Checking mTLS in production.", [("toolu_e2e", TOOL, {"namespace": "production"})])
+        return sse("Checking mTLS in production.", [("toolu_e2e", TOOL, {"view": "mtls", "namespace": "production"})])
 
     model = ScriptedServer(respond)
     env = {**os.environ, "HOME": str(tmp_path), "CLAUDE_CONFIG_DIR": str(tmp_path / ".claude"),
@@ -53,10 +53,10 @@ def test_service_mesh_command_calls_our_tool_for_real(claude_bin, sandbox, tmp_p
     # the command was expanded: $ARGUMENTS, $0 and $1 filled in
     assert "Service-mesh request: `mtls production`" in first and "(subcommand `mtls`, target `production`)" in first
     names = {t["name"] for t in turns[0]["tools"]}
-    assert {f"mcp__plugin_service-mesh_mesh__{n}" for n in ("mesh_overview", "analyze", "set_mtls_mode")} <= names
+    assert {f"mcp__plugin_service-mesh_mesh__{n}" for n in ("mesh_overview", "analyze", "security_change")} <= names
     [res] = tool_results(turns[-1])
     content = res["content"] if isinstance(res["content"], str) else "".join(
         b.get("text", "") for b in res["content"])
-    data = json.loads(content)
+    data = json.loads(content)["mtls"]
     assert {"namespace": "production", "status": "MTLS_ENABLED"} in data["namespaces"]
     assert any(w["workload"] == "reviews-v1" and w["conflicts"] for w in data["workloads"])

@@ -117,11 +117,11 @@ def _calls(api, since: int) -> list[tuple[str, str, str]]:
 
 def test_rbac_covers_exactly_what_the_tools_call(sandbox, tmp_path, monkeypatch):
     monkeypatch.setenv("MESH_PLUGIN_STATE_DIR", str(tmp_path))
-    configure(sandbox.kubeconfig, "sandbox")
+    configure(sandbox.kubeconfig, "sandbox", prometheus_url="http://127.0.0.1:9")
     api = sandbox.api
     since = len(api.request_log)
     for name, kw in [("mesh_overview", {}), ("list_workloads", {}), ("analyze", {}),
-                     ("mtls_status", {"prometheus_url": "http://127.0.0.1:9"}),
+                     ("mtls_status", {}),
                      ("describe_routing", {"host": "payment-api", "namespace": "production"}),
                      ("resilience_status", {"host": "payment-api", "namespace": "production"}),
                      ("proxy_status", {"namespace": "production"}),

@@ -10,6 +10,7 @@ from mesh_plugin.errors import Conflict, Forbidden, MeshError, NotFound, ServerE
 from mesh_plugin.kube import KINDS, KubeClient
 from mesh_plugin.runtime import configure
 from mesh_plugin.tools import get_tool
+from conftest import prometheus_at
 
 
 @pytest.fixture()
@@ -87,7 +88,8 @@ def test_envoy_admin_and_prometheus_unreachable(runtime, sandbox):
 
     with pytest.raises(Unreachable):
         get_tool("proxy_health").call(pod=sandbox.pod_name("reviews-v2"), namespace="production")
-    r = get_tool("mtls_status").call(namespace="production", prometheus_url="http://127.0.0.1:9")
+    with prometheus_at("http://127.0.0.1:9"):
+        r = get_tool("mtls_status").call(namespace="production")
     assert r.metrics.startswith("metrics unavailable") and r.workloads
 
 

@@ -14,6 +14,7 @@ from mesh_plugin.sandbox import Sandbox
 from mesh_plugin.tools import get_tool
 
 from promhelper import PromServer, counter_series
+from conftest import prometheus_at
 
 NS = "emojivoto"
 IDENT = "{}.emojivoto.serviceaccount.identity.linkerd.cluster.local"
@@ -104,10 +105,10 @@ def test_policies_and_authz_decisions(lk):
     assert p.authorization_policies == ["emojivoto/voting-from-web"]
     assert p.traffic_splits == ["emojivoto/voting-split: voting-svc=90 voting-v2-svc=10"]
     check = get_tool("linkerd_authz_check")
-    assert check.call(to="emojivoto/voting", port=8080, from_namespace=NS, from_sa="web").allowed
-    assert not check.call(to="emojivoto/voting", port=8080, from_namespace=NS, from_sa="emoji").allowed
-    assert not check.call(to="emojivoto/voting", port=8080, from_ip="10.0.0.9").allowed
-    assert not check.call(to="emojivoto/emoji", port=8080, from_identity=IDENT.format("web")).allowed
+    assert check.call(to="emojivoto/voting", port=8080, caller={"namespace": NS, "sa": "web"}).allowed
+    assert not check.call(to="emojivoto/voting", port=8080, caller={"namespace": NS, "sa": "emoji"}).allowed
+    assert not check.call(to="emojivoto/voting", port=8080, caller={"ip": "10.0.0.9"}).allowed
+    assert not check.call(to="emojivoto/emoji", port=8080, caller={"identity": IDENT.format("web")}).allowed
     open_ = check.call(to="emojivoto/web", port=8080)
     assert open_.allowed and "default inbound policy" in open_.reason
 
@@ -124,11 +125,13 @@ def test_checks(lk):
 def test_split_on_the_change_path(lk):
     sb, _ = lk
     split = get_tool("set_linkerd_split")
-    with pytest.raises(InvalidInput, match="add up to 110"):
-        split.call(service="voting-svc", namespace=NS, weights={"voting-svc": 100, "voting-v2-svc": 10})
+    relative = split.call(host="voting-svc", namespace=NS, weights={"voting-svc": 100, "voting-v2-svc": 10})
+    assert relative.warnings == ["weights are relative (total 110): voting-svc 90.9%, voting-v2-svc 9.09%"]
+    with pytest.raises(InvalidInput, match="Every weight is 0"):
+        split.call(host="voting-svc", namespace=NS, weights={"voting-svc": 0})
     with pytest.raises(InvalidInput, match="not found"):
-        split.call(service="voting-svc", namespace=NS, weights={"voting-svc": 50, "voting-v3-svc": 50})
-    done = split.call(service="voting-svc", namespace=NS, weights={"voting-svc": 50, "voting-v2-svc": 50}, apply=True)
+        split.call(host="voting-svc", namespace=NS, weights={"voting-svc": 50, "voting-v3-svc": 50})
+    done = split.call(host="voting-svc", namespace=NS, weights={"voting-svc": 50, "voting-v2-svc": 50}, apply=True)
     c = KubeClient.connect(sb.kubeconfig)
     route = c.get(KINDS["policy.linkerd.io/HTTPRoute"], "voting-split", NS)
     assert [b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]] == [50, 50]
@@ -148,4 +151,5 @@ def test_bad_input_says_what_is_missing(fresh_sandbox, linkerd):
     sb, _ = linkerd
     configure(sb.kubeconfig, "sandbox")
     with pytest.raises(Unreachable, match="Prometheus"):
-        get_tool("linkerd_stat").call(resource="deploy", prometheus_url="http://127.0.0.1:9")
+        with prometheus_at("http://127.0.0.1:9"):
+            get_tool("linkerd_stat").call(resource="deploy")

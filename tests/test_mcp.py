@@ -15,19 +15,11 @@ from mesh_plugin.server import build_server
 from mesh_plugin.tools import load_tools
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPECTED = {"mesh_overview", "list_workloads", "proxy_health", "analyze", "proxy_config", "proxy_status",
-            "proxy_log_level", "mtls_status", "mtls_migration_plan", "set_mtls_mode", "rollback_change",
-            "describe_routing", "set_traffic_split", "set_traffic_mirror", "traffic_step", "verify_routing",
-            "canary_template", "resilience_status", "recommend_outlier_detection", "set_outlier_detection",
-            "set_connection_pool", "set_failure_accrual", "authz_policies", "authz_check", "generate_jwt_policy",
-            "linkerd_stat", "linkerd_edges", "linkerd_policies", "linkerd_authz_check", "linkerd_check",
-            "set_linkerd_split", "install_preflight", "install_plan", "install_apply", "install_verify",
-            "uninstall_plan"}
-WRITES = {"proxy_log_level", "set_mtls_mode", "rollback_change", "set_traffic_split", "set_traffic_mirror",
-          "traffic_step", "set_outlier_detection", "set_connection_pool", "set_failure_accrual",
-          "generate_jwt_policy", "set_linkerd_split", "install_apply"}
+EXPECTED = {"mesh_overview", "analyze", "proxy_inspect", "security_status", "traffic_status",
+            "install_plan", "traffic_change", "security_change", "proxy_log_level", "rollback_change", "install_apply"}
+WRITES = {"traffic_change", "security_change", "proxy_log_level", "rollback_change", "install_apply"}
 DESTRUCTIVE = WRITES - {"proxy_log_level"}
-NOT_IDEMPOTENT = {"rollback_change", "traffic_step", "install_apply"}
+NOT_IDEMPOTENT = {"rollback_change", "traffic_change", "install_apply"}
 
 
 async def test_tools_list_has_schemas_titles_and_annotations():
@@ -35,7 +27,7 @@ async def test_tools_list_has_schemas_titles_and_annotations():
         tools = (await c.list_tools()).tools
     assert {t.name for t in tools} == EXPECTED
     for t in tools:
-        assert t.title and t.description and len(t.description) > 80
+        assert t.title and t.description and len(t.description) > 50
         assert t.output_schema and t.output_schema.get("type") == "object"
         a = t.annotations
         assert a.read_only_hint is (t.name not in WRITES) and a.destructive_hint is (t.name in DESTRUCTIVE)
@@ -52,9 +44,10 @@ async def test_read_only_server_has_no_write_tools():
 async def test_call_returns_structured_content(sandbox):
     configure(sandbox.kubeconfig, "sandbox")
     async with mcp.Client(build_server()) as c:
-        r = await c.call_tool("list_workloads", {"namespace": "production", "limit": 2})
+        r = await c.call_tool("mesh_overview", {"view": "workloads", "namespace": "production", "limit": 2})
     assert not r.is_error
-    sc = r.structured_content
+    assert json.loads(r.content[0].text) == r.structured_content  # the text is the same answer, compact
+    sc = r.structured_content["workloads"]
     assert sc["page"] == {"total": 6, "shown": 2, "offset": 0,
                           "note": "showing 2 of 6 workloads; next page: offset=2; narrow with namespace= or sidecar="}
     assert sc["workloads"][0]["name"] == "legacy-batch"
@@ -63,9 +56,10 @@ async def test_call_returns_structured_content(sandbox):
 async def test_errors_name_the_next_step(sandbox, tmp_path):
     configure(sandbox.kubeconfig, "sandbox")
     async with mcp.Client(build_server()) as c:
-        r = await c.call_tool("list_workloads", {"namespace": "Not_A_Namespace"})
+        r = await c.call_tool("mesh_overview", {"view": "workloads", "namespace": "Not_A_Namespace"})
         assert r.is_error and "namespace" in r.content[0].text
-        r = await c.call_tool("proxy_health", {"pod": sandbox.pod_name("legacy-batch"), "namespace": "production"})
+        r = await c.call_tool("proxy_inspect", {"view": "health", "pod": sandbox.pod_name("legacy-batch"),
+                                                "namespace": "production"})
         assert r.is_error and "no Envoy sidecar" in r.content[0].text and "list_workloads" in r.content[0].text
     configure(str(tmp_path / "missing-kubeconfig"), None)
     async with mcp.Client(build_server()) as c:
@@ -93,10 +87,10 @@ async def test_stdio_round_trip_with_the_command_in_mcp_json(sandbox):
             tools = (await session.list_tools()).tools
             assert {t.name for t in tools} == EXPECTED
             assert all(t.output_schema and t.annotations.read_only_hint == (t.name not in WRITES) for t in tools)
-            r = await session.call_tool("mesh_overview", {})
+            r = await session.call_tool("mesh_overview", {"view": "overview"})
             assert not r.is_error, r.content
-            assert r.structured_content["meshes"][0]["mesh"] == "istio"
-            prod = [n for n in r.structured_content["namespaces"] if n["namespace"] == "production"][0]
+            assert r.structured_content["overview"]["meshes"][0]["mesh"] == "istio"
+            prod = [n for n in r.structured_content["overview"]["namespaces"] if n["namespace"] == "production"][0]
             assert prod["meshed_pods"] == 7
 
 
@@ -126,8 +120,8 @@ async def test_streamable_http_transport_on_loopback(sandbox):
             async with mcp.ClientSession(read, write) as session:
                 await session.initialize()
                 assert {t.name for t in (await session.list_tools()).tools} == EXPECTED
-                r = await session.call_tool("list_workloads", {"namespace": "production"})
-                assert not r.is_error and r.structured_content["page"]["total"] == 6
+                r = await session.call_tool("mesh_overview", {"view": "workloads", "namespace": "production"})
+                assert not r.is_error and r.structured_content["workloads"]["page"]["total"] == 6
     finally:
         proc.terminate()
         await proc.wait()
@@ -154,21 +148,22 @@ async def test_production_write_asks_by_elicitation_when_the_client_can(mode, fr
             return types.ElicitResult(action=action, content=content)
         return cb
 
-    args = {"namespace": "production", "mode": "PERMISSIVE", "apply": True}
+    args = {"action": "mtls_mode", "namespace": "production", "mode": "PERMISSIVE", "apply": True}
     async with mcp.Client(build_server(), mode=mode) as c:  # no elicitation capability: the confirm= error
-        r = await c.call_tool("set_mtls_mode", args)
+        r = await c.call_tool("security_change", args)
     assert r.is_error and 'confirm="production"' in r.content[0].text and pa() == "STRICT" and not asked
     for cb, said in ((answering(None, "decline"), "not confirmed"), (answering({"namespace": "staging"}),
                                                                      "ConfirmationRequired")):
         async with mcp.Client(build_server(), mode=mode, elicitation_callback=cb) as c:
-            r = await c.call_tool("set_mtls_mode", args)
+            r = await c.call_tool("security_change", args)
         assert r.is_error and said in r.content[0].text and pa() == "STRICT"
     assert len(asked) == 2 and "-    mode: STRICT" in asked[0] and "+    mode: PERMISSIVE" in asked[0]
     yes = answering({"namespace": "production"})
     async with mcp.Client(build_server(), mode=mode, elicitation_callback=yes) as c:
-        r = await c.call_tool("set_mtls_mode", args)
-        assert not r.is_error and r.structured_content["applied"] and pa() == "PERMISSIVE"
-        r = await c.call_tool("rollback_change", {"handle": r.structured_content["rollback_handle"], "apply": True})
+        r = await c.call_tool("security_change", args)
+        assert not r.is_error and r.structured_content["mtls_mode"]["applied"] and pa() == "PERMISSIVE"
+        r = await c.call_tool("rollback_change", {"handle": r.structured_content["mtls_mode"]["rollback_handle"],
+                                                  "apply": True})
     assert not r.is_error and pa() == "STRICT" and len(asked) == 4
 
 
@@ -186,8 +181,8 @@ async def test_lazy_server_lists_from_a_schema_cache_and_registers_on_first_call
     async with mcp.Client(server) as c:
         listed = [t.model_dump() for t in (await c.list_tools()).tools]
         assert listed == eager and server._tool_manager.list_tools() == []  # served from the cache
-        r = await c.call_tool("list_workloads", {"namespace": "production", "limit": 1})
-        assert not r.is_error and r.structured_content["page"]["total"] == 6
+        r = await c.call_tool("mesh_overview", {"view": "workloads", "namespace": "production", "limit": 1})
+        assert not r.is_error and r.structured_content["workloads"]["page"]["total"] == 6
     async with mcp.Client(build_server(read_only=True, lazy=True)) as c:  # its own cache entry
         assert {t.name for t in (await c.list_tools()).tools} == EXPECTED - WRITES
     assert len(list(tmp_path.glob("tools-*.json"))) == 2 and cache.exists()

@@ -19,6 +19,7 @@ from mesh_plugin.tools import get_tool
 
 from promhelper import PromServer, counter_series
 from tlshelper import client_context
+from conftest import prometheus_at
 
 PA = "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
 
@@ -138,12 +139,14 @@ def prometheus():
 
 
 def test_plaintext_share_from_prometheus(runtime, prometheus):
-    r = get_tool("mtls_status").call(namespace="production", prometheus_url=prometheus.url)
+    with prometheus_at(prometheus.url):
+        r = get_tool("mtls_status").call(namespace="production")
     by = {w.workload: w for w in r.workloads}
     assert by["payment-api-v1"].plaintext_share == pytest.approx(0.10, abs=0.01)
     assert by["frontend"].plaintext_share == 0.0 and by["legacy-batch"].plaintext_share is None
     assert "istio_requests_total" in r.metrics
-    plan = get_tool("mtls_migration_plan").call(namespace="production", prometheus_url=prometheus.url)
+    with prometheus_at(prometheus.url):
+        plan = get_tool("mtls_migration_plan").call(namespace="production")
     assert plan.current_step == 3
     assert any("legacy-batch" in b for b in plan.blockers)
     assert any("payment-api-v1 (10% plaintext)" in b for b in plan.blockers)
@@ -169,10 +172,10 @@ def test_set_mtls_mode_refuses_strict_with_blockers_then_dry_run_apply_rollback(
     tool = get_tool("set_mtls_mode")
     with pytest.raises(InvalidInput, match="Refusing STRICT.*legacy-batch"):
         tool.call(namespace="production", mode="STRICT", workload="legacy-batch")
-    with pytest.raises(InvalidInput, match="plaintext clients: payment-api-v1"):
-        tool.call(namespace="production", mode="STRICT", workload="payment-api-v1", prometheus_url=prometheus.url)
-    dry = tool.call(namespace="production", mode="STRICT", workload="frontend", port=8080,
-                    prometheus_url=prometheus.url)
+    with prometheus_at(prometheus.url), pytest.raises(InvalidInput, match="plaintext clients: payment-api-v1"):
+        tool.call(namespace="production", mode="STRICT", workload="payment-api-v1")
+    with prometheus_at(prometheus.url):
+        dry = tool.call(namespace="production", mode="STRICT", workload="frontend", port=8080)
     assert dry.action == "create" and not dry.applied and "portLevelMtls" in dry.diff and "'8080'" in dry.diff
     c = KubeClient.connect(fresh_sandbox.kubeconfig)
     with pytest.raises(NotFound):

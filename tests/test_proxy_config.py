@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh_plugin.errors import InvalidInput, NotFound, Unreachable
+from mesh_plugin.errors import ConfirmationRequired, InvalidInput, NotFound, Unreachable
 from mesh_plugin.sandbox.envoy import OutboundRoute
 from mesh_plugin.tools import get_tool
 
@@ -30,17 +30,28 @@ def pc(**kw):
     return get_tool("proxy_config").call(**kw)
 
 
+def raw_json(**kw):
+    """output=json, every page read (the raw config is paged by lines of JSON text), parsed."""
+    text, offset = [], 0
+    while True:
+        r = pc(output="json", offset=offset, **kw)
+        text.append(r.raw)
+        if r.raw_page.shown + r.raw_page.offset >= r.raw_page.total:
+            return json.loads("\n".join(text))
+        offset = r.raw_page.offset + r.raw_page.shown
+
+
 def test_live_clusters_listeners_routes(runtime, sandbox):
     pod = sandbox.pod_name("frontend")
-    t = pc(kind="cluster", pod=pod, namespace="production", fqdn="payment-api").tables[0]
+    t = pc(kind="cluster", pod=pod, namespace="production", filter={"fqdn": "payment-api"}).tables[0]
     assert t.headers == ["SERVICE FQDN", "PORT", "SUBSET", "DIRECTION", "TYPE", "DESTINATION RULE"]
     assert sorted(r[2] for r in t.rows) == ["-", "v1", "v2"]
     assert all(r[0] == FQDN and r[1] == "8080" and r[3] == "outbound" and r[4] == "EDS" for r in t.rows)
-    t = pc(kind="listener", pod=f"{pod}.production", port=None).tables[0]
+    t = pc(kind="listener", pod=pod, namespace="production").tables[0]
     dests = {r[3] for r in t.rows}
     assert "Route: 8080" in dests and "PassthroughCluster" in dests
     assert {"Trans: tls", "ALL"} <= {r[2] for r in t.rows}
-    t = pc(kind="route", pod=pod, namespace="production", name="8080").tables[0]
+    t = pc(kind="route", pod=pod, namespace="production", filter={"name": "8080"}).tables[0]
     assert ["8080", f"{FQDN}:8080", f"{FQDN}, payment-api.production.svc + 2 more...", "/*",
             "payment-api.production"] in t.rows
 
@@ -49,17 +60,17 @@ def test_live_secrets_are_metadata_only(runtime, sandbox):
     r = pc(kind="secret", pod=sandbox.pod_name("frontend"), namespace="production")
     rows = {row[0]: row for row in r.tables[0].rows}
     assert rows["default"][1:4] == ["Cert Chain", "ACTIVE", "true"] and rows["ROOTCA"][1] == "CA"
-    raw = pc(kind="secret", pod=sandbox.pod_name("frontend"), namespace="production", output="json").raw
-    text = json.dumps(raw)
+    text = json.dumps(raw_json(kind="secret", pod=sandbox.pod_name("frontend"), namespace="production"))
     assert "spiffe://cluster.local/ns/production/sa/frontend" in text
     assert "PRIVATE KEY" not in text and "inline_bytes" not in text
-    dump = pc(kind="all", pod=sandbox.pod_name("frontend"), namespace="production", output="json").raw[0]
-    assert "PRIVATE KEY" not in json.dumps(dump)
+    dump = raw_json(kind="all", pod=sandbox.pod_name("frontend"), namespace="production")[0]
+    assert dump["configs"] and "PRIVATE KEY" not in json.dumps(dump)
 
 
 def test_live_endpoints_show_the_ejected_host(runtime, sandbox):
     codes, r = sandbox.during_ejection("frontend", 8080, "payment-api", lambda: pc(
-        kind="endpoint", pod=sandbox.pod_name("frontend"), namespace="production", cluster="payment-api"), lb=99)
+        kind="endpoint", pod=sandbox.pod_name("frontend"), namespace="production", filter={"cluster": "payment-api"}),
+        lb=99)
     assert set(codes) == {503}
     t = r.tables[0]
     assert t.headers == ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER"]
@@ -69,12 +80,19 @@ def test_live_endpoints_show_the_ejected_host(runtime, sandbox):
 
 
 def test_json_output_is_filtered_and_paged(runtime, sandbox):
-    r = pc(kind="cluster", pod=sandbox.pod_name("frontend"), namespace="production", output="json", limit=2)
-    assert len(r.raw) == 2 and r.raw_page.total > 2 and "showing 2 of" in r.raw_page.note
-    r = pc(kind="cluster", pod=sandbox.pod_name("frontend"), namespace="production", output="json", subset="v2",
-           fqdn="payment-api")
-    assert [c["name"] for c in r.raw] == [f"outbound|8080|v2|{FQDN}"]
-    assert r.raw[0]["outlier_detection"]["consecutive_5xx"] == 2
+    """output=json pages the JSON text by lines under the budget, whatever the size of one object: a
+    bootstrap alone was 79 KB (issue 20)."""
+    for kind in ("cluster", "bootstrap", "all"):
+        r = pc(kind=kind, pod=sandbox.pod_name("frontend"), namespace="production", output="json")
+        assert len(r.model_dump_json()) < 8000 and r.raw_page.total > r.raw_page.shown, kind
+        assert f"showing lines 1-{r.raw_page.shown} of {r.raw_page.total}" in r.raw_page.note
+        assert f"next page: offset={r.raw_page.shown}" in r.raw_page.note
+    clusters = raw_json(kind="cluster", pod=sandbox.pod_name("frontend"), namespace="production",
+                        filter={"subset": "v2", "fqdn": "payment-api"})
+    assert [c["name"] for c in clusters] == [f"outbound|8080|v2|{FQDN}"]
+    assert clusters[0]["outlier_detection"]["consecutive_5xx"] == 2
+    with pytest.raises(InvalidInput, match="Invalid filter: fqnd"):
+        pc(kind="cluster", pod=sandbox.pod_name("frontend"), namespace="production", filter={"fqnd": "x"})
 
 
 def test_bad_input(runtime, sandbox, tmp_path):
@@ -99,18 +117,22 @@ def test_bad_input(runtime, sandbox, tmp_path):
 
 def test_log_level_dry_run_then_apply(runtime, sandbox, capfd):
     pod = sandbox.pod_name("payment-api-v1")
-    before = dict(pc(kind="log", pod=pod, namespace="production", name="upstream").tables[0].rows)
+    before = dict(pc(kind="log", pod=pod, namespace="production", filter={"name": "upstream"}).tables[0].rows)
     assert before == {"upstream": "warning"}
     dry = get_tool("proxy_log_level").call(pod=pod, namespace="production", level="debug", logger="upstream")
     assert not dry.applied and dry.changes == ["upstream: warning -> debug"]
-    assert dict(pc(kind="log", pod=pod, namespace="production", name="upstream").tables[0].rows) == before
+    assert dict(pc(kind="log", pod=pod, namespace="production", filter={"name": "upstream"}).tables[0].rows) == before
+    with pytest.raises(ConfirmationRequired):  # production: at debug and trace Envoy may log tokens (D14)
+        get_tool("proxy_log_level").call(pod=pod, namespace="production", level="debug", logger="upstream",
+                                         apply=True)
     done = get_tool("proxy_log_level").call(pod=pod, namespace="production", level="debug", logger="upstream",
-                                            apply=True)
+                                            apply=True, confirm="production")
     assert done.applied and "level=warning logger=upstream" in done.rollback
     assert "audit:" in capfd.readouterr().err
-    assert dict(pc(kind="log", pod=pod, namespace="production", name="upstream").tables[0].rows) == {
+    assert dict(pc(kind="log", pod=pod, namespace="production", filter={"name": "upstream"}).tables[0].rows) == {
         "upstream": "debug"}
-    get_tool("proxy_log_level").call(pod=pod, namespace="production", level="warning", logger="upstream", apply=True)
+    get_tool("proxy_log_level").call(pod=pod, namespace="production", level="warning", logger="upstream", apply=True,
+                                     confirm="production")
     with pytest.raises(InvalidInput, match="no logger"):
         get_tool("proxy_log_level").call(pod=pod, namespace="production", level="debug", logger="nosuchlogger")
 

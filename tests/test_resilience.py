@@ -10,6 +10,7 @@ from mesh_plugin.kube import KINDS, KubeClient
 from mesh_plugin.mesh import resilience as RZ
 from mesh_plugin.runtime import configure
 from mesh_plugin.tools import get_tool
+from conftest import prometheus_at
 
 DR = yaml.safe_load("""
 apiVersion: networking.istio.io/v1
@@ -113,8 +114,8 @@ def test_writes_validate_then_dry_run_apply(fresh_sandbox, tmp_path, monkeypatch
         get_tool("set_connection_pool").call(host="payment-api", namespace="production",
                                              settings={"http": {"http2MaxRequests": 0}})
     assert fresh_sandbox.api.last_rv == before
-    rec = get_tool("recommend_outlier_detection").call(host="payment-api", namespace="production",
-                                                       prometheus_url="http://127.0.0.1:9")
+    with prometheus_at("http://127.0.0.1:9"):
+        rec = get_tool("recommend_outlier_detection").call(host="payment-api", namespace="production")
     assert rec.metrics.startswith("metrics unavailable") and rec.outlier_detection["maxEjectionPercent"] == 50
     done = tool.call(host="payment-api", namespace="production", settings=rec.outlier_detection, apply=True,
                      confirm="production")
@@ -136,10 +137,13 @@ def test_linkerd_failure_accrual(fresh_sandbox, tmp_path, monkeypatch):
     configure(fresh_sandbox.kubeconfig, "sandbox")
     tool = get_tool("set_failure_accrual")
     with pytest.raises(InvalidInput, match="not a duration"):
-        tool.call(service="reviews", namespace="production", min_penalty="30")
+        tool.call(host="reviews", namespace="production", settings={"minPenalty": "30"})
     with pytest.raises(InvalidInput, match="longer than max_penalty"):
-        tool.call(service="reviews", namespace="production", min_penalty="2m", max_penalty="60s")
-    done = tool.call(service="reviews", namespace="production", max_failures=5, apply=True, confirm="production")
+        tool.call(host="reviews", namespace="production", settings={"minPenalty": "2m", "maxPenalty": "60s"})
+    with pytest.raises(InvalidInput, match="Invalid failure accrual settings: maxFailurez"):
+        tool.call(host="reviews", namespace="production", settings={"maxFailurez": 5})
+    done = tool.call(host="reviews", namespace="production", settings={"maxFailures": 5}, apply=True,
+                     confirm="production")
     assert done.changes[0].applied
     r = get_tool("resilience_status").call(host="reviews", namespace="production", live=False)
     assert r.failure_accrual["balancer.linkerd.io/failure-accrual"] == "consecutive"

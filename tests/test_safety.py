@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mcpproc import BIN, http_server, http_session, rss_kb, server_env, stdio_session, text_of
+from mcpproc import BIN, answer, call_op, http_server, http_session, rss_kb, server_env, stdio_session, text_of
 from mesh_plugin.errors import InvalidInput
 from mesh_plugin.kube import KubeClient
 from mesh_plugin.kube.kinds import KINDS
@@ -136,39 +136,37 @@ def dr_of(sb, name: str = "payment-api") -> dict:
 
 # -- D1, D2: SSRF through prometheus_url, unbounded answers ------------------------------------------
 @pytest.mark.parametrize("read_only", [True, False])
-async def test_d1_prometheus_url_not_configured_is_refused_and_never_fetched(sandbox, read_only):
+async def test_d1_no_tool_argument_names_a_url(sandbox, read_only):
+    """Where Prometheus is, is configuration: a caller cannot make the server fetch a URL of its choosing."""
     with internal_service() as port:
-        url = f"http://127.0.0.1:{port}/latest/meta-data/iam/security-credentials/node-role"
+        url = f"http://127.0.0.1:{port}/latest/meta-data/iam/security-credentials/node-role#"
         async with stdio_session(server_env(sandbox.kubeconfig), *(["--read-only"] if read_only else [])) as s:
             for tool, args in (("mtls_status", {"namespace": "production"}),
                                ("mtls_migration_plan", {"namespace": "production"}),
                                ("recommend_outlier_detection", {"host": "payment-api", "namespace": "production"})):
-                for u, why in ((url, "operator configured"), (url + "#", "Invalid Prometheus URL"),
-                               (url + "?x=", "Invalid Prometheus URL")):
-                    r = await s.call_tool(tool, {**args, "prometheus_url": u})
-                    out = text_of(r)
-                    assert r.is_error and why in out and "Next:" in out, out
-                    assert CANARY not in out and SECRET not in out
+                r = await call_op(s, tool, {**args, "prometheus_url": url})
+                out = text_of(r)
+                assert r.is_error and "has no parameter 'prometheus_url'" in out and "Next:" in out, out
+            for t in (await s.list_tools()).tools:
+                assert not any("url" in p for p in t.input_schema["properties"]), t.name
         assert _Internal.hits == []  # nothing was fetched
 
 
-async def test_d1_configured_url_that_is_not_prometheus_is_refused_without_echo(sandbox):
+async def test_d1_a_configured_url_that_is_not_prometheus_is_refused_without_echo(sandbox):
     with internal_service() as port:
-        base = f"http://127.0.0.1:{port}/latest/meta-data"
-        env = server_env(sandbox.kubeconfig)
-        async with http_server(env, "--read-only", "--prometheus-url", base,
-                               "--prometheus-url", f"http://127.0.0.1:{port}/redirect") as (hport, _):
-            async with http_session(hport) as s:
-                r = await s.call_tool("mtls_status", {"namespace": "production", "prometheus_url": base})
-                out = text_of(r)
-                assert not r.is_error and "not Prometheus API JSON" in out, out
-                assert CANARY not in out and SECRET not in out
-                hits = len(_Internal.hits)
-                r = await s.call_tool("mtls_status", {"namespace": "production",
-                                                      "prometheus_url": f"http://127.0.0.1:{port}/redirect"})
-                out = text_of(r)
-                assert "302" in out and CANARY not in out
-                assert all(not h.startswith("/latest") for h in _Internal.hits[hits:])  # redirect not followed
+        for base, why in ((f"http://127.0.0.1:{port}/latest/meta-data", "not Prometheus API JSON"),
+                          (f"http://127.0.0.1:{port}/redirect", "302")):
+            hits = len(_Internal.hits)
+            async with http_server(server_env(sandbox.kubeconfig), "--read-only", "--prometheus-url", base) as (hp, _):
+                async with http_session(hp) as s:
+                    r = await call_op(s, "mtls_status", {"namespace": "production"})
+            out = text_of(r)
+            assert not r.is_error and why in out, out
+            assert CANARY not in out and SECRET not in out
+            assert all(not h.startswith("/latest") for h in _Internal.hits[hits:]) or why != "302"  # not followed
+    with pytest.raises(subprocess.CalledProcessError):  # a malformed URL stops the server before it serves
+        subprocess.run([BIN, "--prometheus-url", "http://x/#frag", "tools"], check=True, capture_output=True,
+                       env=server_env(sandbox.kubeconfig), timeout=60)
 
 
 async def test_d2_a_huge_answer_is_cut_without_growing_the_server(sandbox):
@@ -176,9 +174,9 @@ async def test_d2_a_huge_answer_is_cut_without_growing_the_server(sandbox):
         base = f"http://127.0.0.1:{port}/big"
         async with http_server(server_env(sandbox.kubeconfig), "--read-only", "--prometheus-url", base) as (hport, proc):
             async with http_session(hport) as s:
-                r = await s.call_tool("list_workloads", {"namespace": "production"})
+                r = await call_op(s, "list_workloads", {"namespace": "production"})
                 before = rss_kb(proc.pid)
-                r = await s.call_tool("mtls_status", {"namespace": "production"})
+                r = await call_op(s, "mtls_status", {"namespace": "production"})
                 out = text_of(r)
                 after = rss_kb(proc.pid)
     assert "more than" in out and "bytes" in out, out
@@ -196,19 +194,22 @@ async def test_d3_newline_in_issuer_injects_nothing(fresh_sandbox, tmp_path):
     before = {k: v["metadata"]["resourceVersion"] for k, v in ras.items()}
     env = server_env(fresh_sandbox.kubeconfig, MESH_PLUGIN_STATE_DIR=str(tmp_path))
     async with stdio_session(env) as s:
-        r = await s.call_tool("generate_jwt_policy", {
-            "workload": "frontend", "namespace": "production", "jwks_uri": "https://issuer.example/jwks",
-            "issuer": INJECTED_POD, "apply": True, "confirm": "production"})
+        r = await call_op(s, "generate_jwt_policy", {
+            "workload": "frontend", "namespace": "production", "apply": True, "confirm": "production",
+            "jwt": {"jwks_uri": "https://issuer.example/jwks", "issuer": INJECTED_POD}})
         out = text_of(r)
         assert r.is_error and "issuer" in out and "Next:" in out, out
         # YAML-looking text without a newline is data: it stays one string in one field
         tricky = 'https://issuer.example/" ---\'{}: [x]'
-        r = await s.call_tool("generate_jwt_policy", {"workload": "frontend", "namespace": "production",
-                                                      "jwks_uri": "https://issuer.example/jwks", "issuer": tricky})
+        r = await call_op(s, "generate_jwt_policy", {"workload": "frontend", "namespace": "production",
+                                                     "jwt": {"jwks_uri": "https://issuer.example/jwks",
+                                                             "issuer": tricky}})
         assert not r.is_error, text_of(r)
-        docs = list(yaml.safe_load_all(r.structured_content["manifests_for_review"]))
+        docs = list(yaml.safe_load_all(answer(r, "generate_jwt_policy")["manifests_for_review"]))
     assert [d["kind"] for d in docs] == ["RequestAuthentication", "AuthorizationPolicy"]
     assert docs[0]["spec"]["jwtRules"][0]["issuer"] == tricky
+    assert docs[1]["spec"]["action"] == "DENY" and docs[1]["spec"]["rules"] == [
+        {"from": [{"source": {"notRequestPrincipals": ["*"]}}]}]
     assert ("kube-system", "injected-by-issuer") not in fresh_sandbox.api.store[("", "pods")]
     assert {k: v["metadata"]["resourceVersion"] for k, v in ras.items()} == before  # nothing written
 
@@ -218,12 +219,12 @@ async def test_d10_helm_values_keys_cannot_inject_nested_values(sandbox):
             "        - name: implant\n          image: attacker.example/implant\n  defaultTemplates: [sidecar, custom]\ny")
     async with stdio_session(server_env(sandbox.kubeconfig)) as s:
         for tool in ("install_plan", "install_apply"):
-            r = await s.call_tool(tool, {"mesh": "istio", "values": {evil: 1}})
+            r = await call_op(s, tool, {"mesh": "istio", "values": {evil: 1}})
             assert r.is_error and "Invalid Helm values key" in text_of(r), text_of(r)
-        r = await s.call_tool("install_plan", {"mesh": "istio", "values": {
+        r = await call_op(s, "install_plan", {"mesh": "istio", "values": {
             "meshConfig.accessLogFile": "/dev/stdout\nsidecarInjectorWebhook: {}", "pilotExtra": "a: b"}})
         assert not r.is_error, text_of(r)
-        values = yaml.safe_load(r.structured_content["files"]["istiod-values.yaml"])
+        values = yaml.safe_load(answer(r, "install_plan")["files"]["istiod-values.yaml"])
     assert "sidecarInjectorWebhook" not in values
     assert values["meshConfig"]["accessLogFile"] == "/dev/stdout\nsidecarInjectorWebhook: {}"
     assert values["pilotExtra"] == "a: b" and values["replicaCount"] == 2  # the keys istiod's chart reads
@@ -251,13 +252,13 @@ async def test_d4_a_kubectl_edit_within_the_cache_window_is_kept(fresh_sandbox, 
     env = server_env(fresh_sandbox.kubeconfig, MESH_PLUGIN_STATE_DIR=str(tmp_path))
     async with http_server(env) as (port, _):
         async with http_session(port) as s:
-            r = await s.call_tool("describe_routing", {"host": "reviews", "namespace": "production"})
+            r = await call_op(s, "describe_routing", {"host": "reviews", "namespace": "production"})
             assert not r.is_error  # the server now holds a 5 s LIST cache
             patch = json.dumps([{"op": "add", "path": "/spec/http/0/timeout", "value": "7s"},
                                 {"op": "add", "path": "/metadata/labels", "value": {"edited-by": "oncall-human"}}])
             subprocess.run([kubectl, "--kubeconfig", fresh_sandbox.kubeconfig, "patch", "virtualservice", "reviews",
                             "-n", "production", "--type", "json", "-p", patch], check=True, capture_output=True)
-            r = await s.call_tool("set_traffic_split", {"host": "reviews", "namespace": "production",
+            r = await call_op(s, "set_traffic_split", {"host": "reviews", "namespace": "production",
                                                         "weights": {"v1": 50, "v2": 50}, "apply": True,
                                                         "confirm": "production"})
             assert not r.is_error, text_of(r)
@@ -274,7 +275,7 @@ async def test_d4_another_writer_between_read_and_write_gets_a_conflict_not_an_o
     fresh_sandbox.after_read(r"/virtualservices$", edit)  # right after the tool's (fresh) LIST
     env = server_env(fresh_sandbox.kubeconfig, MESH_PLUGIN_STATE_DIR=str(tmp_path))
     async with stdio_session(env) as s:
-        r = await s.call_tool("set_traffic_split", {"host": "reviews", "namespace": "production",
+        r = await call_op(s, "set_traffic_split", {"host": "reviews", "namespace": "production",
                                                     "weights": {"v1": 50, "v2": 50}, "apply": True,
                                                     "confirm": "production"})
         out = text_of(r)
@@ -290,11 +291,11 @@ async def test_d4_two_servers_keep_each_others_edits(fresh_sandbox, tmp_path):
     async with http_server(env) as (pa, _), http_server(env) as (pb, _):
         async with http_session(pa) as a, http_session(pb) as b:
             for s in (a, b):  # both warm their LIST caches
-                assert not (await s.call_tool("describe_routing", {"host": "reviews",
+                assert not (await call_op(s, "describe_routing", {"host": "reviews",
                                                                    "namespace": "production"})).is_error
-            r = await a.call_tool("set_traffic_mirror", {**args, "subset": "v2", "percent": 5})
+            r = await call_op(a, "set_traffic_mirror", {**args, "subset": "v2", "percent": 5})
             assert not r.is_error, text_of(r)
-            r = await b.call_tool("set_traffic_split", {**args, "weights": {"v1": 70, "v2": 30}})
+            r = await call_op(b, "set_traffic_split", {**args, "weights": {"v1": 70, "v2": 30}})
             assert not r.is_error, text_of(r)
     route = vs_of(fresh_sandbox)["spec"]["http"][-1]
     assert route["mirror"]["subset"] == "v2" and [d["weight"] for d in route["route"]] == [70, 30]
@@ -354,7 +355,7 @@ async def test_d5_mcp_and_multi_object_writes_refuse_when_the_audit_file_cannot_
     env = server_env(fresh_sandbox.kubeconfig, MESH_PLUGIN_STATE_DIR=str(tmp_path / "s"),
                      MESH_PLUGIN_AUDIT_FILE=str(tmp_path))  # a folder: cannot be appended to
     async with stdio_session(env) as s:
-        r = await s.call_tool("set_traffic_split", {"host": "reviews", "namespace": "production",
+        r = await call_op(s, "set_traffic_split", {"host": "reviews", "namespace": "production",
                                                     "weights": {"v1": 10, "v2": 90}, "apply": True,
                                                     "confirm": "production"})
     assert r.is_error and "Nothing was applied" in text_of(r) and "MESH_PLUGIN_AUDIT_FILE" in text_of(r)
@@ -368,16 +369,16 @@ async def test_d6_a_write_whose_answer_is_lost_is_reported_as_applied_after_a_re
     env = server_env(fresh_sandbox.kubeconfig, MESH_PLUGIN_STATE_DIR=str(tmp_path / "s"),
                      MESH_PLUGIN_AUDIT_FILE=str(tmp_path / "audit.jsonl"))
     async with stdio_session(env) as s:
-        r = await s.call_tool("set_outlier_detection", {"host": "payment-api", "namespace": "production",
+        r = await call_op(s, "set_outlier_detection", {"host": "payment-api", "namespace": "production",
                                                         "settings": {"consecutive5xxErrors": 44}, "apply": True,
                                                         "confirm": "production"})
         assert not r.is_error, text_of(r)
-        [change] = r.structured_content["changes"]
+        [change] = answer(r, "set_outlier_detection")["changes"]
         assert change["applied"] and any("answer was lost" in w for w in change["warnings"])
         assert dr_of(fresh_sandbox)["spec"]["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"] == 44
         [line] = (tmp_path / "audit.jsonl").read_text().splitlines()
         assert json.loads(line)["rollback_handle"] == change["rollback_handle"]
-        r = await s.call_tool("rollback_change", {"handle": change["rollback_handle"], "apply": True,
+        r = await call_op(s, "rollback_change", {"handle": change["rollback_handle"], "apply": True,
                                                   "confirm": "production"})
         assert not r.is_error, text_of(r)
     assert dr_of(fresh_sandbox)["spec"]["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"] != 44
@@ -392,7 +393,7 @@ async def test_d6_when_the_outcome_cannot_be_told_the_answer_says_it_may_have_be
     env = server_env(fresh_sandbox.kubeconfig, MESH_PLUGIN_STATE_DIR=str(tmp_path / "s"),
                      MESH_PLUGIN_AUDIT_FILE=str(tmp_path / "audit.jsonl"))
     async with stdio_session(env) as s:
-        r = await s.call_tool("set_outlier_detection", {"host": "payment-api", "namespace": "production",
+        r = await call_op(s, "set_outlier_detection", {"host": "payment-api", "namespace": "production",
                                                         "settings": {"consecutive5xxErrors": 45}, "apply": True,
                                                         "confirm": "production"})
     out = text_of(r)
@@ -417,16 +418,17 @@ async def test_d7_trickled_calls_do_not_stall_the_server():
         async with http_server(server_env(kc), "--timeout", "2") as (port, _):
             async with http_session(port) as s:
                 started = time.monotonic()
-                stuck = [asyncio.create_task(s.call_tool("list_workloads", {"namespace": "production"}))
+                stuck = [asyncio.create_task(call_op(s, "list_workloads", {"namespace": "production"}))
                          for _ in range(40)]
                 await asyncio.sleep(1.0)
                 t0 = time.monotonic()
-                r = await s.call_tool("uninstall_plan", {"mesh": "istio"})  # needs no API
+                r = await call_op(s, "uninstall_plan", {"mesh": "istio"})  # needs no API
                 api_free = time.monotonic() - t0
                 done = await asyncio.wait_for(asyncio.gather(*stuck), timeout=60)
                 took = time.monotonic() - started
     assert not r.is_error and api_free < 5, api_free
-    assert all(d.is_error and ("Timeout" in text_of(d) or "busy" in text_of(d)) for d in done)
+    assert all(d.is_error and ("Timeout" in text_of(d) or "busy" in text_of(d)) for d in done), [
+        text_of(d)[:200] for d in done if not (d.is_error and ("Timeout" in text_of(d) or "busy" in text_of(d)))][:3]
     assert took < 30, took
 
 
@@ -448,7 +450,7 @@ async def test_d8_abandoned_sessions_cannot_lock_other_clients_out(sandbox):
                 codes.append(resp.status_code)
             assert set(codes) == {200}, set(codes)
         async with http_session(port, token="tok-123") as s:
-            r = await s.call_tool("list_workloads", {"namespace": "production", "limit": 1})
+            r = await call_op(s, "list_workloads", {"namespace": "production", "limit": 1})
             assert not r.is_error
         assert rss_kb(proc.pid) < 400_000
 
@@ -459,6 +461,20 @@ async def test_d16_errors_are_bounded(sandbox, tmp_path):
         for tool, args in (("mesh_overview", {"files": ["a" * 3_000_000]}),
                            ("set_traffic_split", {"host": "reviews", "namespace": "production",
                                                   "weights": {"v" * 3_000_000: 100}})):
-            r = await s.call_tool(tool, args)
+            r = await call_op(s, tool, args)
             out = text_of(r)
             assert r.is_error and len(out.encode()) < 8000 and "Next:" in out, (tool, len(out))
+
+
+# -- D14: log levels in a production namespace ------------------------------------------------------------
+async def test_d14_log_level_needs_the_production_confirmation(sandbox, tmp_path):
+    pod = sandbox.pod_name("payment-api-v1")
+    env = server_env(sandbox.kubeconfig, MESH_PLUGIN_STATE_DIR=str(tmp_path))
+    async with stdio_session(env) as s:
+        r = await call_op(s, "proxy_log_level", {"pod": pod, "namespace": "production", "level": "trace",
+                                                 "apply": True})
+        out = text_of(r)
+        assert r.is_error and "ConfirmationRequired" in out and 'confirm="production"' in out, out
+        r = await call_op(s, "proxy_config", {"kind": "log", "pod": pod, "namespace": "production",
+                                              "filter": {"name": "upstream"}})
+        assert answer(r, "proxy_config")["tables"][0]["rows"] == [["upstream", "warning"]]

@@ -32,10 +32,10 @@ def lists(sb, since):
             [p for m, p in log if "continue=" in p])
 
 
-@pytest.mark.parametrize("tool,kwargs", [("list_workloads", {}), ("mtls_status", {"prometheus_url": "http://127.0.0.1:9"}),
-                                         ("analyze", {}), ("mesh_overview", {})])
+@pytest.mark.parametrize("tool,kwargs", [("list_workloads", {}), ("mtls_status", {}), ("analyze", {}),
+                                         ("mesh_overview", {})])
 def test_one_list_per_kind_and_answers_within_budget(big, tool, kwargs):
-    rt = configure(big.kubeconfig, "sandbox")
+    rt = configure(big.kubeconfig, "sandbox", prometheus_url="http://127.0.0.1:9")
     since = len(big.api.request_log)
     out = get_tool(tool).call(**kwargs)
     first_pages, continued = lists(big, since)

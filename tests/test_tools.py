@@ -78,7 +78,7 @@ def test_offline_mode_reads_files_and_never_the_cluster(manifests, sandbox, runt
 def test_proxy_health_reports_the_ejected_endpoint_first(runtime, sandbox):
     assert sandbox.send("frontend", 8080, "payment-api", 5, lb=3) == {200: 5}     # v1: weights 0..89
     codes, h = sandbox.during_ejection("frontend", 8080, "payment-api", lambda: get_tool("proxy_health").call(
-        pod=sandbox.pod_name("frontend"), namespace="production", cluster="payment-api"), lb=95)  # v2: 90..99
+        pod=sandbox.pod_name("frontend"), namespace="production", filter={"cluster": "payment-api"}), lb=95)
     assert set(codes) == {503}
     assert h.envoy_version == "1.40.0" and h.state == "LIVE"
     assert h.ejected == 1

@@ -6,9 +6,11 @@ network and a missing cluster becomes a clear error from the tool, not a crash.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +61,8 @@ class Runtime:
     context: str | None = None
     timeout: float = 10.0
     read_only: bool = False
+    #: the operator's Prometheus (--prometheus-url / MESH_PLUGIN_PROMETHEUS_URL); tools never take a URL
+    prometheus_url: str | None = None
     #: seconds a LIST result is reused by later questions (0: never). The MCP server sets it; writes clear it.
     snapshot_ttl: float = 0.0
     #: when set (the MCP server sets it), file inputs must resolve inside this folder
@@ -91,15 +95,21 @@ class Runtime:
         from .kube.snapshot import Snapshot
 
         if paths:
+            memo = _CALL.get()
+            key = tuple(paths)
+            if memo is not None and key in memo["files"]:
+                return memo["files"][key]  # the same files, read once per call
             paths = [self.check_path(p) for p in paths]
             snap = Snapshot.from_paths(paths)
-            if not snap.objects and not snap.unknown:
+            if not snap.objects and not snap.unknown and snap.errors:  # unreadable; an empty file is no error
                 why = "; ".join(f"{clip_path(e.source)}: {clip_value(e.message, 300)}" for e in snap.errors[:3])
                 shown = ", ".join(clip_path(p) for p in paths[:3]) + (f" and {len(paths) - 3} more"
                                                                        if len(paths) > 3 else "")
                 raise InvalidInput(f"No Kubernetes objects could be read from {shown} "
                                    f"({why or 'no YAML objects found'}).",
                                    hint="pass YAML/JSON manifests (files, folders or - for stdin).")
+            if memo is not None:
+                memo["files"][key] = snap
             return snap
         client = self.client()
         if namespace:
@@ -222,11 +232,27 @@ class Runtime:
     def require_namespace(self, namespace: str) -> None:
         from .kube.kinds import KINDS
 
+        memo = _CALL.get()
+        if memo is not None and namespace in memo["namespaces"]:
+            return
         try:
             self.client().get(KINDS["Namespace"], namespace)
         except NotFound:
             raise NotFound(f"Namespace {namespace!r} does not exist in {self.describe()}.",
                            hint="list namespaces with mesh_overview, or check the --context.") from None
+        if memo is not None:
+            memo["namespaces"].add(namespace)
+
+    def resolve_scope(self, namespace: str, files: list[str] | None) -> None:
+        """The one existence rule, live and offline: a namespace a question names must exist, in the cluster
+        or in the files (read once per call: the answer reuses them)."""
+        if not files:
+            self.require_namespace(namespace)
+            return
+        snap = self.snapshot((), None, files)
+        if namespace not in snap.namespaces():
+            raise NotFound(f"Namespace {namespace!r} does not appear in the files.",
+                           hint=f"namespaces there: {', '.join(snap.namespaces()[:10]) or '(none)'}.")
 
     def kubernetes_version(self) -> str | None:
         try:
@@ -241,6 +267,18 @@ class Runtime:
 
 
 RUNTIME = Runtime()
+#: what one call has already resolved: namespaces known to exist, file sets read (see :func:`call_scope`)
+_CALL: contextvars.ContextVar[dict | None] = contextvars.ContextVar("mesh_plugin_call", default=None)
+
+
+@contextlib.contextmanager
+def call_scope() -> Iterator[None]:
+    """One tool call: a namespace is checked once and a file set read once, however often the call asks."""
+    token = _CALL.set({"namespaces": set(), "files": {}})
+    try:
+        yield
+    finally:
+        _CALL.reset(token)
 
 
 def _register_invalidation() -> None:
@@ -253,8 +291,12 @@ _register_invalidation()
 
 
 def configure(kubeconfig: str | None = None, context: str | None = None, timeout: float | None = None,
-              read_only: bool | None = None) -> Runtime:
+              read_only: bool | None = None, prometheus_url: str | None = None) -> Runtime:
+    from .metrics.prometheus import normalize_url
+
     env_read_only = env_flag("MESH_PLUGIN_READ_ONLY")  # refuses an unknown value before anything changes
+    prom = prometheus_url or os.environ.get("MESH_PLUGIN_PROMETHEUS_URL", "").strip() or None
+    RUNTIME.prometheus_url = normalize_url(prom) if prom else None
     RUNTIME.kubeconfig = kubeconfig or os.environ.get("MESH_PLUGIN_KUBECONFIG") or None
     RUNTIME.context = context or os.environ.get("MESH_PLUGIN_CONTEXT") or None
     if timeout is not None:

@@ -36,16 +36,10 @@ def system_prompt() -> str:
 
 def tool_specs(read_only: bool = False) -> list[dict]:
     """Anthropic tool definitions from the registry: name, description, JSON input schema."""
-    from mcp.server.mcpserver.utilities.func_metadata import func_metadata
-
     from ..tools.registry import load_tools
 
-    specs = []
-    for t in load_tools(read_only=read_only):
-        schema = func_metadata(t.fn).arg_model.model_json_schema()
-        schema.pop("title", None)
-        specs.append({"name": t.name, "description": t.description, "input_schema": schema})
-    return specs
+    return [{"name": t.name, "description": t.description, "input_schema": t.input_schema()}
+            for t in load_tools(read_only=read_only)]
 
 
 class ChatSession:
@@ -83,7 +77,7 @@ class ChatSession:
 
     def ask(self, prompt: str) -> str:
         """One user turn, with as many tool round trips as it takes (up to max_turns). Returns the final text."""
-        from ..tools.registry import get_tool
+        from ..tools.registry import tool_named
 
         self.messages.append({"role": "user", "content": prompt})
         final = ""
@@ -109,18 +103,18 @@ class ChatSession:
             for block in content:
                 if block.get("type") != "tool_use":
                     continue
-                results.append(self._run_tool(get_tool, block))
+                results.append(self._run_tool(tool_named, block))
             self.messages.append({"role": "user", "content": results})
         self.out.write(f"\n[stopped after {self.max_turns} turns]\n")
         return final
 
-    def _run_tool(self, get_tool: Callable[[str], Any], block: dict) -> dict:
+    def _run_tool(self, tool_named: Callable[[str], Any], block: dict) -> dict:
         name, args = block.get("name", ""), block.get("input") or {}
         res: dict[str, Any] = {"type": "tool_result", "tool_use_id": block.get("id")}
         try:
-            tool = get_tool(name)
+            tool = tool_named(name)
         except KeyError:
-            return {**res, "content": f"unknown tool {name!r}", "is_error": True}
+            return {**res, "content": f"unknown tool {str(name)[:60]!r}", "is_error": True}
         if not tool.read_only:
             if self.read_only:
                 return {**res, "content": "refused: read-only mode", "is_error": True}
@@ -129,17 +123,14 @@ class ChatSession:
                         "content": "refused: the user did not confirm this change (run with --yes, or answer y). "
                                    "Show the dry-run instead."}
         self.out.write(f"\n[{name} {clip(json.dumps(args), 300)}]\n")
-        from ..metrics.prometheus import restricted
-
         try:
-            with restricted():  # the model names the arguments: only the operator's Prometheus URLs are fetched
-                try:
-                    out = tool.call(**args)
-                except ConfirmationRequired as e:  # a production namespace: ask the user, as elicitation would
-                    if not self.confirm(f"{e.message}\n{e.diff}\nApply it in {e.namespace}?"):
-                        raise
-                    out = tool.call(**{**args, "confirm": e.namespace})
-            return {**res, "content": out.model_dump_json()}
+            try:
+                out = tool.call(**args)
+            except ConfirmationRequired as e:  # a production namespace: ask the user, as elicitation would
+                if not self.confirm(f"{e.message}\n{e.diff}\nApply it in {e.namespace}?"):
+                    raise
+                out = tool.call(**{**args, "confirm": e.namespace})
+            return {**res, "content": out.model_dump_json(exclude_none=tool.spec.key is not None)}
         except MeshError as e:
             return {**res, "content": f"{type(e).__name__}: {e}", "is_error": True}
         except Exception as e:  # noqa: BLE001 - never end the conversation on a tool's bug

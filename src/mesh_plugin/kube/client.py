@@ -329,4 +329,17 @@ class KubeClient:
         )
 
 
-__all__ = ["KubeClient", "MeshError"]
+def context_namespace(kubeconfig: str | None, context: str | None) -> str:
+    """The namespace of a kubeconfig context (the current one by default), as kubectl would use it."""
+    try:
+        from kubernetes import config as kconfig
+
+        path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+        contexts, current = kconfig.list_kube_config_contexts(config_file=path)
+        ctx = next((c for c in contexts if c["name"] == context), current) if context else current
+        return str((ctx or {}).get("context", {}).get("namespace") or "default")
+    except Exception:  # noqa: BLE001 - no kubeconfig: kubectl's default
+        return "default"
+
+
+__all__ = ["KubeClient", "MeshError", "context_namespace"]

@@ -6,7 +6,11 @@ and Linkerd's ``AuthorizationPolicy``); those carry their group as a prefix.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+#: a namespace name (DNS-1123 label)
+DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 @dataclass(frozen=True)

@@ -250,9 +250,10 @@ def describe(snap: Snapshot, host: str, namespace: str | None = None) -> Routing
                 weights = [d.weight for d in e.destinations]
                 if len(weights) > 1 or any(w is not None for w in weights):
                     total = sum(w or 0 for w in weights)
-                    if total != 100:
-                        findings.append((3, f"{v.name} {kind}[{i}]" + (f" ({e.name})" if e.name else "")
-                                            + f": weights add up to {total}, not 100"))
+                    if total != 100:  # valid: Istio takes weights as relative (1.15+)
+                        w = {(d.subset or d.host.split(".")[0]): d.weight or 0 for d in e.destinations}
+                        findings.append((1, f"{v.name} {kind}[{i}]" + (f" ({e.name})" if e.name else "")
+                                            + f": weights are relative (total {total}): {shares(w)}"))
                 for d in e.destinations:
                     if d.subset and d.host == full and d.subset not in subsets:
                         findings.append((3, f"{v.name} {kind}[{i}] routes to subset {d.subset}, which no "
@@ -276,6 +277,8 @@ def describe(snap: Snapshot, host: str, namespace: str | None = None) -> Routing
 
 # -- the pure halves of the traffic writes --------------------------------------------------------
 def validate_weights(weights: dict[str, Any]) -> dict[str, int]:
+    """Whole, non-negative weights, at least one above 0. Istio (since 1.15) and the Gateway API take weights as
+    relative: each destination gets weight / total of the traffic, whatever the total (see :func:`shares`)."""
     if not weights:
         raise InvalidInput("No weights given.", hint='give subset weights, e.g. {"v1": 90, "v2": 10}.')
     out = {}
@@ -284,15 +287,22 @@ def validate_weights(weights: dict[str, Any]) -> dict[str, int]:
             raise InvalidInput(f"Invalid subset name {str(subset)[:63]!r}" + ("..." if len(str(subset)) > 63 else "")
                                + ".", hint="subset names are DNS labels of at most 63 characters, e.g. v1.")
         if isinstance(w, bool) or not isinstance(w, int) and not (isinstance(w, str) and w.isdigit()):
-            raise InvalidInput(f"Weight of {subset} must be a whole number, got {w!r}.", hint="use integers 0-100.")
+            raise InvalidInput(f"Weight of {subset} must be a whole number, got {str(w)[:40]!r}.",
+                               hint="use whole numbers >= 0.")
         n = int(w)
-        if n < 0 or n > 100:
-            raise InvalidInput(f"Weight of {subset} is {n}: weights are 0-100.", hint="use integers 0-100.")
+        if n < 0:
+            raise InvalidInput(f"Weight of {subset} is {n}: weights are >= 0.", hint="use whole numbers >= 0.")
         out[subset] = n
-    total = sum(out.values())
-    if total != 100:
-        raise InvalidInput(f"Weights add up to {total}, not 100.", hint="make them sum to exactly 100.")
+    if not sum(out.values()):
+        raise InvalidInput("Every weight is 0: no destination would get traffic.",
+                           hint="give at least one destination a weight above 0.")
     return out
+
+
+def shares(weights: dict[str, int]) -> str:
+    """What each destination gets, e.g. "v1 91%, v2 9%" (weights are relative)."""
+    total = sum(weights.values()) or 1
+    return ", ".join(f"{k} {100 * v / total:.3g}%" for k, v in weights.items())
 
 
 def main_http_route(vs: dict) -> int | None:

@@ -5,15 +5,12 @@ Where it is: ``--prometheus-url`` / ``MESH_PLUGIN_PROMETHEUS_URL`` (direct), els
 usual in-cluster Services (``istio-system/prometheus:9090``, ``linkerd-viz/prometheus:9090``)
 through the API server's service proxy.
 
-Fetching is an SSRF risk when the URL comes from a caller (MCP, chat): those surfaces call
-:func:`restrict_urls` so that only the URLs the operator configured (``serve --prometheus-url``,
-``MESH_PLUGIN_PROMETHEUS_URL``, comma-separated) are fetched. Redirects are not followed, answers are
-capped in size and time, and an answer that is not Prometheus API JSON is refused without echoing it.
+No tool argument names a URL (that would be an SSRF hole over MCP): the operator configures it. Redirects
+are not followed, answers are capped in size and time, and an answer that is not Prometheus API JSON is
+refused without echoing it.
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import json
 import os
 import re
@@ -26,8 +23,6 @@ from ..errors import InvalidInput, MeshError, NotFound, ServerError, Timeout, Un
 
 #: the largest Prometheus answer read (bytes)
 MAX_BODY = int(os.environ.get("MESH_PLUGIN_PROMETHEUS_MAX_BYTES", str(16 * 1024 * 1024)))
-#: None: any URL may be fetched (the CLI: the operator types it). A tuple: only these (MCP and chat).
-_ALLOWED: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar("prometheus_allowed", default=None)
 
 SERVICES = (("istio-system", "prometheus", "9090"), ("linkerd-viz", "prometheus", "9090"),
             ("monitoring", "prometheus-operated", "9090"))
@@ -160,47 +155,13 @@ def normalize_url(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
-def configured_urls() -> list[str]:
-    raw = os.environ.get("MESH_PLUGIN_PROMETHEUS_URL", "")
-    return [normalize_url(u) for u in raw.split(",") if u.strip()]
-
-
-def restrict_urls(extra: list[str] | None = None) -> tuple[str, ...]:
-    """From now on (in this context: the server sets it before serving), fetch only the operator's URLs:
-    ``extra`` from flags, plus the environment's."""
-    allowed = tuple(dict.fromkeys([normalize_url(u) for u in extra or []] + configured_urls()))
-    _ALLOWED.set(allowed)
-    return allowed
-
-
-@contextlib.contextmanager
-def restricted(extra: list[str] | None = None) -> Any:
-    """The same, for one block (a chat turn's tool call)."""
-    token = _ALLOWED.set(tuple(dict.fromkeys([normalize_url(u) for u in extra or []] + configured_urls())))
-    try:
-        yield
-    finally:
-        _ALLOWED.reset(token)
-
-
-def prometheus_for(runtime: Any, url: str | None = None, services: list[dict] | None = None) -> Prometheus:
-    """Prometheus from an explicit URL, the operator's configuration, or the cluster's usual Services (looked
-    up in ``services`` when the caller already listed them, else with one GET each)."""
+def prometheus_for(runtime: Any, services: list[dict] | None = None) -> Prometheus:
+    """The operator's Prometheus (``--prometheus-url``, ``MESH_PLUGIN_PROMETHEUS_URL``), else the cluster's usual
+    Services (looked up in ``services`` when the caller already listed them, else with one GET each). Callers
+    never name a URL: where Prometheus is, is configuration, so nothing a tool argument says is fetched."""
+    url = getattr(runtime, "prometheus_url", None) or os.environ.get("MESH_PLUGIN_PROMETHEUS_URL", "").strip()
     if url:
-        url = normalize_url(url)
-        allowed = _ALLOWED.get()
-        if allowed is not None and url not in allowed:
-            raise InvalidInput(
-                "prometheus_url must be one the operator configured"
-                + (f" ({', '.join(allowed)})." if allowed else " (none is)."),
-                hint="omit prometheus_url to use the configured Prometheus or the cluster's own; operators add "
-                     "URLs with serve --prometheus-url or MESH_PLUGIN_PROMETHEUS_URL.")
-        return Prometheus(url)
-    if _ALLOWED.get():
-        return Prometheus(_ALLOWED.get()[0])  # type: ignore[index]
-    configured = configured_urls()
-    if configured:
-        return Prometheus(configured[0])
+        return Prometheus(normalize_url(url))
     from ..kube.kinds import KINDS
 
     client = runtime.client()
@@ -218,7 +179,7 @@ def prometheus_for(runtime: Any, url: str | None = None, services: list[dict] | 
             break
         return Prometheus(client=client, service=(ns, name, port))
     raise NotFound("No Prometheus found (looked for " + ", ".join(f"{n}/{s}" for n, s, _ in SERVICES) + ").",
-                   hint="pass --prometheus-url (or set MESH_PLUGIN_PROMETHEUS_URL).")
+                   hint="start mesh-plugin with --prometheus-url URL (or set MESH_PLUGIN_PROMETHEUS_URL).")
 
 
 def service_traffic(prom: Prometheus, service: str, namespace: str, window_: str, by: str | None = None

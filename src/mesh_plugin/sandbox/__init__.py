@@ -310,3 +310,25 @@ class Sandbox:
 
     def clear_faults(self) -> None:
         self.api.faults.clear()
+
+
+def run_until_interrupted(envoy: bool = True) -> int:
+    """`mesh-plugin sandbox`: start the sandbox, print how to reach it, serve until Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    sb = Sandbox(envoy=envoy).start()
+    print(f"Sandbox cluster ready in {sb.started_in:.2f}s at {sb.url} with {len(sb.sidecars)} Envoy sidecar(s).")
+    print(f"  export KUBECONFIG={sb.kubeconfig}")
+    print("  kubectl get pods -n production; mesh-plugin overview")
+    print("Ctrl-C stops it.", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sb.stop()
+    return 0

@@ -1,4 +1,4 @@
-"""Tools: typed functions over the mesh logic, registered once for every surface."""
-from .registry import REGISTRY, ToolDef, get_tool, load_tools, tool
+"""Tools: typed operations over the mesh logic, grouped into the few MCP tools a model sees."""
+from .registry import REGISTRY, TOOLS, Operation, ToolDef, get_tool, load_operations, load_tools, op
 
-__all__ = ["REGISTRY", "ToolDef", "get_tool", "load_tools", "tool"]
+__all__ = ["REGISTRY", "TOOLS", "Operation", "ToolDef", "get_tool", "load_operations", "load_tools", "op"]

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from ..render import note
 from ..runtime import RUNTIME
-from .registry import Files, Limit, Offset, OptNamespace, tool
+from .registry import Files, Limit, Offset, OptNamespace, op
 
 LEVELS = ("Error", "Warning", "Info")
 
@@ -186,7 +186,7 @@ def render_analysis(r: AnalysisResult) -> str:
     return "\n".join(f"{m.level} [{m.code}] ({m.origin}) {m.message}" for m in r.messages) + note(r.page)
 
 
-@tool("Analyze mesh configuration", render=render_analysis)
+@op("analyze", cli="analyze", args="files...", render=render_analysis)
 def analyze(namespace: OptNamespace = None,
             files: Files = None,
             only: Annotated[list[str] | None, Field(default=None, max_length=50, description=(
@@ -198,7 +198,9 @@ def analyze(namespace: OptNamespace = None,
             mesh_config_file: Annotated[str | None, Field(default=None, max_length=4096, description=(
                 "MeshConfig YAML to use instead of the cluster's"))] = None,
             limit: Limit = 30, offset: Offset = 0) -> AnalysisResult:
-    """istioctl-compatible analysis of Istio (and Linkerd) configuration, live (namespace=, or all) or on
+    """istioctl analyze on the cluster or files: IST and MESH messages, most severe first.
+
+    istioctl-compatible analysis of Istio (and Linkerd) configuration, live (namespace=, or all) or on
     files (files=[...], offline: YAML files/folders). Messages use Istio's IST codes (same meaning as
     istioctl analyze) and our MESH codes for checks istioctl lacks (mTLS DISABLE toward STRICT, route
     weights != 100, outlier detection that can eject every replica, RequestAuthentication without a

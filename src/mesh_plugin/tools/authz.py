@@ -1,24 +1,23 @@
 """L7 authorization and JWT: authz_policies, authz_check, generate_jwt_policy."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InvalidInput, NotFound
 from ..kube.snapshot import Snapshot, labels_of, name_of, ns_of
 from ..mesh import authz as A
 from ..mesh.workloads import trust_domain, workloads
-from ..render import table
+from ..render import render_changes, table
 from ..runtime import RUNTIME
-from .registry import Files, FromIP, FromNamespace, FromSA, Namespace, Target, TargetPort, tool
-from .traffic import Apply, Confirm, TrafficChange, _apply_objects
+from .registry import Caller, CallerSpec, Files, Namespace, Target, TargetPort, Workload, op, parse_arg
+from .registry import Apply, Confirm
+from .traffic import TrafficChange, _apply_objects
 
 AUTHZ_KINDS = ("Namespace", "Pod", "Service", "Deployment", "StatefulSet", "DaemonSet", "AuthorizationPolicy",
                "RequestAuthentication", "PeerAuthentication", "ConfigMap", "ServiceAccount")
-Workload = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
-                                description="the workload (Deployment, StatefulSet...) name")]
 
 
 def _root(snap: Snapshot) -> str:
@@ -69,9 +68,11 @@ def render_policies(r: AuthzPolicies) -> str:
     return "\n".join(out)
 
 
-@tool("Authorization policies of a workload", render=render_policies)
+@op("security_status", "authz_policies", cli="authz policies", args="workload", render=render_policies)
 def authz_policies(workload: Workload, namespace: Namespace, files: Files = None) -> AuthzPolicies:
-    """Every AuthorizationPolicy and RequestAuthentication that applies to a workload (mesh-wide from the
+    """AuthorizationPolicies and RequestAuthentications that apply to a workload, in order.
+
+    Every AuthorizationPolicy and RequestAuthentication that applies to a workload (mesh-wide from the
     root namespace, namespace-wide, or by selector), grouped by action in evaluation order (CUSTOM, DENY,
     ALLOW, AUDIT), with dry-run policies marked. Use authz_check to get the decision for one request."""
     snap = RUNTIME.snapshot(AUTHZ_KINDS, None, files)
@@ -132,29 +133,53 @@ def _port_is_http(snap: Snapshot, namespace: str, labels: dict[str, str], port: 
     return True
 
 
-@tool("Check an authorization decision", render=render_decision)
-def authz_check(to: Target,
-                port: TargetPort = None,
-                from_principal: Annotated[str | None, Field(max_length=300, description=(
-                    "peer identity <td>/ns/<ns>/sa/<sa> (needs mTLS)"))] = None,
-                from_namespace: FromNamespace = None,
-                from_sa: FromSA = None,
-                from_ip: FromIP = None,
-                plaintext: Annotated[bool, Field(description="the request arrives without mTLS")] = False,
-                method: Annotated[str, Field(max_length=10)] = "GET",
-                path: Annotated[str, Field(max_length=2048)] = "/",
-                host: Annotated[str | None, Field(max_length=253)] = None,
-                headers: Annotated[dict[str, str] | None, Field(default=None, max_length=50)] = None,
-                jwt_claims: Annotated[dict[str, str | list[str]] | None, Field(default=None, max_length=50)] = None,
-                request_principal: Annotated[str | None, Field(max_length=500, description="ISS/SUB of a valid JWT")
-                                             ] = None,
-                no_token: Annotated[bool, Field(description="no JWT at all")] = False,
+class RequestSpec(BaseModel):
+    """The ``request`` argument of authz_check, checked."""
+
+    model_config = ConfigDict(extra="forbid")
+    method: str = Field(default="GET", max_length=10)
+    path: str = Field(default="/", max_length=2048)
+    host: str | None = Field(default=None, max_length=253)
+    headers: dict[str, str] = Field(default={}, max_length=50)
+    jwt_claims: dict[str, str | list[str]] = Field(default={}, max_length=50)
+    request_principal: str | None = Field(default=None, max_length=500)
+    no_token: bool = False
+
+
+Request = Annotated[dict[str, Any] | None, Field(description=(
+    'HTTP request: "method", "path", "host", "headers"; JWT: "jwt_claims" or "request_principal" (ISS/SUB), or '
+    '"no_token": true'))]
+
+
+@op("security_status", "authz_check", cli="authz check", render=render_decision,
+    flags={"--from-principal": "caller.principal", "--from-namespace": "caller.namespace", "--from-sa": "caller.sa",
+           "--from-ip": "caller.ip", "--plaintext": "caller.plaintext=true", "--method": "request.method",
+           "--path": "request.path", "--host": "request.host", "--header": "request.headers=K=V...",
+           "--jwt-claim": "request.jwt_claims=K=V...", "--request-principal": "request.request_principal",
+           "--no-token": "request.no_token=true"})
+def authz_check(to: Target, port: TargetPort = None, caller: Caller = None, request: Request = None,
                 files: Files = None) -> AuthzDecision:
-    """Simulate Istio's decision for one request to a workload, exactly as Envoy would take it: JWT checks
+    """Would this request to a workload be allowed? The deciding policy and rule, as Envoy decides.
+
+    Simulate Istio's decision for one request to a workload, exactly as Envoy would take it: JWT checks
     (invalid issuer 401, wrong audience 403), CUSTOM (cannot be simulated, said so), DENY, then ALLOW (no
     ALLOW policy means allow); exact/prefix/suffix/presence matching, negations, principals and namespaces only
     with mTLS, HTTP-only fields on TCP ports, the trust domain. Names the deciding policy and rule; for a deny,
     the nearest ALLOW rule and which conditions failed."""
+    who: CallerSpec = parse_arg(CallerSpec, caller, "caller")
+    what: RequestSpec = parse_arg(RequestSpec, request, "request")
+    if who.identity:
+        raise InvalidInput("caller.identity is a Linkerd identity.", hint="for Istio pass principal, or namespace "
+                                                                          "and sa.")
+    if isinstance(port, str):
+        if not port.isdigit():
+            raise InvalidInput(f"Istio authorization takes a port number, not {port[:40]!r}.",
+                               hint="pass the container port number.")
+        port = int(port)
+    from_principal, from_namespace, from_sa, from_ip, plaintext = (who.principal, who.namespace, who.sa, who.ip,
+                                                                   who.plaintext)
+    method, path, host, headers, jwt_claims = what.method, what.path, what.host, what.headers, what.jwt_claims
+    request_principal, no_token = what.request_principal, what.no_token
     snap = RUNTIME.snapshot(AUTHZ_KINDS, None, files)
     namespace, workload = to.split("/", 1)
     labels = workload_labels(snap, namespace, workload)
@@ -194,52 +219,127 @@ def authz_check(to: Target,
                                   "http": req.http})
 
 
-def jwt_objects(workload: str, namespace: str, selector: dict[str, str], issuer: str, jwks_uri: str,
-                audiences: list[str], require_token: bool) -> list[dict]:
-    """The RequestAuthentication (and the AuthorizationPolicy requiring a token) as objects."""
-    rule: dict = {"issuer": issuer, "jwksUri": jwks_uri}
-    if audiences:
-        rule["audiences"] = list(audiences)
+_TEXT = r"^[^\x00-\x1f\x7f]+$"
+
+
+class JwtSpec(BaseModel):
+    """The ``jwt`` argument of security_change action=jwt, checked."""
+
+    model_config = ConfigDict(extra="forbid")
+    issuer: str = Field(min_length=1, max_length=500, pattern=_TEXT)
+    jwks_uri: str = Field(pattern=r"^https?://[^\x00-\x20\x7f]+$", max_length=2000)
+    audiences: list[Annotated[str, Field(max_length=500, pattern=_TEXT)]] = Field(default=[], max_length=20)
+    require_token: bool = True
+    paths: list[Annotated[str, Field(max_length=300, pattern=r"^/[^\x00-\x20\x7f]*$")]] = Field(default=[],
+                                                                                               max_length=20)
+    hosts: list[Annotated[str, Field(max_length=253, pattern=r"^[A-Za-z0-9*.-]+$")]] = Field(default=[], max_length=20)
+    methods: list[Annotated[str, Field(max_length=10, pattern=r"^[A-Z]+$")]] = Field(default=[], max_length=10)
+
+
+Jwt = Annotated[dict[str, Any], Field(description=(
+    '"issuer", "jwks_uri" (required), "audiences"; require_token (default true) denies requests without a valid '
+    'token, only on "paths", "hosts", "methods" when given'))]
+
+
+def jwt_objects(workload: str, namespace: str, selector: dict[str, str], spec: JwtSpec) -> list[dict]:
+    """The RequestAuthentication, and (require_token) a DENY for requests without a token, scoped to the given
+    paths, hosts (each also as ``host:*``: Istio matches the Host header with its port exactly) and methods.
+
+    DENY with notRequestPrincipals, not ALLOW with requestPrincipals: an ALLOW would also deny every other
+    request of the workload that no ALLOW matches (the homepage of a shared gateway)."""
+    rule: dict = {"issuer": spec.issuer, "jwksUri": spec.jwks_uri}
+    if spec.audiences:
+        rule["audiences"] = list(spec.audiences)
+    match = {"matchLabels": dict(sorted(selector.items()))}
     objs = [{"apiVersion": "security.istio.io/v1", "kind": "RequestAuthentication",
              "metadata": {"name": f"{workload}-jwt", "namespace": namespace},
-             "spec": {"selector": {"matchLabels": dict(sorted(selector.items()))}, "jwtRules": [rule]}}]
-    if require_token:
+             "spec": {"selector": match, "jwtRules": [rule]}}]
+    if spec.require_token:
+        deny: dict = {"from": [{"source": {"notRequestPrincipals": ["*"]}}]}
+        op_: dict = {}
+        if spec.paths:
+            op_["paths"] = list(spec.paths)
+        if spec.hosts:
+            op_["hosts"] = [h for host in spec.hosts for h in (host, f"{host}:*")]
+        if spec.methods:
+            op_["methods"] = list(spec.methods)
+        if op_:
+            deny["to"] = [{"operation": op_}]
         objs.append({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
                      "metadata": {"name": f"{workload}-require-jwt", "namespace": namespace},
-                     "spec": {"selector": {"matchLabels": dict(sorted(selector.items()))}, "action": "ALLOW",
-                              "rules": [{"from": [{"source": {"requestPrincipals": ["*"]}}]}]}})
+                     "spec": {"selector": match, "action": "DENY", "rules": [deny]}})
     return objs
+
+
+class Impact(BaseModel):
+    request: str = Field(description="method host path, with or without a token")
+    before: str = Field(description="the decision today (status)")
+    after: str = Field(description="the decision with the new policies")
 
 
 class JWTPolicy(TrafficChange):
     manifests_for_review: str = ""
+    impact: list[Impact] = Field(default=[], description="sample requests whose decision the change alters")
 
 
-@tool("Generate JWT policy", read_only=False, destructive=True, idempotent=True)
-def generate_jwt_policy(workload: Workload, namespace: Namespace,
-                        issuer: Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$",
-                                                     description="the token issuer (iss claim), e.g. a URL")],
-                        jwks_uri: Annotated[str, Field(pattern=r"^https?://[^\x00-\x20\x7f]+$", max_length=2000,
-                                                       description="where the issuer publishes its keys (JWKS)")],
-                        audiences: Annotated[list[Annotated[str, Field(max_length=500,
-                                                                       pattern=r"^[^\x00-\x1f\x7f]+$")]] | None,
-                                             Field(default=None, max_length=20,
-                                                   description="accepted aud claims; omit to accept any")] = None,
-                        require_token: Annotated[bool, Field(description=(
-                            "also add the ALLOW rule that denies requests without a token"))] = True,
-                        files: Files = None, apply: Apply = False, confirm: Confirm = None) -> JWTPolicy:
-    """A RequestAuthentication (and, with require_token, the AuthorizationPolicy that requires a token: without
-    it, requests with no token pass) for a workload. Shown for review (manifests_for_review); apply=true sends
-    both through the shared change path (dry-run first, rollback handles)."""
+def _jwt_impact(snap: Snapshot, namespace: str, labels: dict[str, str], objs: list[dict], spec: JwtSpec,
+                issuer: str) -> list[Impact]:
+    """Sample requests (the scoped paths, hosts and methods, and ones outside them), with a valid token and
+    without, decided on the current policies and with the new ones."""
+    from ..kube.snapshot import Snapshot as Snap
+
+    after = Snap(source=snap.source, objects={k: list(v) for k, v in snap.objects.items()})
+    for o in objs:
+        items = after.objects.setdefault(o["kind"], [])
+        items[:] = [x for x in items if not (name_of(x) == name_of(o) and ns_of(x) == ns_of(o))] + [o]
+    root, td = _root(snap), trust_domain(snap)
+    paths = list(dict.fromkeys([p.rstrip("*") or "/" for p in spec.paths] + ["/", "/other"]))
+    hosts = list(dict.fromkeys(list(spec.hosts) + [None]))  # type: ignore[list-item]
+    methods = list(dict.fromkeys(list(spec.methods) + ["GET"]))
+    out = []
+    for host in hosts:
+        for method in methods:
+            for path in paths:
+                for token in (False, True):
+                    def req() -> A.Request:
+                        return A.Request(method=method, path=path, host=host, token=token,
+                                         issuer=issuer if token else None, subject="user" if token else None,
+                                         claims={"iss": issuer, "sub": "user"} if token else {})
+                    b, a = A.decide(snap, namespace, labels, req(), root, td), A.decide(after, namespace, labels,
+                                                                                       req(), root, td)
+                    if (b.decision, b.status) != (a.decision, a.status):
+                        out.append(Impact(request=f"{method} {host or '*'} {path} "
+                                                  f"{'with a valid token' if token else 'without a token'}",
+                                          before=f"{b.decision} ({b.status})", after=f"{a.decision} ({a.status})"))
+    return out[:20]
+
+
+@op("security_change", "jwt", cli="authz jwt", args="workload", render=render_changes,
+    flags={"--issuer": "jwt.issuer", "--jwks-uri": "jwt.jwks_uri", "--audience": "jwt.audiences...",
+           "--no-require-token": "jwt.require_token=false", "--path": "jwt.paths...", "--jwt-host": "jwt.hosts...",
+           "--method": "jwt.methods..."})
+def generate_jwt_policy(workload: Workload, namespace: Namespace, jwt: Jwt, files: Files = None,
+                        apply: Apply = False, confirm: Confirm = None) -> JWTPolicy:
+    """RequestAuthentication and a token requirement for a workload, scoped, with its impact.
+
+    A RequestAuthentication for the issuer and, with require_token, a DENY for requests without a valid
+    token (notRequestPrincipals) on the given paths, hosts and methods only (everything when none is given).
+    Shown for review (manifests_for_review) with the sample requests whose decision changes (impact);
+    apply=true sends both through the shared change path (dry-run first, rollback handles)."""
+    spec: JwtSpec = parse_arg(JwtSpec, jwt, "jwt")
     snap = RUNTIME.snapshot(AUTHZ_KINDS, None, files, fresh=True)
     labels = workload_labels(snap, namespace, workload)
     selector = {k: labels[k] for k in ("app", "app.kubernetes.io/name") if k in labels} or labels
-    objs = jwt_objects(workload, namespace, selector, issuer, jwks_uri, audiences or [], require_token)
+    objs = jwt_objects(workload, namespace, selector, spec)
     # built as data and dumped: no argument is ever pasted into YAML text
     rendered = "\n---\n".join(yaml.safe_dump(o, sort_keys=False) for o in objs)
-    warnings = [] if require_token else ["without require_token, requests with NO token are allowed (MESH0401)"]
+    warnings = [] if spec.require_token else ["without require_token, requests with NO token are allowed (MESH0401)"]
+    if spec.require_token and not (spec.paths or spec.hosts or spec.methods):
+        warnings.append("the token is required on every path and host of the workload: on a shared gateway, "
+                        "scope it with paths/hosts")
+    impact = _jwt_impact(snap, namespace, labels, objs, spec, spec.issuer)
     change = _apply_objects(objs, files, apply, confirm, False, snap, f"JWT for {namespace}/{workload}",
                             f"{workload}.{namespace}", warnings,
                             kinds={"RequestAuthentication", "AuthorizationPolicy"}, namespace=namespace)
-    return JWTPolicy(**change.model_dump(), manifests_for_review=rendered)
+    return JWTPolicy(**change.model_dump(), manifests_for_review=rendered, impact=impact)
 

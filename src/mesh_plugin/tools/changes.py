@@ -6,18 +6,21 @@ from typing import Annotated
 from pydantic import Field
 
 from ..changes.path import ChangeResult, execute, plan_rollback
+from ..render import render_change
 from ..runtime import RUNTIME
-from .registry import tool
+from .registry import op
 
 
-@tool("Roll back a change", read_only=False, destructive=True, idempotent=False)
+@op("rollback_change", cli="rollback", args="handle", render=render_change)
 def rollback_change(handle: Annotated[str, Field(max_length=64, pattern=r"^[0-9A-Za-z-]+$", description=(
                         "the rollback_handle a write returned"))],
                     apply: Annotated[bool, Field(description="false (default): dry-run diff only")] = False,
                     confirm: Annotated[str | None, Field(max_length=63, description=(
                         "the namespace name, required to apply in namespaces labelled as production"))] = None
                     ) -> ChangeResult:
-    """Restore the version of an object from before a change made by these tools (set_mtls_mode and the
+    """Restore the object a write changed, from its rollback handle.
+
+    Restore the version of an object from before a change made by these tools (set_mtls_mode and the
     other writes return a rollback_handle). Dry-run diff by default; refuses when the object changed
     again since (someone else's edit is never overwritten)."""
     client = RUNTIME.client()

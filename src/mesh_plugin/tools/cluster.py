@@ -5,11 +5,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from ..errors import InvalidInput
 from ..mesh.overview import OVERVIEW_KINDS, WORKLOAD_KINDS, list_workloads as _list_workloads, mesh_overview as _overview
 from ..models import MeshOverview, Page, WorkloadList
 from ..render import note, table
 from ..runtime import RUNTIME
-from .registry import Files, Limit, Namespace, ObjName, Offset, OptNamespace, tool
+from .registry import (Files, Limit, Namespace, ObjName, Offset, OptNamespace, ProxyFilter, ProxyFilterSpec, op,
+                       parse_arg)
 
 
 def render_overview(o: MeshOverview) -> str:
@@ -38,11 +40,13 @@ def warnings(items: list[str]) -> str:
     return "".join(f"\nWarning: {w}" for w in items)
 
 
-@tool("Mesh overview", render=render_overview)
+@op("mesh_overview", "overview", cli="overview", render=render_overview)
 def mesh_overview(namespace: OptNamespace = None,
                   limit: Annotated[int, Field(ge=1, le=200, description="namespaces to list")] = 30,
                   files: Files = None) -> MeshOverview:
-    """Start here. Which meshes run (Istio istiod: version, revisions; Linkerd control plane and viz), each
+    """Meshes, control planes, namespaces with injection and sidecar coverage, findings.
+
+    Start here. Which meshes run (Istio istiod: version, revisions; Linkerd control plane and viz), each
     namespace's injection label and sidecar coverage, counts of mesh resources (VirtualService,
     DestinationRule, PeerAuthentication, AuthorizationPolicy, Linkerd policy...), and findings sorted by
     severity (e.g. pods without a sidecar in an injected namespace). One LIST per kind. Use list_workloads
@@ -61,12 +65,14 @@ def render_workloads(w: WorkloadList) -> str:
                  rows) + note(w.page) + warnings(w.warnings)
 
 
-@tool("List workloads", render=render_workloads)
+@op("mesh_overview", "workloads", cli="workloads", render=render_workloads)
 def list_workloads(namespace: OptNamespace = None,
                    sidecar: Annotated[Literal["istio", "linkerd", "istio-gateway", "none"] | None,
                                       Field(description="only workloads with this sidecar")] = None,
                    limit: Limit = 25, offset: Offset = 0, files: Files = None) -> WorkloadList:
-    """Workloads (Deployments, StatefulSets, DaemonSets, bare pods) per namespace: ready/desired replicas,
+    """Workloads with replicas, data plane, mesh identity and why one is not meshed.
+
+    Workloads (Deployments, StatefulSets, DaemonSets, bare pods) per namespace: ready/desired replicas,
     whether pods have a sidecar (istio, linkerd, none), the mesh identity (SPIFFE ID or Linkerd identity)
     and an issue line when a workload should be in the mesh and is not. Workloads that need attention come
     first; the answer says 'showing N of M' with offset= for the next page."""
@@ -100,12 +106,13 @@ def render_proxy_health(p: ProxyHealth) -> str:
                                [[e.endpoint, e.status, e.outlier_check, e.cluster] for e in p.endpoints]) + note(p.page)
 
 
-@tool("Sidecar health", render=render_proxy_health)
-def proxy_health(pod: ObjName, namespace: Namespace,
-                 cluster: Annotated[str | None, Field(max_length=253, description="only clusters containing this "
-                                                      "text, e.g. a service name")] = None,
+@op("proxy_inspect", "health", cli="proxy-health", args="pod.namespace", render=render_proxy_health,
+    flags={"--cluster": "filter.cluster"})
+def proxy_health(pod: ObjName, namespace: Namespace, filter: ProxyFilter = None,  # noqa: A002
                  limit: Limit = 40) -> ProxyHealth:
-    """Live health of one pod's Envoy sidecar, read from its admin port through the API server: Envoy
+    """One sidecar's live Envoy: version, uptime, endpoints and ejections.
+
+    Live health of one pod's Envoy sidecar, read from its admin port through the API server: Envoy
     version, state and uptime, and every upstream endpoint with its outlier-detection state (ejected
     endpoints first). Inbound and passthrough clusters are left out. Use list_workloads to find meshed
     pods."""
@@ -113,6 +120,10 @@ def proxy_health(pod: ObjName, namespace: Namespace,
     from ..envoy.parse import parse_clusters_text, parse_server_info
     from ..mesh.overview import page
 
+    spec = parse_arg(ProxyFilterSpec, filter, "filter")
+    if set(spec.model_dump(exclude_none=True)) - {"cluster"}:
+        raise InvalidInput("view=health filters by cluster only.", hint='e.g. filter={"cluster": "reviews"}.')
+    cluster = spec.cluster
     client = RUNTIME.client()
     info = parse_server_info(fetch_admin(client, namespace, pod, "server_info"))
     hosts = parse_clusters_text(fetch_admin(client, namespace, pod, "clusters", check_sidecar=False).decode())
@@ -120,7 +131,7 @@ def proxy_health(pod: ObjName, namespace: Namespace,
     hosts.sort(key=lambda h: (not h.ejected, h.cluster, h.endpoint))
     rows = [EndpointHealth(endpoint=h.endpoint, status=h.status, outlier_check="FAILED" if h.ejected else "OK",
                            cluster=h.cluster) for h in hosts]
-    shown, pg = page(rows, limit, 0, "endpoints", "cluster=")
+    shown, pg = page(rows, limit, 0, "endpoints", "filter cluster")
     return ProxyHealth(namespace=namespace, pod=pod, envoy_version=info.get("version"), state=info.get("state"),
                        uptime=info.get("uptime"), clusters=len({h.cluster for h in hosts}),
                        ejected=sum(h.ejected for h in hosts), endpoints=shown, page=pg)

@@ -15,15 +15,14 @@ from ..kube.kinds import KINDS
 from ..mesh import install as I
 from ..render import table
 from ..runtime import RUNTIME
-from .registry import tool
+from .registry import op
 
 Mesh = Annotated[Literal["istio", "linkerd"], Field(description="which mesh")]
 Profile = Annotated[Literal["default", "minimal", "demo", "ambient", "ha"], Field(description=(
-    "Istio: default, minimal, demo, ambient; Linkerd: default, ha"))]
-Version = Annotated[str | None, Field(default=None, max_length=32, description="mesh version (default: the newest "
-                                                                               "supported)")]
+    "ha: Linkerd only; minimal, demo, ambient: Istio only"))]
+Version = Annotated[str | None, Field(default=None, max_length=32, description="mesh version (default: newest)")]
 Revision = Annotated[str | None, Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=30,
-                                       description="Istio revision, for canary upgrades (e.g. 1-28)")]
+                                       description="Istio revision (canary upgrade)")]
 INSTALL_KINDS = ("Namespace", "Pod", "Service", "CustomResourceDefinition", "MutatingWebhookConfiguration", "ConfigMap")
 
 
@@ -61,9 +60,11 @@ def _denied(client) -> list[str]:  # type: ignore[no-untyped-def]
     return out
 
 
-@tool("Install pre-flight", render=render_checks)
+@op("install_plan", "preflight", cli="install preflight", args="mesh", render=render_checks)
 def install_preflight(mesh: Mesh, version: Version = None) -> Preflight:
-    """Before installing Istio or Linkerd: the Kubernetes version against the mesh version's supported range,
+    """Checks before installing Istio or Linkerd, each with a fix.
+
+    Before installing Istio or Linkerd: the Kubernetes version against the mesh version's supported range,
     an existing mesh or leftover CRDs (the other mesh running is a stop), namespaces that would be injected,
     Pod Security levels that block the init container (suggests the CNI plugin), conflicting injector webhooks,
     and enough RBAC (SelfSubjectAccessReview). Each check pass/warn/fail with a fix."""
@@ -136,13 +137,17 @@ def render_plan(p: InstallPlan) -> str:
 
 
 Values = Annotated[dict[str, str | int | bool | float] | None, Field(default=None, max_length=50, description=(
-    "extra top-level Helm values for the control-plane chart"))]
+    "extra control-plane Helm values: key or dotted path -> scalar"))]
+Gateway = Annotated[bool, Field(description="Istio: also the ingress gateway")]
+Viz = Annotated[bool, Field(description="Linkerd: also viz")]
 
 
-@tool("Install plan", render=render_plan)
+@op("install_plan", "plan", cli="install plan", args="mesh", render=render_plan)
 def install_plan(mesh: Mesh, profile: Profile = "default", version: Version = None, revision: Revision = None,
-                 values: Values = None, gateway: bool = True, viz: bool = True) -> InstallPlan:
-    """The exact Helm steps to install Istio (base, istiod, optional ingress gateway; CNI and ztunnel for
+                 values: Values = None, gateway: Gateway = True, viz: Viz = True) -> InstallPlan:
+    """The exact Helm steps and values to install Istio or Linkerd.
+
+    The exact Helm steps to install Istio (base, istiod, optional ingress gateway; CNI and ztunnel for
     ambient; revisions for canary upgrades) or Linkerd (CRDs, control plane with identity certificates,
     optional viz, HA profile), with the values files (YAML dumped from data) and the namespace labels to add.
     For review: nothing runs. install_apply runs it."""
@@ -158,15 +163,16 @@ class ApplyResult(BaseModel):
     commands: list[str] = Field(default=[], description="the commands, when they were not run")
 
 
-@tool("Run an install plan", read_only=False, destructive=True, idempotent=False,
-      render=lambda r: "\n".join(r.commands or [f"done: {c}" for c in r.completed]
+@op("install_apply", cli="install apply", args="mesh", render=lambda r: "\n".join(r.commands or [f"done: {c}" for c in r.completed]
                                  + ([f"FAILED: {r.failed}\n{r.output}"] if r.failed else [])
                                  + ([f"way back: {w}" for w in r.way_back] if r.failed else [])))
 def install_apply(mesh: Mesh, profile: Profile = "default", version: Version = None, revision: Revision = None,
-                  values: Values = None, gateway: bool = True, viz: bool = True,
-                  apply: Annotated[bool, Field(description="false (default): print the commands only")] = False
+                  values: Values = None, gateway: Gateway = True, viz: Viz = True,
+                  apply: Annotated[bool, Field(description="true: run them; default: print the commands")] = False
                   ) -> ApplyResult:
-    """Run an install plan step by step with helm (when helm is on PATH and apply=true), stopping at the first
+    """Run an install plan step by step with helm.
+
+    Run an install plan step by step with helm (when helm is on PATH and apply=true), stopping at the first
     failure with the way back (the undo commands of the steps that completed). Refuses when the pre-flight
     fails. Without helm, or as a dry-run, returns the commands for the user to run."""
     plan, steps = _plan(mesh, profile, version, revision, values or {}, gateway, viz)
@@ -202,9 +208,11 @@ class Verification(BaseModel):
     checks: list[CheckRow]
 
 
-@tool("Verify a mesh install", render=render_checks)
+@op("install_plan", "verify", cli="install verify", args="mesh", render=render_checks)
 def install_verify(mesh: Mesh) -> Verification:
-    """After installing (and for /service-mesh status): control plane ready, injector webhooks backed by ready
+    """Check an installed mesh: control plane, webhooks, CRDs, injection.
+
+    After installing (and for /service-mesh status): control plane ready, injector webhooks backed by ready
     pods, CRDs established, and a server-side dry-run pod in an injected namespace really gets a sidecar."""
     snap = RUNTIME.snapshot(INSTALL_KINDS, None, None)
     probe = None
@@ -233,10 +241,12 @@ class UninstallPlan(BaseModel):
     warnings: list[str]
 
 
-@tool("Uninstall plan", render=lambda p: "\n".join([f"{s.step}. {s.title}\n   $ {s.command}" for s in p.steps]
+@op("install_plan", "uninstall", cli="uninstall-plan", args="mesh", render=lambda p: "\n".join([f"{s.step}. {s.title}\n   $ {s.command}" for s in p.steps]
                                                    + [f"Warning: {w}" for w in p.warnings]))
 def uninstall_plan(mesh: Mesh, revision: Revision = None) -> UninstallPlan:
-    """The steps to remove Istio (or one revision) or Linkerd, in order, for review; with what stays behind
+    """Steps to remove Istio (or one revision) or Linkerd, and what stays.
+
+    The steps to remove Istio (or one revision) or Linkerd, in order, for review; with what stays behind
     (pods keep their proxies until restarted; deleting CRDs deletes every mesh resource)."""
     steps = I.uninstall_steps(mesh, revision)
     warnings = ["pods keep their sidecar until restarted: kubectl rollout restart the meshed namespaces",

@@ -13,22 +13,20 @@ from ..kube.kinds import KINDS
 from ..kube.snapshot import Snapshot, labels_of, name_of, ns_of
 from ..mesh import linkerd as L
 from ..mesh.detect import detect_meshes
-from ..mesh.routing import validate_weights
+from ..mesh.routing import shares, validate_weights
 from ..mesh.workloads import is_ready, is_running, sidecar_of, workloads
 from ..models import Page
-from ..render import note, table
+from ..render import render_changes, note, table
 from ..runtime import RUNTIME
-from .registry import (Files, FromIP, FromNamespace, FromSA, Limit, Namespace, Offset, OptNamespace, Target,
-                       TargetPort, tool)
-from .traffic import Apply, Confirm, TrafficChange, _apply_objects
+from .registry import (Caller, CallerSpec, Files, Limit, Namespace, Offset, OptNamespace, Target, TargetPort, op,
+                       parse_arg)
+from .registry import Apply, Confirm, Host, Weights, Window, Workload
+from .traffic import TrafficChange, _apply_objects
 
 LINKERD_KINDS = ("Namespace", "Pod", "Service", "Deployment", "StatefulSet", "DaemonSet", "ServiceAccount",
                  "Server", "ServerAuthorization", "policy.linkerd.io/AuthorizationPolicy", "MeshTLSAuthentication",
                  "NetworkAuthentication", "policy.linkerd.io/HTTPRoute", "gateway.networking.k8s.io/HTTPRoute",
                  "CustomResourceDefinition", "MutatingWebhookConfiguration", "ConfigMap")
-PromURL = Annotated[str | None, Field(default=None, max_length=2048, description=(
-    "Prometheus base URL; default: the viz Prometheus (linkerd-viz/prometheus) through the API server"))]
-Window = Annotated[str, Field(pattern=r"^\d+(s|m|h)$", description="window, e.g. 1m (linkerd viz stat's default)")]
 
 
 def _require_linkerd(snap: Snapshot) -> None:
@@ -76,15 +74,17 @@ def render_stat(r: LinkerdStat) -> str:
                   "TCP_CONN"], rows) + note(r.page) + f"\n({r.metrics})"
 
 
-@tool("Linkerd golden metrics", render=render_stat)
+@op("traffic_status", "linkerd_stat", cli="linkerd stat", args="resource", render=render_stat)
 def linkerd_stat(resource: Annotated[str, Field(max_length=300, pattern=r"^(deploy|deployment|pod|po|sts|statefulset|"
                                                                          r"ns|namespace|ds|daemonset)(/[a-z0-9-.]+)?$",
                                                 description="TYPE[/NAME], e.g. deploy, deploy/web, ns")],
-                 namespace: OptNamespace = None, window: Window = "1m", prometheus_url: PromURL = None,
+                 namespace: OptNamespace = None, window: Window = "1m",
                  limit: Limit = 25, offset: Offset = 0) -> LinkerdStat:
-    """What `linkerd viz stat` shows, with the same PromQL: MESHED (from the API), SUCCESS, RPS, LATENCY_P50/95/99,
+    """linkerd viz stat: success rate, RPS and latency per resource.
+
+    What `linkerd viz stat` shows, with the same PromQL: MESHED (from the API), SUCCESS, RPS, LATENCY_P50/95/99,
     TCP_CONN per deployment, pod, statefulset or namespace, from the viz Prometheus (through the API server's
-    service proxy) or prometheus_url. Workloads with the lowest success rate come first."""
+    service proxy) or the configured Prometheus. Workloads with the lowest success rate come first."""
     from ..metrics import label_value, prometheus_for
 
     rtype, _, rname = resource.partition("/")
@@ -99,13 +99,13 @@ def linkerd_stat(resource: Annotated[str, Field(max_length=300, pattern=r"^(depl
     elif rname:
         parts.append(f"{label}={label_value(rname)}")
     try:
-        prom = prometheus_for(RUNTIME, prometheus_url, snap.of("Service"))
-    except InvalidInput:  # a prometheus_url the operator did not configure
+        prom = prometheus_for(RUNTIME, snap.of("Service"))
+    except InvalidInput:  # the configured Prometheus URL is malformed: say so, do not hide it
         raise
     except MeshError as e:
         raise NotFound(f"The viz Prometheus is not reachable: {e.message}",
                        hint="install linkerd-viz (linkerd viz install | kubectl apply -f -) or pass "
-                            "prometheus_url.") from None
+                            "--prometheus-url.") from None
     q = L.stat_queries(label, ",".join(parts), window)
     data: dict[tuple[str, str], dict] = {}
 
@@ -177,20 +177,22 @@ class LinkerdEdges(BaseModel):
     metrics: str
 
 
-@tool("Linkerd edges", render=lambda r: table(
+@op("traffic_status", "linkerd_edges", cli="linkerd edges", render=lambda r: table(
     ["SRC", "DST", "SRC_NS", "DST_NS", "CLIENT_ID", "SERVER_ID", "SECURED"],
     [[e.src, e.dst, e.src_ns, e.dst_ns, e.client_id or "-", e.server_id or "-",
       "√" if e.secured else f"× ({e.no_tls_reason or 'no identity'})"] for e in r.edges]) + note(r.page))
-def linkerd_edges(namespace: OptNamespace = None, prometheus_url: PromURL = None, limit: Limit = 30,
+def linkerd_edges(namespace: OptNamespace = None, limit: Limit = 30,
                   offset: Offset = 0) -> LinkerdEdges:
-    """Who talks to whom (deployments), from tcp_open_connections{direction="outbound"}, and whether each edge
+    """linkerd viz edges: who talks to whom, and whether mTLS secures it.
+
+    Who talks to whom (deployments), from tcp_open_connections{direction="outbound"}, and whether each edge
     is secured by mTLS: the server's identity, or the no_tls_reason when it is not."""
     from ..metrics import label_value, prometheus_for
     from ..mesh.overview import page
 
     snap = RUNTIME.snapshot(LINKERD_KINDS, None, None)
     _require_linkerd(snap)
-    prom = prometheus_for(RUNTIME, prometheus_url, snap.of("Service"))
+    prom = prometheus_for(RUNTIME, snap.of("Service"))
     sel = 'direction="outbound"' + (f",namespace={label_value(namespace)}" if namespace else "")
     q = (f"sum(tcp_open_connections{{{sel}}}) by (namespace, deployment, dst_namespace, dst_deployment, "
          f"server_id, no_tls_reason)")
@@ -220,11 +222,12 @@ class LinkerdPolicies(BaseModel):
     traffic_splits: list[str] = Field(description="HTTPRoutes with weighted backends for the workload's Services")
 
 
-@tool("Linkerd policies of a workload", render=lambda r: "\n".join(
+@op("security_status", "linkerd_policies", cli="linkerd policies", args="workload", render=lambda r: "\n".join(
     [f"{r.workload}"] + [f"{k}: {', '.join(v) or '-'}" for k, v in r.model_dump().items() if isinstance(v, list)]))
-def linkerd_policies(workload: Annotated[str, Field(max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")],
-                     namespace: Namespace, files: Files = None) -> LinkerdPolicies:
-    """The Linkerd policy objects around a workload: Servers that select its pods, AuthorizationPolicies and
+def linkerd_policies(workload: Workload, namespace: Namespace, files: Files = None) -> LinkerdPolicies:
+    """Linkerd Servers, authorizations and routes around a workload.
+
+    The Linkerd policy objects around a workload: Servers that select its pods, AuthorizationPolicies and
     ServerAuthorizations for them, the MeshTLS/NetworkAuthentications they require, HTTPRoutes, and traffic
     splits (HTTPRoute backendRefs weights) on its Services."""
     snap = RUNTIME.snapshot(LINKERD_KINDS, None, files)
@@ -275,19 +278,23 @@ class LinkerdAuthz(BaseModel):
     client_identity: str | None
 
 
-@tool("Linkerd authorization check", render=lambda r: f"{'ALLOWED' if r.allowed else 'DENIED'}: {r.reason}")
-def linkerd_authz_check(to: Target,
-                        port: TargetPort = None,
-                        from_identity: Annotated[str | None, Field(max_length=300, description=(
-                            "<sa>.<ns>.serviceaccount.identity.linkerd.cluster.local"))] = None,
-                        from_namespace: FromNamespace = None,
-                        from_sa: FromSA = None,
-                        from_ip: FromIP = None,
-                        route: Annotated[str | None, Field(max_length=253, description="an HTTPRoute name")] = None,
+@op("security_status", "linkerd_authz", cli="linkerd authz",
+    render=lambda r: f"{'ALLOWED' if r.allowed else 'DENIED'}: {r.reason}",
+    flags={"--from-identity": "caller.identity", "--from-namespace": "caller.namespace", "--from-sa": "caller.sa",
+           "--from-ip": "caller.ip"})
+def linkerd_authz_check(to: Target, port: TargetPort = None, caller: Caller = None,
+                        route: Annotated[str | None, Field(max_length=253, description="Linkerd HTTPRoute name")] = None,
                         files: Files = None) -> LinkerdAuthz:
-    """May identity X (or an unmeshed client at an IP) reach workload Y on port P (and route R) under Linkerd's
+    """May this client reach the workload and port under Linkerd's policy?
+
+    May identity X (or an unmeshed client at an IP) reach workload Y on port P (and route R) under Linkerd's
     policy: Servers, AuthorizationPolicies with MeshTLS/NetworkAuthentications, ServerAuthorizations, the
     Server's accessPolicy, or the default inbound policy when no Server selects the port."""
+    who: CallerSpec = parse_arg(CallerSpec, caller, "caller")
+    if who.principal or who.plaintext:
+        raise InvalidInput("caller.principal and caller.plaintext are Istio's.",
+                           hint="for Linkerd pass identity, or namespace and sa (or ip for an unmeshed client).")
+    from_identity, from_namespace, from_sa, from_ip = who.identity, who.namespace, who.sa, who.ip
     from ..mesh.authz import validate_ip
 
     snap = RUNTIME.snapshot(LINKERD_KINDS, None, files)
@@ -317,11 +324,13 @@ class LinkerdCheck(BaseModel):
     checks: list[Check]
 
 
-@tool("Linkerd checks", render=lambda r: "\n".join(
+@op("install_plan", "linkerd_check", cli="linkerd check", render=lambda r: "\n".join(
     f"{'√' if c.ok else '×'} [{c.group}] {c.check}: {c.detail}" + (f"\n    hint: {c.hint}" if c.hint else "")
     for c in r.checks) + f"\nStatus check results are {'√' if r.ok else '×'}")
 def linkerd_check() -> LinkerdCheck:
-    """The checks of `linkerd check` that the API can answer: control plane pods ready, CRDs present, the
+    """linkerd check: control plane, CRDs, webhook, issuer expiry, proxy versions.
+
+    The checks of `linkerd check` that the API can answer: control plane pods ready, CRDs present, the
     injector webhook configured, the identity issuer certificate's expiry (from the certificate, never the key),
     data plane proxy versions vs the control plane, viz present. Each pass/fail with a hint."""
     from datetime import datetime, timezone
@@ -388,17 +397,17 @@ def linkerd_check() -> LinkerdCheck:
     return LinkerdCheck(ok=all(c.ok for c in checks), checks=checks)
 
 
-@tool("Set Linkerd traffic split", read_only=False, destructive=True, idempotent=True)
-def set_linkerd_split(service: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-                                                    description="the Service clients call (the HTTPRoute parent)")],
-                      namespace: Namespace,
-                      weights: Annotated[dict[str, int], Field(description='backend Service -> weight, e.g. '
-                                                                         '{"voting-svc": 90, "voting-v2-svc": 10}')],
-                      files: Files = None, apply: Apply = False, confirm: Confirm = None) -> TrafficChange:
-    """Linkerd traffic split: the weights of an HTTPRoute's backendRefs whose parent is the Service (created when
+@op("traffic_change", "linkerd_split", cli="linkerd split", args="host weights=K=V...", render=render_changes)
+def set_linkerd_split(host: Host, namespace: Namespace, weights: Weights, files: Files = None, apply: Apply = False,
+                      confirm: Confirm = None) -> TrafficChange:
+    """Split a Service's traffic with HTTPRoute backend weights (Linkerd).
+
+    Linkerd traffic split: the weights of an HTTPRoute's backendRefs whose parent is the Service (created when
     missing). Same validation as the Istio split (whole numbers, 0-100, sum 100; backends must be Services), then
     the shared change path: dry-run diff by default; apply=true with a precondition and a rollback handle."""
     w = validate_weights(weights)
+    service = host.split(".")[0]
+    warnings = [] if sum(w.values()) == 100 else [f"weights are relative (total {sum(w.values())}): {shares(w)}"]
     snap = RUNTIME.snapshot(LINKERD_KINDS, None, files, fresh=True)
     svc = snap.get("Service", service, namespace)
     if svc is None:
@@ -426,7 +435,7 @@ def set_linkerd_split(service: Annotated[str, Field(max_length=63, pattern=r"^[a
         rules = new.setdefault("spec", {}).setdefault("rules", [{}])
         rules[-1]["backendRefs"] = backends
     return _apply_objects([new], files, apply, confirm, False, snap, f"split {namespace}/{service}: " +
-                          " ".join(f"{k}={v}" for k, v in w.items()), f"{service}.{namespace}", [],
+                          " ".join(f"{k}={v}" for k, v in w.items()), f"{service}.{namespace}", warnings,
                           kinds={"policy.linkerd.io/HTTPRoute", "gateway.networking.k8s.io/HTTPRoute"},
                           namespace=namespace)
 

@@ -13,15 +13,12 @@ from ..mesh import mtls as M
 from ..mesh.overview import page
 from ..mesh.workloads import WorkloadInfo, is_running, sidecar_of, workloads
 from ..models import Page
-from ..render import note, table
+from ..render import render_change, note, table
 from ..runtime import RUNTIME
-from .registry import Files, Limit, Namespace, Offset, OptNamespace, tool
+from .registry import Apply, Confirm, Files, Force, Limit, Namespace, Offset, OptNamespace, Window, op
 
 MTLS_KINDS = ("Namespace", "Pod", "Service", "Deployment", "StatefulSet", "DaemonSet", "PeerAuthentication",
               "DestinationRule", "ConfigMap")
-PromURL = Annotated[str | None, Field(default=None, max_length=2048, description=(
-    "Prometheus base URL; default: MESH_PLUGIN_PROMETHEUS_URL or the cluster's prometheus Service"))]
-Window = Annotated[str, Field(pattern=r"^\d+(s|m|h|d)$", description="metrics window, e.g. 1h")]
 
 
 class WorkloadMTLS(BaseModel):
@@ -115,20 +112,20 @@ def workload_mtls(snap: Snapshot, w: WorkloadInfo, root: str, auto_mtls: bool) -
                         conflicts=sorted(set(conflicts)))
 
 
-def plaintext_shares(namespace: str | None, window: str, url: str | None, services: list[dict] | None = None
+def plaintext_shares(namespace: str | None, window: str, services: list[dict] | None = None
                      ) -> tuple[dict[tuple[str, str], float], str]:
     """(namespace, workload) -> share of requests that arrived without mTLS; and where that came from."""
     from ..metrics import label_value, prometheus_for
     from ..metrics.prometheus import window as check_window
 
     try:
-        prom = prometheus_for(RUNTIME, url, services)
+        prom = prometheus_for(RUNTIME, services)
         sel = 'reporter="destination"' + (f",destination_workload_namespace={label_value(namespace)}"
                                           if namespace else "")
         q = (f"sum by (destination_workload_namespace, destination_workload, connection_security_policy) "
              f"(increase(istio_requests_total{{{sel}}}[{check_window(window)}]))")
         rows = prom.query(q)
-    except InvalidInput:  # a prometheus_url the operator did not configure
+    except InvalidInput:  # the configured Prometheus URL is malformed: say so, do not hide it
         raise
     except MeshError as e:
         return {}, f"metrics unavailable: {e}"
@@ -161,12 +158,14 @@ def render_mtls(r: MTLSStatus) -> str:
     return "\n".join(out)
 
 
-@tool("mTLS status", render=render_mtls)
+@op("security_status", "mtls", cli="mtls", render=render_mtls)
 def mtls_status(namespace: OptNamespace = None,
-                workload: Annotated[str | None, Field(max_length=253, description="one workload (Deployment...)")] = None,
-                files: Files = None, prometheus_url: PromURL = None, window: Window = "1h",
+                workload: Annotated[str | None, Field(max_length=253, description="one workload only")] = None,
+                files: Files = None, window: Window = "1h",
                 limit: Limit = 25, offset: Offset = 0) -> MTLSStatus:
-    """What is actually encrypted: for every workload and port, the effective server mTLS mode (STRICT,
+    """Effective mTLS per workload and port, the deciding policy, client TLS, conflicts.
+
+    What is actually encrypted: for every workload and port, the effective server mTLS mode (STRICT,
     PERMISSIVE, DISABLE) and the PeerAuthentication that decides it (Istio's precedence: mesh < namespace <
     workload < port; oldest wins; UNSET inherits; default PERMISSIVE), whether a sidecar is injected, what
     clients send (auto-mTLS, or the DestinationRule TLS mode per port and subset), conflicts that break
@@ -188,7 +187,7 @@ def mtls_status(namespace: OptNamespace = None,
     if files:
         metrics = "metrics unavailable: offline mode (files)"
     else:
-        shares, metrics = plaintext_shares(namespace, window, prometheus_url, snap.of("Service"))
+        shares, metrics = plaintext_shares(namespace, window, snap.of("Service"))
         for r in rows:
             r.plaintext_share = shares.get((r.namespace, r.workload))
     rows.sort(key=_severity)
@@ -288,7 +287,7 @@ def build_plan(snap: Snapshot, namespace: str, shares: dict[tuple[str, str], flo
                3: "inject the listed pods (label the namespace istio-injection=enabled, then kubectl rollout restart)",
                4: f"set_mtls_mode namespace={namespace} mode=STRICT (after clearing the blockers)",
                5: "find and fix the plaintext clients (they have no sidecar or disable TLS)" if metrics_ok else
-               "make Prometheus reachable (prometheus_url=) to verify there is no plaintext traffic",
+               "make Prometheus reachable (--prometheus-url) to verify there is no plaintext traffic",
                6: "done: the namespace is STRICT and no plaintext traffic arrives"}
     return MigrationPlan(namespace=namespace, current_step=current, steps=steps, blockers=blockers[:20],
                          next_action=actions[current], metrics=metrics)
@@ -306,10 +305,12 @@ def render_plan(p: MigrationPlan) -> str:
     return "\n".join(out)
 
 
-@tool("mTLS migration plan", render=render_plan)
-def mtls_migration_plan(namespace: Namespace, files: Files = None, prometheus_url: PromURL = None,
+@op("security_status", "mtls_plan", cli="mtls-plan", args="namespace", render=render_plan)
+def mtls_migration_plan(namespace: Namespace, files: Files = None,
                         window: Window = "1h") -> MigrationPlan:
-    """Where a namespace is on the path to STRICT mTLS, as the plugin teaches it: 1 deploy, 2 PERMISSIVE,
+    """Steps from PERMISSIVE to STRICT for a namespace, and what blocks the next one.
+
+    Where a namespace is on the path to STRICT mTLS, as the plugin teaches it: 1 deploy, 2 PERMISSIVE,
     3 every pod injected, 4 STRICT, 5 no plaintext traffic. Says the current step and what blocks the
     next one by name: pods without a sidecar, DestinationRules that disable TLS toward the namespace,
     plaintext clients (from istio_requests_total when Prometheus answers, else 'unknown')."""
@@ -321,7 +322,7 @@ def mtls_migration_plan(namespace: Namespace, files: Files = None, prometheus_ur
     if files:
         shares, metrics, ok = {}, "metrics unavailable: offline mode (files)", False
     else:
-        shares, metrics = plaintext_shares(namespace, window, prometheus_url)
+        shares, metrics = plaintext_shares(namespace, window)
         ok = not metrics.startswith("metrics unavailable")
     return build_plan(snap, namespace, shares, metrics, ok)
 
@@ -343,20 +344,19 @@ def _workload_selector(snap: Snapshot, namespace: str, workload: str) -> tuple[d
                    hint=f"use one of: {', '.join(names[:20]) or '(none)'}.")
 
 
-@tool("Set mTLS mode", read_only=False, destructive=True, idempotent=True)
+@op("security_change", "mtls_mode", cli="mtls-set", args="namespace mode", render=render_change)
 def set_mtls_mode(namespace: Namespace,
                   mode: Annotated[Literal["STRICT", "PERMISSIVE", "DISABLE", "UNSET"], Field(
-                      description="the server-side mode to set")],
+                      description="PeerAuthentication mode")],
                   workload: Annotated[str | None, Field(max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
-                                                        description="one workload; omit for the whole namespace")] = None,
+                                                        description="one workload only")] = None,
                   port: Annotated[int | None, Field(ge=1, le=65535, description=(
-                      "one container port of the workload (portLevelMtls)"))] = None,
-                  apply: Annotated[bool, Field(description="false (default): dry-run diff only")] = False,
-                  force: Annotated[bool, Field(description="go STRICT despite blockers")] = False,
-                  confirm: Annotated[str | None, Field(max_length=63, description=(
-                      "the namespace name, required to apply in namespaces labelled as production"))] = None,
-                  prometheus_url: PromURL = None) -> ChangeResult:
-    """Set the PeerAuthentication mode of a namespace, a workload, or one port of a workload. A write on the
+                      "one container port of the workload"))] = None,
+                  apply: Apply = False, force: Force = False, confirm: Confirm = None,
+                  ) -> ChangeResult:
+    """Set PeerAuthentication mode for a namespace, workload or port (refuses STRICT with blockers).
+
+    Set the PeerAuthentication mode of a namespace, a workload, or one port of a workload. A write on the
     shared change path: validated, server-side dry-run and diff by default; apply=true applies with a
     resourceVersion precondition and returns a rollback handle (rollback_change). Refuses STRICT while the
     migration plan shows blockers (pods without sidecar, DestinationRules disabling TLS, plaintext
@@ -393,7 +393,7 @@ def set_mtls_mode(namespace: Namespace,
     if mode == "STRICT":
         uninjected, disabling = strict_blockers(snap, namespace, root,
                                                 desired["spec"]["selector"]["matchLabels"] if workload else None)
-        shares, metrics = plaintext_shares(namespace, "1h", prometheus_url)
+        shares, metrics = plaintext_shares(namespace, "1h")
         plain = [f"{wl} ({s:.0%})" for (ns, wl), s in shares.items() if ns == namespace and s > 0
                  and (not workload or wl == workload)]
         blockers = [f"pod without sidecar: {p}" for p in uninjected] + \

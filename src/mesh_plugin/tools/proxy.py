@@ -10,7 +10,13 @@ from ..errors import InvalidInput, MeshError, Unreachable
 from ..models import Page
 from ..render import table
 from ..runtime import RUNTIME
-from .registry import Limit, Namespace, ObjName, Offset, OptNamespace, tool
+from .registry import (Confirm, Limit, Namespace, ObjName, Offset, OptNamespace, ProxyFilter, ProxyFilterSpec, op,
+                       parse_arg)
+
+#: istioctl's filter flags, onto the ``filter`` argument
+FILTER_FLAGS = {f"--{k}": f"filter.{k}" for k in ProxyFilterSpec.model_fields}
+#: JSON text per raw page: what is left of the answer budget once the rest of the answer is counted
+RAW_PAGE_BYTES = 6000
 
 ProxyKind = Literal["cluster", "listener", "route", "endpoint", "secret", "bootstrap", "log", "all"]
 LOG_LEVELS = ("trace", "debug", "info", "warning", "error", "critical", "off")
@@ -28,8 +34,9 @@ class ProxyConfigResult(BaseModel):
     source: str = Field(description='"pod ns/name" or the dump file')
     preamble: list[str] = []
     tables: list[ProxyTable] = Field(default=[], description="istioctl's columns and cell values")
-    raw: list[dict] | None = Field(default=None, description="output=json: the filtered config objects, paged")
-    raw_page: Page | None = None
+    raw: str | None = Field(default=None, description="output=json: the filtered config as JSON text, paged by "
+                                                      "lines (whole when it fits in one page)")
+    raw_page: Page | None = Field(default=None, description="lines of the JSON text shown, and the next offset")
     skipped: list[str] = Field(default=[], description="malformed entries of the dump that were skipped")
 
 
@@ -41,29 +48,30 @@ def _page_rows(rows: list, limit: int, offset: int, what: str, narrow: str) -> t
     return page(rows, limit, offset, what, narrow)
 
 
-def _page_bytes(items: list[dict], limit: int, offset: int, max_bytes: int, what: str, narrow: str
-                ) -> tuple[list[dict], Page]:
-    """Like paging by rows, but a page also stops before ``max_bytes`` of JSON (at least one item)."""
-    shown: list[dict] = []
+def _page_text(text: str, offset: int, what: str, narrow: str) -> tuple[str, Page]:
+    """A page of ``text``'s lines that fits RAW_PAGE_BYTES (at least one line, cut if it alone is larger):
+    a single large object (a bootstrap, a whole dump) pages like a list does."""
+    lines = text.splitlines()
+    shown: list[str] = []
     size = 0
-    for item in items[offset: offset + limit]:
-        n = len(json.dumps(item))
-        if shown and size + n > max_bytes:
+    for line in lines[offset:]:
+        if size + len(line) + 1 > RAW_PAGE_BYTES:
+            if not shown:
+                shown.append(line[:RAW_PAGE_BYTES] + " ...[line cut]")
             break
-        shown.append(item)
-        size += n
-    total = len(items)
+        shown.append(line)
+        size += len(line) + 1
+    total, nxt = len(lines), offset + len(shown)
     note = None
     if len(shown) < total:
-        nxt = offset + len(shown)
-        note = f"showing {len(shown)} of {total} {what}" + (f" (from {offset})" if offset else "")
-        note += (f"; next page: offset={nxt}" if nxt < total else "") + f"; narrow with {narrow}"
-    return shown, Page(total=total, shown=len(shown), offset=offset, note=note)
+        note = f"showing lines {offset + 1}-{nxt} of {total} of the {what} JSON" + (
+            f"; next page: offset={nxt}" if nxt < total else "") + f"; narrow with {narrow}"
+    return "\n".join(shown), Page(total=total, shown=len(shown), offset=offset, note=note)
 
 
-NARROW = {"cluster": "fqdn=, port=, subset= or direction=", "listener": "port=, address= or name=",
-          "route": "name=", "endpoint": "cluster=, port=, address= or status=", "secret": "name=",
-          "log": "name=", "all": "a single kind"}
+NARROW = {"cluster": "filter fqdn, port, subset or direction", "listener": "filter port, address or name",
+          "route": "filter name", "endpoint": "filter cluster, port, address or status", "secret": "filter name",
+          "log": "filter name", "all": "a single kind"}
 
 
 def resolve_pod(pod: str, namespace: str | None) -> tuple[str, str]:
@@ -100,48 +108,38 @@ def load_dump(pod: str | None, namespace: str | None, file: str | None, kind: st
 def render_proxy_config(r: ProxyConfigResult) -> str:
     skipped = f"\n(skipped malformed entries: {'; '.join(r.skipped)})" if r.skipped else ""
     if r.raw is not None:
-        text = json.dumps(r.raw, indent=2)
-        return text + (f"\n({r.raw_page.note})" if r.raw_page and r.raw_page.note else "") + skipped
+        return r.raw + (f"\n({r.raw_page.note})" if r.raw_page and r.raw_page.note else "") + skipped
     parts = ["\n".join(r.preamble)] if r.preamble else []
     for t in r.tables:
         parts.append(table(t.headers, t.rows) + (f"\n({t.page.note})" if t.page.note else ""))
     return "\n\n".join(parts) + skipped
 
 
-@tool("Envoy proxy config", render=render_proxy_config)
-def proxy_config(kind: Annotated[ProxyKind, Field(description="what to show, as istioctl proxy-config KIND")],
+@op("proxy_inspect", "config", cli=("proxy-config", "pc"), args="kind pod.namespace?", render=render_proxy_config,
+    flags=FILTER_FLAGS, limit=100_000)
+def proxy_config(kind: Annotated[ProxyKind, Field(description="config: as istioctl proxy-config KIND")],
                  pod: Annotated[str | None, Field(max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
-                                                  description="pod name, or POD.NAMESPACE")] = None,
+                                                  description="pod name")] = None,
                  namespace: OptNamespace = None,
                  file: Annotated[str | None, Field(max_length=4096, description=(
-                     "a saved config dump (JSON from /config_dump) instead of a live pod"))] = None,
-                 fqdn: Annotated[str | None, Field(max_length=253, description="cluster: FQDN contains")] = None,
-                 port: Annotated[int | None, Field(ge=0, le=65535, description="cluster/listener/endpoint port")] = None,
-                 subset: Annotated[str | None, Field(max_length=63, description="cluster subset")] = None,
-                 direction: Annotated[Literal["inbound", "outbound", "inbound-vip", "outbound-vip"] | None,
-                                      Field(description="cluster direction")] = None,
-                 name: Annotated[str | None, Field(max_length=253, description="route/listener/secret/logger name")] = None,
-                 address: Annotated[str | None, Field(max_length=253, description="listener/endpoint address")] = None,
-                 cluster: Annotated[str | None, Field(max_length=253, description="endpoint: cluster contains")] = None,
-                 status: Annotated[str | None, Field(max_length=20, description="endpoint status, e.g. HEALTHY")] = None,
+                     "config: a saved config dump instead of a pod"))] = None,
+                 filter: ProxyFilter = None,  # noqa: A002 - istioctl's word
                  output: Annotated[Literal["table", "json"], Field(description=(
-                     "table (istioctl columns) or json (the filtered raw config, paged)"))] = "table",
-                 limit: Annotated[int, Field(ge=1, le=100_000, description=(
-                     "rows per table (the answer says 'showing N of M')"))] = 30,
-                 offset: Offset = 0,
-                 max_bytes: Annotated[int, Field(ge=1000, le=5_000_000, description=(
-                     "output=json: page size in bytes (default keeps the answer under 8 KB)"))] = 7000,
-                 ) -> ProxyConfigResult:
-    """What istioctl proxy-config shows, from a pod's Envoy sidecar (through the API server) or a saved
+                     "config: json gives the filtered raw config, paged by lines"))] = "table",
+                 limit: Annotated[int, Field(ge=1, le=100_000, description="rows per table")] = 30,
+                 offset: Offset = 0) -> ProxyConfigResult:
+    """istioctl proxy-config tables (cluster, listener, route, endpoint, secret...) of a pod or a dump.
+
+    What istioctl proxy-config shows, from a pod's Envoy sidecar (through the API server) or a saved
     dump: clusters (SERVICE FQDN, PORT, SUBSET, DIRECTION, TYPE, DESTINATION RULE), listeners, routes
     (with the VirtualService behind each), endpoints, secrets (certificate metadata only, never keys),
     bootstrap, log levels, or all. Live endpoint rows come from /clusters with OUTLIER CHECK (FAILED =
     ejected). Tables are cut to limit rows with 'showing N of M'; output=json gives the filtered raw
-    config, paged. Use proxy_status for a namespace-wide view."""
+    config as JSON text, paged by lines. Use proxy_status for a namespace-wide view."""
     from ..mesh.proxyconfig import BUILDERS, Filter, all_tables, endpoint_health_table, raw_items
 
-    f = Filter(fqdn=fqdn, port=port, subset=subset, direction=direction, name=name, address=address,
-               cluster=cluster, status=status)
+    f = Filter(**parse_arg(ProxyFilterSpec, filter, "filter").model_dump())
+    name = f.name
     if kind == "log":
         if file is not None:
             raise InvalidInput("Log levels are live state, not in a config dump.", hint="pass a pod instead of file=.")
@@ -160,8 +158,8 @@ def proxy_config(kind: Annotated[ProxyKind, Field(description="what to show, as 
     dump, source = load_dump(pod, namespace, file, kind)
     if output == "json":  # the dump was redacted when it was loaded (ConfigDump.load)
         items = [dump.doc] if kind == "all" else raw_items(dump, kind, f)
-        shown, pg = _page_bytes(items, limit, offset, max_bytes, f"{kind} objects", NARROW.get(kind, "filters"))
-        return ProxyConfigResult(kind=kind, source=source, raw=shown, raw_page=pg, skipped=dump.skipped)
+        text, pg = _page_text(json.dumps(items, indent=1), offset, kind, NARROW.get(kind, "filter="))
+        return ProxyConfigResult(kind=kind, source=source, raw=text, raw_page=pg, skipped=dump.skipped)
     if kind == "bootstrap":
         return ProxyConfigResult(kind=kind, source=source, preamble=dump.preamble(),
                                  tables=[_bootstrap_table(dump)], skipped=dump.skipped)
@@ -232,17 +230,22 @@ class LogLevelChange(BaseModel):
     note: str
 
 
-@tool("Set Envoy log level", read_only=False, destructive=False, idempotent=True)
+@op("proxy_log_level", cli="proxy-log-level", args="pod.namespace level", render=lambda r: "\n".join(
+    [f"{r.pod}: {'APPLIED' if r.applied else 'dry-run'}", *r.changes, r.note] + ([f"rollback: {r.rollback}"]
+                                                                                 if r.rollback else [])))
 def proxy_log_level(pod: ObjName, namespace: Namespace,
                     level: Annotated[Literal["trace", "debug", "info", "warning", "error", "critical", "off"],
                                      Field(description="the new level")],
                     logger: Annotated[str | None, Field(max_length=64, pattern=r"^[a-z0-9_]+$", description=(
-                        "one logger (e.g. upstream, http, rbac, jwt); omit for all loggers"))] = None,
-                    apply: Annotated[bool, Field(description="false (default): dry-run, show current vs new")] = False
-                    ) -> LogLevelChange:
-    """Set a sidecar's Envoy log level (all loggers or one). A write, so dry-run by default: the answer shows
-    current -> new for each logger; apply=true changes it (audited) and returns the command that restores
-    the previous levels. Read levels without changing them with proxy_config kind=log."""
+                        "one logger (e.g. upstream, http, rbac, jwt); omit for all"))] = None,
+                    apply: Annotated[bool, Field(description="true: set it; default: show current -> new")] = False,
+                    confirm: Confirm = None) -> LogLevelChange:
+    """Set a sidecar's Envoy log levels.
+
+    Set a sidecar's Envoy log level (all loggers or one). A write, so dry-run by default: the answer shows
+    current -> new for each logger; apply=true changes it (audited; in a production-labelled namespace only
+    with confirm, since at debug and trace Envoy can log request headers and tokens) and returns how to
+    restore the previous levels. Read levels without changing them with proxy_inspect view=config kind=log."""
     from ..changes import audit
     from ..envoy.admin import fetch_admin
 
@@ -264,6 +267,10 @@ def proxy_log_level(pod: ObjName, namespace: Namespace,
     if not apply:
         return LogLevelChange(pod=f"{namespace}/{pod}", applied=False, changes=summary, rollback=rollback,
                               note="dry-run: nothing changed; call again with apply=true to set it")
+    from ..changes.path import check_bookkeeping, require_confirmation
+
+    require_confirmation(client, namespace, confirm, "\n".join(summary))
+    check_bookkeeping()
     query = [(logger, level)] if logger else [("level", level)]
     fetch_admin(client, namespace, pod, "logging", query=query, check_sidecar=False)
     after = parse_logging(fetch_admin(client, namespace, pod, "logging", check_sidecar=False))
@@ -350,9 +357,11 @@ def render_proxy_status(r: ProxyStatusResult) -> str:
     return out + (f"\n({r.page.note})" if r.page.note else "")
 
 
-@tool("Sidecar proxy status", render=render_proxy_status)
+@op("proxy_inspect", "status", cli=("proxy-status", "ps"), render=render_proxy_status)
 def proxy_status(namespace: Namespace, limit: Limit = 30, offset: Offset = 0) -> ProxyStatusResult:
-    """For each Envoy sidecar in a namespace: Envoy and Istio versions, uptime, last config update, cluster
+    """Every sidecar of a namespace: versions, uptime, and whether its routes match the config.
+
+    For each Envoy sidecar in a namespace: Envoy and Istio versions, uptime, last config update, cluster
     and route counts, and whether its routes agree with the mesh config (the weights each route really
     applies vs the VirtualService it came from). DIVERGED and UNREACHABLE sidecars come first. One admin
     call per sidecar through the API server; use proxy_config for one sidecar's detail."""

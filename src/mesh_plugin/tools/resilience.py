@@ -6,7 +6,7 @@ import copy
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..analyzers.linkerd_failure_accrual import PREFIX as FA, check_failure_accrual
 from ..errors import InvalidInput, MeshError, Unreachable
@@ -14,10 +14,21 @@ from ..kube.snapshot import annotations_of, labels_of, name_of, ns_of
 from ..mesh import resilience as RZ
 from ..mesh.proxyconfig import parse_cluster_name
 from ..mesh.workloads import is_running, sidecar_of
-from ..render import table
+from ..render import render_changes, table
 from ..runtime import RUNTIME
-from .registry import Files, OptNamespace, tool
-from .traffic import Apply, Confirm, Host, ShowDiff, TrafficChange, _apply_objects, _context
+from .registry import (Apply, Confirm, Files, Host, Namespace, OptNamespace, Settings, ShowDiff, Subset,
+                       Window, op)
+from .traffic import TrafficChange, _apply_objects, _context
+
+
+class FailureAccrual(BaseModel):
+    """Linkerd's consecutive failure accrual settings (balancer.linkerd.io/failure-accrual-consecutive-*)."""
+
+    model_config = ConfigDict(extra="forbid")
+    maxFailures: int = Field(default=7, ge=1, le=1000)  # noqa: N815 - the annotation's own spelling
+    minPenalty: str = Field(default="1s", max_length=16)  # noqa: N815
+    maxPenalty: str = Field(default="60s", max_length=16)  # noqa: N815
+    jitterRatio: float = Field(default=0.5, ge=0, le=100)  # noqa: N815
 
 
 class PolicyView(BaseModel):
@@ -81,11 +92,13 @@ def render_resilience(r: ResilienceStatus) -> str:
     return "\n".join(out)
 
 
-@tool("Resilience status", render=render_resilience)
+@op("traffic_status", "resilience", cli="resilience", args="host", render=render_resilience)
 def resilience_status(host: Host, namespace: OptNamespace = None, files: Files = None,
-                      live: Annotated[bool, Field(description="read ejections from the calling sidecars")] = True
+                      live: Annotated[bool, Field(description="also read the proxies' live state")] = True
                       ) -> ResilienceStatus:
-    """Circuit breaking for a host: the effective connectionPool and outlierDetection per subset and port
+    """Effective outlier detection and connection pool per subset and port, live ejections.
+
+    Circuit breaking for a host: the effective connectionPool and outlierDetection per subset and port
     (DestinationRule policy merged with subset and port-level overrides, Istio's rules), the replicas each
     subset selects, the Envoy values they become (defaults filled in), and live state from the sidecars that
     call the host: which endpoints are ejected right now (/clusters failed_outlier_check) and ejection
@@ -194,11 +207,12 @@ class Recommendation(BaseModel):
     yaml: str
 
 
-@tool("Recommend outlier detection", render=lambda r: "\n".join(r.reasons) + "\n\n" + r.yaml)
+@op("traffic_status", "recommend_outlier", cli="recommend-outlier", args="host", render=lambda r: "\n".join(r.reasons) + "\n\n" + r.yaml)
 def recommend_outlier_detection(host: Host, namespace: OptNamespace = None,
-                                prometheus_url: Annotated[str | None, Field(max_length=2048)] = None,
-                                window: Annotated[str, Field(pattern=r"^\d+(m|h|d)$")] = "1h") -> Recommendation:
-    """A conservative outlierDetection for a host (consecutive5xxErrors 10, interval 60s, baseEjectionTime 30s,
+                                window: Window = "1h") -> Recommendation:
+    """A conservative outlierDetection for a host, with a reason per value.
+
+    A conservative outlierDetection for a host (consecutive5xxErrors 10, interval 60s, baseEjectionTime 30s,
     maxEjectionPercent 50 or lower so at least one replica always stays), adjusted to the observed 5xx rate and
     request volume (Prometheus, when reachable) and the replica count, with one line explaining each number.
     Apply it with set_outlier_detection."""
@@ -209,11 +223,11 @@ def recommend_outlier_detection(host: Host, namespace: OptNamespace = None,
     replicas = len(_pods_for(snap, svc))
     rps = err = None
     try:
-        prom = prometheus_for(RUNTIME, prometheus_url)
+        prom = prometheus_for(RUNTIME)
         rps, bad = service_traffic(prom, name_of(svc), ns_of(svc), window).get("", (0.0, 0.0))
         err = bad / rps if rps else 0.0
         metrics = f"Prometheus at {prom.where} over {window}"
-    except InvalidInput:  # a prometheus_url the operator did not configure
+    except InvalidInput:  # the configured Prometheus URL is malformed: say so, do not hide it
         raise
     except MeshError as e:
         metrics = f"metrics unavailable: {e}"
@@ -249,17 +263,15 @@ def _with_policy_field(dr: dict | None, svc: dict, field: str, value: dict, subs
     return new
 
 
-Subset = Annotated[str | None, Field(max_length=63, description="apply to one subset only")]
 
 
-@tool("Set outlier detection", read_only=False, destructive=True, idempotent=True)
-def set_outlier_detection(host: Host,
-                          settings: Annotated[dict[str, Any], Field(description=(
-                              'outlierDetection fields, e.g. {"consecutive5xxErrors": 10, "interval": "60s", '
-                              '"baseEjectionTime": "30s", "maxEjectionPercent": 50}'))],
+@op("traffic_change", "outlier", cli="set-outlier", args="host settings=K=V...", render=render_changes)
+def set_outlier_detection(host: Host, settings: Settings,
                           subset: Subset = None, namespace: OptNamespace = None, files: Files = None,
                           apply: Apply = False, confirm: Confirm = None, show_diff: ShowDiff = False) -> TrafficChange:
-    """Set a host's (or one subset's) outlierDetection on its DestinationRule (created when missing). Validates
+    """Set a host's (or subset's) outlierDetection on its DestinationRule.
+
+    Set a host's (or one subset's) outlierDetection on its DestinationRule (created when missing). Validates
     first (durations with units, percentages 0-100, known subset), lints the result, then the shared change
     path: dry-run diff by default; apply=true with a resourceVersion precondition and a rollback handle."""
     od = RZ.validate_outlier(settings)
@@ -273,14 +285,13 @@ def set_outlier_detection(host: Host,
                           warnings, kinds={"DestinationRule"}, namespace=ns_of(svc))
 
 
-@tool("Set connection pool", read_only=False, destructive=True, idempotent=True)
-def set_connection_pool(host: Host,
-                        settings: Annotated[dict[str, Any], Field(description=(
-                            'connectionPool, e.g. {"tcp": {"maxConnections": 100}, "http": '
-                            '{"http1MaxPendingRequests": 100, "http2MaxRequests": 1000}}'))],
+@op("traffic_change", "pool", cli="set-pool", args="host settings=K=V...", render=render_changes)
+def set_connection_pool(host: Host, settings: Settings,
                         subset: Subset = None, namespace: OptNamespace = None, files: Files = None,
                         apply: Apply = False, confirm: Confirm = None, show_diff: ShowDiff = False) -> TrafficChange:
-    """Set a host's (or one subset's) connectionPool (Envoy circuit breakers) on its DestinationRule. Validated
+    """Set a host's (or subset's) connectionPool on its DestinationRule.
+
+    Set a host's (or one subset's) connectionPool (Envoy circuit breakers) on its DestinationRule. Validated
     first, then the shared change path: dry-run diff by default; apply=true with a precondition and rollback."""
     cp = RZ.validate_pool(settings)
     snap, full, svc, _, dr = _context(host, namespace, files, fresh=True)
@@ -289,19 +300,27 @@ def set_connection_pool(host: Host,
                           kinds={"DestinationRule"}, namespace=ns_of(svc))
 
 
-@tool("Set Linkerd failure accrual", read_only=False, destructive=True, idempotent=True)
-def set_failure_accrual(service: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-                                                      description="the Service")],
-                        namespace: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")],
-                        max_failures: Annotated[int, Field(ge=1, le=1000)] = 7,
-                        min_penalty: Annotated[str, Field(max_length=16)] = "1s",
-                        max_penalty: Annotated[str, Field(max_length=16)] = "60s",
-                        jitter_ratio: Annotated[float, Field(ge=0, le=100)] = 0.5,
-                        disable: Annotated[bool, Field(description="remove failure accrual")] = False,
+@op("traffic_change", "failure_accrual", cli="failure-accrual", args="host", render=render_changes,
+    flags={"--max-failures": "settings.maxFailures", "--min-penalty": "settings.minPenalty",
+           "--max-penalty": "settings.maxPenalty", "--jitter-ratio": "settings.jitterRatio"})
+def set_failure_accrual(host: Host, namespace: Namespace, settings: Settings | None = None,
+                        disable: Annotated[bool, Field(description="failure_accrual: remove it")] = False,
                         apply: Apply = False, confirm: Confirm = None) -> TrafficChange:
-    """Linkerd circuit breaking: set (or remove) the balancer.linkerd.io/failure-accrual annotations on a
-    Service (consecutive mode: max failures, min/max penalty, jitter). Validated with the same lint as analyze,
-    then the shared change path (dry-run diff by default, rollback handle)."""
+    """Set or remove Linkerd failure accrual on a Service.
+
+    Linkerd circuit breaking: set (or remove) the balancer.linkerd.io/failure-accrual annotations on a
+    Service (consecutive mode: maxFailures, minPenalty, maxPenalty, jitterRatio; defaults 7, 1s, 60s, 0.5).
+    Validated with the same lint as analyze, then the shared change path (dry-run diff by default, rollback
+    handle)."""
+    service = host.split(".")[0]
+    try:
+        fa = FailureAccrual.model_validate(settings or {})
+    except ValidationError as e:
+        from .registry import schema_errors
+
+        raise InvalidInput(f"Invalid failure accrual settings: {schema_errors(e)}.",
+                           hint="keys: maxFailures, minPenalty, maxPenalty, jitterRatio.") from None
+    max_failures, min_penalty, max_penalty, jitter_ratio = fa.maxFailures, fa.minPenalty, fa.maxPenalty, fa.jitterRatio
     snap = RUNTIME.snapshot(("Service",), namespace, None, fresh=True)
     svc = snap.get("Service", service, namespace)
     if svc is None:

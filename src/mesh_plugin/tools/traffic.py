@@ -14,19 +14,14 @@ from ..kube.snapshot import Snapshot, labels_of, name_of, ns_of
 from ..mesh import routing as R
 from ..mesh.workloads import is_running, sidecar_of
 from ..models import Page
-from ..render import note, table
+from ..render import render_changes, note, table
 from ..runtime import RUNTIME
-from .registry import Files, Limit, Namespace, Offset, OptNamespace, tool
+from .registry import (Apply, Confirm, Files, Force, Host, Limit, Namespace, Offset, OptNamespace, ShowDiff,
+                       Weights, Window, op)
 
 ROUTING_KINDS = ("Service", "Pod", "VirtualService", "DestinationRule", "Gateway", "Namespace")
 #: what the routing writes may change
 ROUTE_WRITE_KINDS = {"VirtualService", "DestinationRule"}
-Host = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
-                            description="short name, FQDN (name.ns.svc.cluster.local) or Service name")]
-Confirm = Annotated[str | None, Field(max_length=63, description=(
-    "the namespace name, required to apply in namespaces labelled as production"))]
-Apply = Annotated[bool, Field(description="false (default): validate and show the diff only")]
-ShowDiff = Annotated[bool, Field(description="offline (files=): print a unified diff instead of the manifests")]
 
 
 def render_routing(v: R.RoutingView) -> str:
@@ -59,9 +54,11 @@ def render_routing(v: R.RoutingView) -> str:
     return "\n".join(out)
 
 
-@tool("Describe routing", render=render_routing)
+@op("traffic_status", "routing", cli="routing", args="host", render=render_routing)
 def describe_routing(host: Host, namespace: OptNamespace = None, files: Files = None) -> R.RoutingView:
-    """How requests to a host are routed: every VirtualService that routes it (mesh and gateways), each
+    """Routes for a host: VirtualServices in order, weights, subsets and their pods, findings.
+
+    How requests to a host are routed: every VirtualService that routes it (mesh and gateways), each
     HTTP/TCP/TLS route in order (matches, destinations with subset and weight, retries, timeouts, fault
     injection, mirror and percentage, rewrites), the DestinationRule subsets with the running pods each
     selects, the gateways that expose it, and findings that will misroute (weights != 100, missing or
@@ -148,13 +145,13 @@ def _manifest(o: dict) -> dict:
     return clean(o) or {}
 
 
-@tool("Set traffic split", read_only=False, destructive=True, idempotent=True)
-def set_traffic_split(host: Host,
-                      weights: Annotated[dict[str, int], Field(description='subset -> weight, e.g. {"v1": 90, "v2": 10}; '
-                                                                         "whole numbers adding up to 100")],
+@op("traffic_change", "split", cli="traffic split", args="host weights=K=V...", render=render_changes)
+def set_traffic_split(host: Host, weights: Weights,
                       namespace: OptNamespace = None, files: Files = None, apply: Apply = False,
                       confirm: Confirm = None, show_diff: ShowDiff = False) -> TrafficChange:
-    """Route a host's traffic to subsets by weight (canary). Validates first (weights whole, 0-100, sum 100;
+    """Route a host by subset weights (relative, as Istio applies them).
+
+    Route a host's traffic to subsets by weight (canary). Validates first (weights whole, 0-100, sum 100;
     a Service exists; one VirtualService for the host; subsets known, or creatable from pods' version label),
     then edits the VirtualService's main route (and adds missing DestinationRule subsets). Server-side
     dry-run and diff by default; apply=true applies with a resourceVersion precondition and returns rollback
@@ -173,18 +170,21 @@ def set_traffic_split(host: Host,
     objs.append(R.with_split(vs, short, ns, full, w, port))
     warnings = [f"DestinationRule subsets added from pod labels: {', '.join(missing)}"] if missing else []
     split = " ".join(f"{k}={v}" for k, v in w.items())
+    if sum(w.values()) != 100:
+        warnings.append(f"weights are relative (total {sum(w.values())}): {R.shares(w)}")
     return _apply_objects(objs, files, apply, confirm, show_diff, snap, f"split {full}: {split}", full, warnings,
                           kinds=ROUTE_WRITE_KINDS, namespace=ns)
 
 
-@tool("Mirror traffic", read_only=False, destructive=True, idempotent=True)
+@op("traffic_change", "mirror", cli="traffic mirror", args="host subset percent", render=render_changes)
 def set_traffic_mirror(host: Host, subset: Annotated[str, Field(min_length=1, max_length=63, description=(
-                           "the subset that receives the mirrored copy"))],
-                       percent: Annotated[float, Field(ge=0, le=100, description="share of requests to mirror; "
-                                                                                 "0 removes the mirror")],
+                           "subset: mirror (the copy's target), outlier/pool (one subset only)"))],
+                       percent: Annotated[float, Field(ge=0, le=100, description="share to mirror; 0 removes it")],
                        namespace: OptNamespace = None, files: Files = None, apply: Apply = False,
                        confirm: Confirm = None, show_diff: ShowDiff = False) -> TrafficChange:
-    """Mirror (shadow) a share of a host's requests to a subset with mirrorPercentage; responses from the
+    """Mirror a share of a host's requests to a subset (0 removes it).
+
+    Mirror (shadow) a share of a host's requests to a subset with mirrorPercentage; responses from the
     mirror are discarded. Same write path as set_traffic_split (dry-run diff by default, rollback handle)."""
     snap, full, svc, vs, dr = _context(host, namespace, files, fresh=True)
     missing, _ = _subset_labels(snap, svc, dr, [subset])
@@ -209,15 +209,15 @@ def current_weights(vs: dict | None) -> dict[str, int]:
             for d in dests}
 
 
-def error_rates(service: str, namespace: str, window: str, url: str | None) -> tuple[dict[str, float], str]:
+def error_rates(service: str, namespace: str, window: str) -> tuple[dict[str, float], str]:
     """destination_version -> 5xx share, from istio_requests_total."""
     from ..metrics import prometheus_for
     from ..metrics.prometheus import service_traffic
 
     try:
-        prom = prometheus_for(RUNTIME, url)
+        prom = prometheus_for(RUNTIME)
         traffic = service_traffic(prom, service, namespace, window, by="destination_version")
-    except InvalidInput:  # a prometheus_url the operator did not configure
+    except InvalidInput:  # the configured Prometheus URL is malformed: say so, do not hide it
         raise
     except MeshError as e:
         return {}, f"metrics unavailable: {e}"
@@ -241,17 +241,18 @@ class StepResult(TrafficChange):
     metrics: str = ""
 
 
-@tool("Shift canary weight", read_only=False, destructive=True, idempotent=False)
+@op("traffic_change", "step", cli="traffic step", args="host canary", render=render_changes)
 def traffic_step(host: Host, canary: Annotated[str, Field(min_length=1, max_length=63, description="canary subset")],
                  namespace: OptNamespace = None,
                  steps: Annotated[list[int], Field(min_length=1, max_length=10, description=(
-                     "the weight ladder for the canary"))] = [10, 25, 50, 100],  # noqa: B006
+                     "canary weight ladder"))] = [10, 25, 50, 100],  # noqa: B006
                  max_error_increase: Annotated[float, Field(ge=0, le=1, description=(
-                     "refuse when the canary's 5xx share exceeds the stable one by more than this"))] = 0.01,
-                 window: Annotated[str, Field(pattern=r"^\d+(s|m|h)$")] = "10m",
-                 prometheus_url: Annotated[str | None, Field(max_length=2048)] = None,
-                 force: bool = False, apply: Apply = False, confirm: Confirm = None) -> StepResult:
-    """Move a canary to the next weight on a ladder (default 10 -> 25 -> 50 -> 100), the rest to the stable
+                     "most the canary's 5xx share may exceed stable's"))] = 0.01,
+                 window: Window = "10m",
+                 force: Force = False, apply: Apply = False, confirm: Confirm = None) -> StepResult:
+    """Move a canary to the next weight if its error rate allows.
+
+    Move a canary to the next weight on a ladder (default 10 -> 25 -> 50 -> 100), the rest to the stable
     subset. Refuses the step when the canary's error rate (5xx share from Prometheus, when reachable) is worse
     than the stable one by more than max_error_increase, unless force=true. Dry-run diff by default."""
     if any(s < 1 or s > 100 for s in steps) or steps != sorted(steps):
@@ -274,7 +275,7 @@ def traffic_step(host: Host, canary: Annotated[str, Field(min_length=1, max_leng
             raise InvalidInput(f"No stable subset to shift traffic from for {full}.")
         stable = versions[0]
     new = {stable: 100 - nxt, canary: nxt} if nxt < 100 else {canary: 100}
-    rates, metrics = error_rates(name_of(svc), ns_of(svc), window, prometheus_url)
+    rates, metrics = error_rates(name_of(svc), ns_of(svc), window)
     warnings = []
     c_rate, s_rate = rates.get(subset_version(dr, canary)), rates.get(subset_version(dr, stable))
     if metrics.startswith("metrics unavailable"):
@@ -334,10 +335,12 @@ def envoy_weights(dump, host: str) -> dict[str, int] | None:  # type: ignore[no-
     return None
 
 
-@tool("Verify routing in the proxies", render=render_verification)
+@op("traffic_status", "verify", cli="traffic verify", args="host", render=render_verification)
 def verify_routing(host: Host, namespace: OptNamespace = None, limit: Limit = 30, offset: Offset = 0
                    ) -> RoutingVerification:
-    """Check that the sidecars (and gateways) of the host's namespace apply the weights its VirtualService
+    """Whether each proxy applies the weights the VirtualService declares.
+
+    Check that the sidecars (and gateways) of the host's namespace apply the weights its VirtualService
     declares: reads each proxy's route config through the API server and reports STALE proxies (a push that
     has not landed), UNREACHABLE ones, and those with NO ROUTE for the host."""
     from ..envoy.admin import fetch_admin
@@ -376,13 +379,14 @@ class CanaryTemplate(BaseModel):
     note: str
 
 
-@tool("Canary template", render=lambda t: t.manifests)
+@op("traffic_status", "template", cli="traffic template", args="host", render=lambda t: t.manifests)
 def canary_template(host: Host, namespace: OptNamespace = None,
-                    canary: Annotated[str | None, Field(max_length=63, description="canary version (default: the "
-                                                                                   "newest version label)")] = None,
+                    canary: Annotated[str | None, Field(max_length=63, description="canary subset/version")] = None,
                     weight: Annotated[int, Field(ge=1, le=99, description="canary weight")] = 10,
                     files: Files = None) -> CanaryTemplate:
-    """A ready-to-review VirtualService + DestinationRule for a canary of a Service, from its pods' version
+    """VirtualService and DestinationRule YAML for a canary, for review.
+
+    A ready-to-review VirtualService + DestinationRule for a canary of a Service, from its pods' version
     labels: conservative outlier detection and a stable/canary split. Shown, not applied; apply with
     set_traffic_split or commit the YAML."""
     snap, full, svc, _, _ = _context(host, namespace, files)
