@@ -49,6 +49,22 @@ def test_mesh_codes_document_themselves_in_this_repository():
     assert CATALOG["MESH0201"].level == "Info"
 
 
+def test_authz_lint_methods_follow_istio_matching():
+    """Istio matches :method exactly and case-sensitively, with * prefix/suffix wildcards: only values that
+    cannot be meant (not a standard method, or one in the wrong case) are reported, and none as never matching."""
+    policy = ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: %s, namespace: shop}\n"
+              "spec: {rules: [{to: [{operation: {methods: [%s]}}]}]}\n")
+    snap = Snapshot.from_text("---\n".join(policy % (n, m) for n, m in (
+        ("std", "GET, POST"), ("wild", "'*', 'G*', '*T'"), ("lower", "get"), ("typo", "FETCH"))))
+    from mesh_plugin.analyzers.security_authz_lint import AuthzLintAnalyzer
+
+    msgs = [m for m in run(Context(snap), [AuthzLintAnalyzer()]) if m.code == "MESH0406"]
+    assert sorted(m.name for m in msgs) == ["lower", "typo"]
+    lower = next(m for m in msgs if m.name == "lower")
+    assert "case-sensitively" in lower.message and "GET" in lower.message
+    assert not any("never" in m.message for m in msgs)
+
+
 def test_sandbox_findings_live(runtime, sandbox):
     r = get_tool("analyze").call(limit=100)
     got = {(m.code, m.origin) for m in r.messages}

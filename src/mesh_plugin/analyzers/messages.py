@@ -460,8 +460,9 @@ CATALOG: dict[str, MessageType] = {m.code: m for m in [
     _m("MESH0405", "RequestPrincipalsWithoutRequestAuthentication", "Error",
        "The policy uses requestPrincipals but no RequestAuthentication applies to its workloads: no request "
        "ever has a request principal.", "requestPrincipals need a RequestAuthentication on the same workloads."),
-    _m("MESH0406", "UnknownHTTPMethod", "Warning", "%q is not an HTTP method: the rule never matches it.",
-       "methods/notMethods must be HTTP methods (GET, POST, ...)."),
+    _m("MESH0406", "UnknownHTTPMethod", "Warning", "Method %q %s.",
+       "Istio matches methods/notMethods exactly, case included (or as a prefix/suffix with *): a value that is "
+       "not a standard method matches only requests that send exactly it, which is most often a typo."),
     _m("MESH0407", "PrincipalServiceAccountNotFound", "Warning",
        "Principal %s names service account %s/%s, which does not exist.",
        "A principal that no workload can present."),

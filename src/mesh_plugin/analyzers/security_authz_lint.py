@@ -1,8 +1,8 @@
 """mesh.security.AuthzLintAnalyzer (MESH): policies that cannot do what they say.
 
 principals/namespaces where mTLS is not STRICT (MESH0403), requestPrincipals without a
-RequestAuthentication (MESH0405), methods that are not HTTP methods (MESH0406), principals naming
-service accounts that do not exist (MESH0407).
+RequestAuthentication (MESH0405), methods that are not standard methods, case included (MESH0406),
+principals naming service accounts that do not exist (MESH0407).
 """
 from __future__ import annotations
 
@@ -15,6 +15,17 @@ from .base import Analyzer, Context
 from .util import spec
 
 _PRINCIPAL = re.compile(r"^[^/*]+/ns/([a-z0-9-]+)/sa/([a-z0-9.-]+)$")
+
+
+def method_problem(method: str) -> str | None:
+    """Why a methods/notMethods value looks wrong, or None. Istio builds an exact, case-sensitive header match
+    on :method (a prefix or suffix match with a trailing or leading *), so any string is valid."""
+    if method == "*" or method.startswith("*") or method.endswith("*") or method in HTTP_METHODS:
+        return None
+    if method.upper() in HTTP_METHODS:
+        return (f"is matched case-sensitively: clients send {method.upper()}, so the rule matches only requests "
+                f"that send {method!r}")
+    return "is not a standard HTTP method: the rule matches only requests that send exactly it"
 
 
 def _selector(obj: dict) -> dict[str, str]:
@@ -78,9 +89,10 @@ class AuthzLintAnalyzer(Analyzer):
                         break
             if uses_rp and pods and not _any_request_authentication(ctx, pods, root):
                 ctx.report("MESH0405", ap)
-            for m in sorted(methods):
-                if str(m).upper() not in HTTP_METHODS:
-                    ctx.report("MESH0406", ap, m)
+            for m in sorted(str(x) for x in methods):
+                problem = method_problem(m)
+                if problem:
+                    ctx.report("MESH0406", ap, m, problem)
             if check_sas:
                 for pr in sorted(principals):
                     mm = _PRINCIPAL.match(str(pr))
