@@ -56,7 +56,7 @@ def _xds_checks(apply_to: str, value: Any) -> Validation:
     if known is None:
         return v.add(f"Envoy filter: unknown object type for applyTo {apply_to}")
     type_name, fields = known
-    unknown = sorted(k for k in value if k not in fields)
+    unknown = [k for k in value if k not in fields]  # in document order, as the decoder meets them
     if unknown:
         return v.warn(f'Envoy filter: unknown field "{unknown[0]}" in {type_name}')
     if apply_to in FILTER_KINDS and not any(k in value for k in ("typed_config", "typedConfig", "config_discovery",
