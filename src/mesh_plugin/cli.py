@@ -34,7 +34,7 @@ ALIASES = {"authz lint": ("analyze", {"only": ["auth.*", "security.*"]})}
 OUTPUT_ALIASES = {"short": "table"}
 #: other spellings of a parameter's flag
 EXTRA_FLAGS = {"show_diff": ["--diff"], "values": ["--set"], "mesh_config_file": ["--meshConfigFile"],
-               "suppress": ["-S"], "level": ["--output-threshold"]}
+               "suppress": ["-S"], "level": ["--output-threshold"], "source": ["--from"]}
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -113,7 +113,7 @@ def parse_arg(model: type[Any], value: Any, name: str) -> Any:
 TOOL_MODULES = ("mesh_plugin.tools.cluster", "mesh_plugin.tools.analyze", "mesh_plugin.tools.proxy",
                 "mesh_plugin.tools.mtls", "mesh_plugin.tools.changes", "mesh_plugin.tools.traffic",
                 "mesh_plugin.tools.resilience", "mesh_plugin.tools.authz",
-                "mesh_plugin.tools.linkerd", "mesh_plugin.tools.install")
+                "mesh_plugin.tools.linkerd", "mesh_plugin.tools.install", "mesh_plugin.tools.diagnose")
 
 
 @dataclass(frozen=True)
