@@ -1,148 +1,170 @@
 """Which Istio objects istioctl cannot decode, so never analyzes.
 
-istioctl decodes each file document into the Istio API's protobuf types before analysis; a document with
-an enum value the API does not define (``mtls.mode: STRICTEST``) fails to decode, is skipped with a parse
-error, and no analyzer sees it. ``undecodable(obj)`` says why an object would fail, for the enums of the
-Istio kinds (the usual mistake); other type errors are not detected (KNOWN-DIFFERENCES.md).
+istioctl decodes each file document into the Istio API's protobuf types before analysis (protobuf JSON
+rules; unknown fields are ignored). A document where a value has the wrong type - a number where a host
+goes, a list where an object goes, an enum value the API does not define (``mtls.mode: STRICTEST``), a
+duration that does not parse - fails to decode, is skipped with a parse error, and no analyzer sees it.
+``undecodable(kind, obj)`` says why an object would fail, checking its spec against the types of the Istio
+CRD schemas at the pin (istio_schema.py).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+import re
 from typing import Any
 
-_CLIENT_TLS = ("DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL")
-_SERVER_TLS = ("PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL")
-_TLS_PROTOCOL = ("TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3")
-_CAPTURE = ("DEFAULT", "IPTABLES", "NONE")
+from .istio_schema import SCHEMA
+
+#: enum type names for the messages (the CRD schema has the values, not the protobuf type names)
 NET = "istio.networking.v1alpha3"
-
-#: kind -> [(path suffix (keys, list indexes skipped), enum type name, values)]
-ENUMS: dict[str, list[tuple[tuple[str, ...], str, tuple[str, ...]]]] = {
-    "PeerAuthentication": [
-        (("spec", "mtls", "mode"), "istio.security.v1beta1.PeerAuthentication.MutualTLS.Mode",
-         ("UNSET", "DISABLE", "PERMISSIVE", "STRICT")),
-        (("portLevelMtls", "*", "mode"), "istio.security.v1beta1.PeerAuthentication.MutualTLS.Mode",
-         ("UNSET", "DISABLE", "PERMISSIVE", "STRICT")),
-    ],
-    "AuthorizationPolicy": [
-        (("spec", "action"), "istio.security.v1beta1.AuthorizationPolicy.Action", ("ALLOW", "DENY", "AUDIT", "CUSTOM")),
-    ],
-    "DestinationRule": [
-        (("tls", "mode"), f"{NET}.ClientTLSSettings.TLSmode", _CLIENT_TLS),
-        (("loadBalancer", "simple"), f"{NET}.LoadBalancerSettings.SimpleLB",
-         ("UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST")),
-        (("http", "h2UpgradePolicy"), f"{NET}.ConnectionPoolSettings.HTTPSettings.H2UpgradePolicy",
-         ("DEFAULT", "DO_NOT_UPGRADE", "UPGRADE")),
-        (("proxyProtocol", "version"), f"{NET}.TrafficPolicy.ProxyProtocol.VERSION", ("V1", "V2")),
-    ],
-    "Gateway": [
-        (("tls", "mode"), f"{NET}.ServerTLSSettings.TLSmode", _SERVER_TLS),
-        (("tls", "minProtocolVersion"), f"{NET}.ServerTLSSettings.TLSProtocol", _TLS_PROTOCOL),
-        (("tls", "maxProtocolVersion"), f"{NET}.ServerTLSSettings.TLSProtocol", _TLS_PROTOCOL),
-    ],
-    "ServiceEntry": [
-        (("spec", "location"), f"{NET}.ServiceEntry.Location", ("MESH_EXTERNAL", "MESH_INTERNAL")),
-        (("spec", "resolution"), f"{NET}.ServiceEntry.Resolution",
-         ("NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS")),
-    ],
-    "Sidecar": [
-        (("captureMode",), f"{NET}.CaptureMode", _CAPTURE),
-        (("outboundTrafficPolicy", "mode"), f"{NET}.OutboundTrafficPolicy.Mode", ("REGISTRY_ONLY", "ALLOW_ANY")),
-        (("ingress", "tls", "mode"), f"{NET}.ServerTLSSettings.TLSmode", _SERVER_TLS),
-    ],
-    "VirtualService": [
-        (("redirect", "derivePort"), f"{NET}.HTTPRedirect.RedirectPortSelection",
-         ("FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT")),
-        (("corsPolicy", "unmatchedPreflights"), f"{NET}.CorsPolicy.UnmatchedPreflights",
-         ("UNSPECIFIED", "FORWARD", "IGNORE")),
-    ],
-    "EnvoyFilter": [
-        (("configPatches", "applyTo"), f"{NET}.EnvoyFilter.ApplyTo",
-         ("INVALID", "LISTENER", "FILTER_CHAIN", "NETWORK_FILTER", "HTTP_FILTER", "ROUTE_CONFIGURATION",
-          "VIRTUAL_HOST", "HTTP_ROUTE", "CLUSTER", "EXTENSION_CONFIG", "BOOTSTRAP", "LISTENER_FILTER")),
-        (("patch", "operation"), f"{NET}.EnvoyFilter.Patch.Operation",
-         ("INVALID", "MERGE", "ADD", "REMOVE", "INSERT_BEFORE", "INSERT_AFTER", "INSERT_FIRST", "REPLACE",
-          "MERGE_AND_REPLACE_LIST")),
-        (("patch", "filterClass"), f"{NET}.EnvoyFilter.Patch.FilterClass", ("UNSPECIFIED", "AUTHN", "AUTHZ", "STATS")),
-        (("match", "context"), f"{NET}.EnvoyFilter.PatchContext",
-         ("ANY", "SIDECAR_INBOUND", "SIDECAR_OUTBOUND", "GATEWAY", "WAYPOINT")),
-    ],
+ENUM_NAMES = {
+    ("PeerAuthentication", "mode"): "istio.security.v1beta1.PeerAuthentication.MutualTLS.Mode",
+    ("AuthorizationPolicy", "action"): "istio.security.v1beta1.AuthorizationPolicy.Action",
+    ("DestinationRule", "mode"): f"{NET}.ClientTLSSettings.TLSmode",
+    ("Gateway", "mode"): f"{NET}.ServerTLSSettings.TLSmode",
+    ("ServiceEntry", "resolution"): f"{NET}.ServiceEntry.Resolution",
+    ("ServiceEntry", "location"): f"{NET}.ServiceEntry.Location",
+    ("EnvoyFilter", "applyTo"): f"{NET}.EnvoyFilter.ApplyTo",
+    ("EnvoyFilter", "operation"): f"{NET}.EnvoyFilter.Patch.Operation",
+    ("EnvoyFilter", "context"): f"{NET}.EnvoyFilter.PatchContext",
 }
+KINDS = frozenset(SCHEMA)
+_INT = re.compile(r"^[+-]?\d+$")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_JSON_TYPE = {str: "string", bool: "bool", int: "number", float: "number", list: "array", dict: "object"}
 
 
-#: kind -> path suffixes whose values must be strings (hosts and names: numbers there are a common slip)
-STRINGS: dict[str, list[tuple[str, ...]]] = {
-    "DestinationRule": [("spec", "host"), ("subsets", "name")],
-    "VirtualService": [("spec", "hosts"), ("spec", "gateways"), ("destination", "host"), ("destination", "subset")],
-    "ServiceEntry": [("spec", "hosts"), ("spec", "addresses")],
-    "Gateway": [("servers", "hosts")],
-    "Sidecar": [("egress", "hosts")],
-}
+def compact_schema(s: Any) -> dict:
+    """One OpenAPI v3 schema (a CRD's) compacted to the types decoding needs (the form of istio_schema.py)."""
+    if not isinstance(s, dict):
+        return {"t": "any"}
+    if s.get("x-kubernetes-preserve-unknown-fields"):
+        return {"t": "any"}
+    if s.get("x-kubernetes-int-or-string"):
+        return {"t": "intstr"}
+    t = s.get("type")
+    if "enum" in s:
+        return {"t": "enum", "v": list(s["enum"])}
+    if t == "string":
+        rules = " ".join(str(r.get("rule", "")) for r in s.get("x-kubernetes-validations") or [])
+        return {"t": "duration"} if "duration(self)" in rules else {"t": "s"}
+    if t == "integer":
+        # uint32/uint64 fields carry a minimum of 0 or more and no int32 format: negative values do not decode
+        unsigned = s.get("format") is None and isinstance(s.get("minimum"), int) and s["minimum"] >= 0
+        return {"t": "u" if unsigned else "i"}
+    if t in ("number", "boolean"):
+        return {"t": {"number": "n", "boolean": "b"}[t]}
+    if t == "array":
+        return {"t": "a", "i": compact_schema(s.get("items") or {})}
+    if t == "object" or "properties" in s:
+        if "properties" in s:
+            return {"t": "o", "p": {k: compact_schema(v) for k, v in s["properties"].items()}}
+        if isinstance(s.get("additionalProperties"), dict):
+            return {"t": "m", "v": compact_schema(s["additionalProperties"])}
+    return {"t": "any"}
 
 
-#: fields that hold a protobuf Duration (Go syntax such as 1.5s, 100ms, 1h2m); any kind, by field name
-DURATIONS = frozenset({"timeout", "perTryTimeout", "backoff", "interval", "baseEjectionTime", "connectTimeout",
-                       "idleTimeout", "maxConnectionDuration", "maxAge", "fixedDelay", "exponentialDelay",
-                       "drainDuration", "reportingInterval"})
-#: (parent, field) pairs that hold a Duration where the field name alone is ambiguous
-DURATION_PAIRS = frozenset({("tcpKeepalive", "time"), ("warmup", "duration")})
+def _field(path: tuple[str, ...]) -> str:
+    return ".".join(path)
 
 
-def _leaves(v: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
-    if isinstance(v, dict):
-        for k, x in v.items():
-            yield from _leaves(x, path + (str(k),))
-    elif isinstance(v, list):
-        for x in v:
-            yield from _leaves(x, path)
-    else:
-        yield path, v
-
-
-def _suffix(path: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
-    if len(path) < len(pattern):
-        return False
-    tail = path[-len(pattern):]
-    return all(p == "*" or p == t for p, t in zip(pattern, tail))
-
-
-def undecodable(kind: str, obj: dict) -> str | None:
-    """Why istioctl could not decode ``obj`` (an Istio kind), or None."""
-    rules = ENUMS.get(kind, [])
-    strings = STRINGS.get(kind, [])
-    spec = obj.get("spec")
-    if kind not in KINDS or not isinstance(spec, dict):
+def _check(kind: str, value: Any, schema: dict, path: tuple[str, ...]) -> str | None:
+    if value is None:
         return None
-    if kind == "PeerAuthentication" and isinstance(spec.get("portLevelMtls"), dict):
-        for port in spec["portLevelMtls"]:
-            if not str(port).isdigit() or int(str(port)) >= 2 ** 32:
-                return f"failed parsing JSON for built-in type: invalid value for uint32 key: \"{port}\""
-    for path, value in _leaves(spec, ("spec",)):
-        if kind != "EnvoyFilter" and isinstance(value, str) and (path[-1] in DURATIONS or
-                                                                 path[-2:] in DURATION_PAIRS):
+    if isinstance(value, (dt.date, dt.datetime)):
+        value = value.isoformat()  # YAML timestamps reach Istio as JSON strings
+    t = schema.get("t")
+    got = _JSON_TYPE.get(type(value), "value")
+    if t == "any":
+        return None
+    if t == "o":
+        if not isinstance(value, dict):
+            return f"json: cannot unmarshal {got} into Go struct field {kind}.{_field(path)} of type object"
+        props = schema.get("p") or {}
+        for k, v in value.items():
+            sub = props.get(str(k))
+            if sub is not None:
+                err = _check(kind, v, sub, path + (str(k),))
+                if err:
+                    return err
+        return None
+    if t == "m":
+        if not isinstance(value, dict):
+            return f"json: cannot unmarshal {got} into Go struct field {kind}.{_field(path)} of type map"
+        for k, v in value.items():
+            err = _check(kind, v, schema.get("v") or {"t": "any"}, path + (str(k),))
+            if err:
+                return err
+        return None
+    if t == "a":
+        if not isinstance(value, list):
+            return f"json: cannot unmarshal {got} into Go struct field {kind}.{_field(path)} of type array"
+        for item in value:
+            err = _check(kind, item, schema.get("i") or {"t": "any"}, path)
+            if err:
+                return err
+        return None
+    if t in ("s", "duration"):
+        if not isinstance(value, str):
+            return f"json: cannot unmarshal {got} into Go struct field {kind}.{_field(path)} of type string"
+        if t == "duration":
             from .validation.common import parse_duration
 
             if parse_duration(value) is None:
-                return f'failed parsing JSON for built-in type: bad Duration: time: invalid duration "{value}"'
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and \
-                any(_suffix(path, p) for p in strings):
-            return (f"failed parsing JSON for built-in type: json: cannot unmarshal number into Go struct field "
-                    f"{kind}.{'.'.join(path)} of type string")
-        for pattern, enum, values in rules:
-            if not _suffix(path, pattern):
-                continue
-            if isinstance(value, bool) or value is None:
-                continue
-            if isinstance(value, int):
-                if 0 <= value < len(values):
-                    continue
-                return f"failed parsing JSON for built-in type: invalid value for enum field {path[-1]}: {value}"
-            if str(value) not in values:
-                return f'failed parsing JSON for built-in type: unknown value "\\"{value}\\"" for enum {enum}'
+                return f'bad Duration: time: invalid duration "{value}"'
+        return None
+    if t == "enum":
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            return f"json: cannot unmarshal {got} into Go struct field {kind}.{_field(path)} of type enum"
+        values = schema.get("v") or []
+        if isinstance(value, int):
+            return None  # proto3 enums are open: any number decodes
+        if value not in values:
+            name = ENUM_NAMES.get((kind, path[-1]), f"{kind}.{_field(path)}")
+            return f'unknown value "\\"{value}\\"" for enum {name}'
+        return None
+    if t in ("i", "u"):
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+                                           or (isinstance(value, str) and _INT.match(value))):
+            return f"json: cannot unmarshal {got} into Go struct field {kind}.{_field(path)} of type integer"
+        if t == "u" and float(value) < 0:
+            return f"json: cannot unmarshal number {value} into Go struct field {kind}.{_field(path)} of type uint32"
+        return None
+    if t == "n":
+        if isinstance(value, bool) or not (isinstance(value, (int, float)) or
+                                           (isinstance(value, str) and _NUMBER.match(value))):
+            return f"json: cannot unmarshal {got} into Go struct field {kind}.{_field(path)} of type number"
+        return None
+    if t == "b":
+        if not isinstance(value, bool):
+            return f"json: cannot unmarshal {got} into Go struct field {kind}.{_field(path)} of type bool"
+        return None
+    if t == "intstr":
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            return f"json: cannot unmarshal {got} into Go struct field {kind}.{_field(path)} of type int-or-string"
     return None
 
 
-__all__ = ["undecodable", "ENUMS", "STRINGS", "KINDS"]
+def undecodable(kind: str, obj: dict) -> str | None:
+    """Why istioctl could not decode ``obj`` (an Istio kind's spec), or None."""
+    schema = SCHEMA.get(kind)
+    spec = obj.get("spec")
+    if schema is None or spec is None:
+        return None
+    if kind == "PeerAuthentication" and isinstance(spec, dict) and isinstance(spec.get("portLevelMtls"), dict):
+        for port in spec["portLevelMtls"]:
+            if not str(port).isdigit() or int(str(port)) >= 2 ** 32:
+                return f"failed parsing JSON for built-in type: invalid value for uint32 key: \"{port}\""
+    if kind == "EnvoyFilter" and isinstance(spec, dict) and isinstance(spec.get("configPatches"), list):
+        for cp in spec["configPatches"]:
+            value = (cp.get("patch") or {}).get("value") if isinstance(cp, dict) and \
+                isinstance(cp.get("patch"), dict) else None
+            if value is not None and not isinstance(value, dict):  # a protobuf Struct is a JSON object
+                got = _JSON_TYPE.get(type(value), "value")
+                return ("failed parsing JSON for built-in type: bad StructValue: json: cannot unmarshal "
+                        f"{got} into Go value of type map[string]json.RawMessage")
+    err = _check(kind, spec, schema, ("spec",))
+    return f"failed parsing JSON for built-in type: {err}" if err else None
 
-KINDS = frozenset(ENUMS) | frozenset(STRINGS) | frozenset(
-    {"RequestAuthentication", "Telemetry", "WasmPlugin", "WorkloadEntry", "WorkloadGroup", "ProxyConfig"})
+
+__all__ = ["undecodable", "compact_schema", "KINDS"]

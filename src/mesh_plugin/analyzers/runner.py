@@ -68,8 +68,17 @@ def _decodable(snap: Snapshot, files: bool) -> tuple[Snapshot, list[tuple[dict, 
     refused: list[tuple[dict, str]] = []
     objects = dict(snap.objects)
     changed = False
+    for _, obj in snap.unknown:  # kinds kube/kinds.py does not model yet (kinds_needed.py)
+        kind = needed_kind_for(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+        meta = obj.get("metadata")
+        if kind is None or not isinstance(meta, dict):
+            continue
+        if kind.namespaced and not meta.get("namespace") and files:
+            obj = {**obj, "metadata": {**meta, "namespace": getattr(snap, "_default_ns", None) or "default"}}
+        objects[kind.key] = [*objects.get(kind.key, []), obj]
+        changed = True
     if files:
-        for key, items in snap.objects.items():
+        for key, items in list(objects.items()):
             last: dict[tuple[str, str], int] = {}
             for n, o in enumerate(items):
                 last[(ns_of(o), name_of(o))] = n

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from ..kube.snapshot import name_of, ns_of
 from .base import Analyzer, Context
+from .istio_schema import SCHEMA
 from .util import spec
 from .validation import VALIDATORS, AnalysisAware
 
@@ -37,12 +38,36 @@ ISTIO_KINDS: dict[str, str] = {
 }
 
 
-def decoded(v: Any) -> Any:
-    """The spec as the decoded protobuf has it: a null list item is an empty message, not a missing one."""
+#: what a null list item decodes to, by item type (a message when the type is not known)
+_ZERO: dict[Any, Any] = {"s": "", "duration": "", "enum": "", "i": 0, "u": 0, "n": 0, "b": False}
+
+
+def decoded(v: Any, schema: dict | None = None) -> Any:
+    """The spec as the decoded protobuf has it: a null, an empty list or an empty map is an unset field; a null
+    list item is its type's zero value (an empty message, an empty string); an enum given by number is the value
+    of that name. The types come from the CRD schema (istio_schema.py)."""
+    t = (schema or {}).get("t")
     if isinstance(v, dict):
+        if t == "o":
+            props = schema.get("p") or {}  # type: ignore[union-attr]
+            out = {}
+            for k, x in v.items():
+                sub = props.get(str(k))
+                kind = (sub or {}).get("t")
+                if x is None or (x == [] and kind == "a") or (x == {} and kind == "m"):
+                    continue  # null, an empty list or an empty map decode as an unset field
+                out[k] = decoded(x, sub)
+            return out
+        if t == "m":
+            return {k: decoded(x, schema.get("v")) for k, x in v.items()}  # type: ignore[union-attr]
         return {k: decoded(x) for k, x in v.items()}
     if isinstance(v, list):
-        return [{} if x is None else decoded(x) for x in v]
+        item = schema.get("i") if t == "a" else None  # type: ignore[union-attr]
+        zero = _ZERO.get((item or {}).get("t"), {})
+        return [zero if x is None else decoded(x, item) for x in v]
+    if t == "enum" and isinstance(v, int) and not isinstance(v, bool):
+        values = schema.get("v") or []  # type: ignore[union-attr]
+        return values[v] if 0 <= v < len(values) else str(v)
     return v
 
 
@@ -54,7 +79,7 @@ class ValidationAnalyzer(Analyzer):
         if validate is None:
             return
         for obj in ctx.of(ISTIO_KINDS[self.kind]):
-            result = validate(name_of(obj), ns_of(obj), decoded(spec(obj)), obj)
+            result = validate(name_of(obj), ns_of(obj), decoded(spec(obj), SCHEMA.get(self.kind)), obj)
             for err in result.errors:
                 self._report(ctx, obj, err, error=True)
             for warn in result.warnings:

@@ -50,7 +50,7 @@ def _deprecated_name(name: str) -> str | None:
 def _xds_checks(apply_to: str, value: Any) -> Validation:
     """xds.BuildXDSObjectFromStruct(strict) on the top level: unknown fields, filters without typed_config."""
     v = Validation()
-    if not isinstance(value, dict):
+    if not isinstance(value, dict):  # none (remove), or not an object: refused when decoding (decode.py)
         return v
     known = ENVOY_FIELDS.get(apply_to)
     if known is None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..messages import go_quote
 from . import VALIDATORS
+from .cel import parse_error
 from .common import (Validation, Warn, f, i, m, s, seq, validate_one_of_selector, validate_target_ref,
                      validate_target_refs, validate_workload_selector, wrapped)
 from .metadata import with_metadata
@@ -93,9 +94,9 @@ def _access_logging(logging: Any) -> Validation:
 
 
 def _filter(flt: Any) -> str | None:
-    """validateTelemetryFilter: the CEL expression must parse (checked only for emptiness here)."""
-    expr = s(m(flt).get("expression"))
-    return None if expr.strip() or not m(flt) else None
+    """validateTelemetryFilter: the CEL expression must parse (cel.py)."""
+    err = parse_error(s(m(flt).get("expression")))
+    return f"must be a valid CEL expression, {err}" if err else None
 
 
 @with_metadata("Telemetry")
@@ -125,7 +126,11 @@ def _request_uri(u: str) -> tuple[str, str] | None:
         if userinfo and not _USERINFO_OK.match(userinfo):
             return scheme, "net/url: invalid userinfo"
         if not _HOST_OK.match(host) or re.search(r"%(?![0-9A-Fa-f]{2})", host):
-            return scheme, f"invalid character in host name"
+            return scheme, "invalid character in host name"
+        if not host.startswith("["):
+            name, colon, port = host.rpartition(":")
+            if colon and (":" in name or not port.isdigit() and port != ""):
+                return scheme, f"invalid port \":{port}\" after host"
     elif not rest.startswith("/"):
         return ("", "invalid URI for request") if False else (scheme, "")
     return scheme, ""
