@@ -49,11 +49,15 @@ def istioctl() -> Path:
     return _istioctl()
 
 
-def _istioctl_messages(binary: Path, files: list[str], mesh: str | None, cwd: Path) -> list[dict]:
+def _istioctl_run(binary: Path, files: list[str], mesh: str | None, cwd: Path) -> subprocess.CompletedProcess:
     args = [str(binary), "analyze", "--use-kube=false", "-A", "-o", "json"]
     if mesh:
         args.append(f"--meshConfigFile={mesh}")
-    p = subprocess.run(args + files, capture_output=True, text=True, timeout=120, cwd=cwd)
+    return subprocess.run(args + files, capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def _istioctl_messages(binary: Path, files: list[str], mesh: str | None, cwd: Path) -> list[dict]:
+    p = _istioctl_run(binary, files, mesh, cwd)
     out = p.stdout
     start = 0 if out.lstrip().startswith("[") else out.find("\n[") + 1  # istioctl may log a warning first
     assert start >= 0 and out[start:].strip(), f"istioctl gave no JSON: {out[-500:]} {p.stderr[-500:]}"
@@ -133,6 +137,94 @@ def test_istio_validation_data_side_by_side(istioctl):
           f"{len(files)} files agree, {len(still_known)} known differences")
     assert not differ, "\n".join(differ)
     assert set(still_known) == known, "a known difference no longer differs: remove it from KNOWN-DIFFERENCES.md"
+
+
+#: values a mutation puts in a field: wrong types, edge numbers, bad hosts, durations, wildcards
+MUTATIONS = ["", "*", "*.com", "foo", "foo.bar", "a/b", "./x.com", "*/*", "~/x.y", "1.2.3.4", "1.2.3.4/33", "::1",
+             "unix:///tmp/x", "unix://", 0, -1, 65536, 80, "0.5ms", "1ms", "10s", "0s", "1.5s", None, [], {}, ["a"],
+             [""], "UPPER", "bad_name", "GET", "get", "x" * 70, True, 100, 101, -5]
+
+
+def _mutated_objects(seed: int, count: int) -> list[dict]:
+    """``count`` Istio objects from the grid's inputs and Istio's validation data, each with 1-3 fields set to one
+    of MUTATIONS (mostly one of the field's own type) or removed, deterministically from ``seed``. EnvoyFilters are
+    left out: their patch values are Envoy protobufs, checked only at the top level here (KNOWN-DIFFERENCES.md)."""
+    import copy
+    import random
+
+    docs = []
+    for path in sorted(GRID.rglob("*.yaml")):
+        if "serviceentry-valid" in path.name:
+            continue
+        try:
+            loaded = list(yaml.safe_load_all(path.read_text()))
+        except yaml.YAMLError:
+            continue
+        docs += [d for d in loaded if isinstance(d, dict) and isinstance(d.get("spec"), dict)
+                 and ".istio.io/" in str(d.get("apiVersion")) and d.get("kind") != "EnvoyFilter"]
+    rnd = random.Random(seed)
+
+    def fields(o, path=()):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                yield from fields(v, path + (k,))
+        elif isinstance(o, list):
+            for n, v in enumerate(o):
+                yield from fields(v, path + (n,))
+        if path:
+            yield path
+
+    out = []
+    for n in range(count):
+        d = copy.deepcopy(rnd.choice(docs))
+        d.pop("_err", None)
+        d["metadata"] = {"name": f"m{n}", "namespace": "fz"}
+        paths = list(fields(d["spec"]))
+        for _ in range(rnd.randint(1, 3)):
+            if not paths:
+                break
+            path = rnd.choice(paths)
+            parent = d["spec"]
+            try:
+                for k in path[:-1]:
+                    parent = parent[k]
+                same = [x for x in MUTATIONS if type(x) is type(parent[path[-1]])]
+                value = copy.deepcopy(rnd.choice(same if same and rnd.random() < 0.7 else MUTATIONS))
+                if value is None and isinstance(parent, dict) and rnd.random() < 0.5:
+                    parent.pop(path[-1], None)
+                else:
+                    parent[path[-1]] = value
+            except (KeyError, IndexError, TypeError):
+                continue
+        out.append(d)
+    return out
+
+
+def test_mutated_objects_side_by_side(istioctl, tmp_path):
+    """300 Istio objects with wrong types, edge values and bad names in random fields: istioctl and we agree on
+    which it refuses to decode and on every schema message of the others."""
+    import re
+
+    objs = _mutated_objects(seed=19, count=300)
+    (tmp_path / "mutated.yaml").write_text(yaml.safe_dump_all(objs))
+    theirs, ours, _ = _compare(istioctl, ["mutated.yaml"], None, tmp_path)
+    # the objects istioctl refuses to decode ("error processing mutated.yaml[N]") are the ones we refuse (MESH0001)
+    stderr = _istioctl_run(istioctl, ["mutated.yaml"], None, tmp_path).stderr
+    refused_theirs = {f"m{n}" for n in re.findall(r"error processing mutated\.yaml\[(\d+)\]", stderr)}
+    msgs, _, _, _ = run_analysis([str(tmp_path / "mutated.yaml")], None, None, None, None, file_runtime_kinds=False)
+    refused_ours = {m.name for m in msgs if m.code == "MESH0001"}
+    assert refused_theirs == refused_ours, (f"refused by istioctl only: {sorted(refused_theirs - refused_ours)}, "
+                                            f"by us only: {sorted(refused_ours - refused_theirs)}")
+    by_name = collections.defaultdict(list)
+    for (code, origin), n in (theirs - ours).items():
+        by_name[origin].append(f"istioctl only {code} x{n}")
+    for (code, origin), n in (ours - theirs).items():
+        by_name[origin].append(f"ours only {code} x{n}")
+    print(f"\nistioctl side by side on {len(objs)} mutated objects: {len(refused_theirs)} refused by both, "
+          f"{sum(theirs.values())} messages from istioctl, {len(objs) - len(by_name)}/{len(objs)} objects agree")
+    assert len(refused_theirs) > 30 and sum(theirs.values()) > 40, "the mutations must give istioctl plenty to say"
+    assert not by_name, "\n".join(f"{k}: {v} {next(o for o in objs if o['metadata']['name'] == k.split('/')[-1])}"
+                                   for k, v in sorted(by_name.items()))
 
 
 def test_seeded_sandbox_mesh_side_by_side(istioctl, tmp_path):
