@@ -87,3 +87,20 @@ def test_cases_json_is_what_convert_py_makes(tmp_path):
         assert made == sorted(f.relative_to(GRID / folder) for f in (GRID / folder).rglob("*.yaml"))
         for f in made:
             assert (GRID / folder / f).read_bytes() == (work / folder / f).read_bytes()
+
+
+def test_istio_schema_is_the_pinned_crds():
+    """analyzers/istio_schema.py is decode.compact_schema of the pinned Istio CRDs (when the module is present)."""
+    import yaml
+
+    from mesh_plugin.analyzers.decode import compact_schema
+    from mesh_plugin.analyzers.istio_schema import SCHEMA
+
+    crds = Path("/root/go/pkg/mod/istio.io/istio@v0.0.0-20260827124520-eed52ebb66ad/manifests/charts/base/files/"
+                "crd-all.gen.yaml")
+    if not crds.is_file():
+        pytest.skip(f"the pinned Istio module is not in the Go module cache ({crds})")
+    made = {d["spec"]["names"]["kind"]: compact_schema(d["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+                                                       ["properties"].get("spec"))
+            for d in yaml.safe_load_all(crds.read_text()) if d}
+    assert made == SCHEMA
