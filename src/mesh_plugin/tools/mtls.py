@@ -8,10 +8,10 @@ from pydantic import BaseModel, Field
 from ..changes.path import ChangeResult, execute, plan_change
 from ..errors import InvalidInput, MeshError, NotFound
 from ..kube.kinds import KINDS
-from ..kube.snapshot import Snapshot, labels_of, name_of, ns_of
+from ..kube.snapshot import Snapshot, name_of
 from ..mesh import mtls as M
 from ..mesh.overview import page
-from ..mesh.workloads import WorkloadInfo, is_running, sidecar_of, workloads
+from ..mesh.workloads import workloads
 from ..models import Page
 from ..render import render_change, note, table
 from ..runtime import RUNTIME
@@ -21,18 +21,12 @@ MTLS_KINDS = ("Namespace", "Pod", "Service", "Deployment", "StatefulSet", "Daemo
               "DestinationRule", "ConfigMap")
 
 
-class WorkloadMTLS(BaseModel):
-    namespace: str
-    workload: str
-    kind: str
-    mode: str = Field(description="effective server mode for the workload: STRICT, PERMISSIVE or DISABLE")
-    ports: dict[str, str] = Field(description="container port -> effective mode")
-    policy: str = Field(description='the PeerAuthentication that decides it ("ns/name") or "default"')
-    level: str = Field(description="mesh, namespace, workload, port or default")
-    injected: bool
-    clients: dict[str, str] = Field(default={}, description='"service:port" -> what clients send, and why')
-    conflicts: list[str] = []
-    plaintext_share: float | None = Field(default=None, description="share of requests without mTLS in the window")
+WorkloadMTLS = M.WorkloadMTLS
+MigrationStep = M.MigrationStep
+MigrationPlan = M.MigrationPlan
+workload_mtls = M.workload_mtls
+strict_blockers = M.strict_blockers
+build_plan = M.build_plan
 
 
 class NamespaceMTLS(BaseModel):
@@ -52,64 +46,7 @@ class MTLSStatus(BaseModel):
 
 def _root(snap: Snapshot) -> tuple[str, bool]:
     """Root namespace and enableAutoMtls from the mesh config."""
-    import yaml
-
-    for cm in snap.of("ConfigMap"):
-        if name_of(cm) == "istio":
-            try:
-                mesh = yaml.safe_load((cm.get("data") or {}).get("mesh") or "") or {}
-            except yaml.YAMLError:
-                continue
-            return str(mesh.get("rootNamespace") or "istio-system"), bool(mesh.get("enableAutoMtls", True))
-    return "istio-system", True
-
-
-def _labels(w: WorkloadInfo) -> dict[str, str]:
-    return labels_of(w.pods[0]) if w.pods else labels_of(w.template or {})
-
-
-def _container_ports(w: WorkloadInfo) -> list[int]:
-    src = (w.pods[0].get("spec") if w.pods else ((w.template or {}).get("spec"))) or {}
-    ports = []
-    for c in src.get("containers") or []:
-        if c.get("name") in ("istio-proxy", "linkerd-proxy"):
-            continue
-        ports += [int(p["containerPort"]) for p in c.get("ports") or [] if p.get("containerPort")]
-    return sorted(set(ports))
-
-
-def _services_for(snap: Snapshot, ns: str, labels: dict[str, str]) -> list[dict]:
-    out = []
-    for svc in snap.of("Service", ns):
-        sel = (svc.get("spec") or {}).get("selector") or {}
-        if sel and all(labels.get(k) == v for k, v in sel.items()):
-            out.append(svc)
-    return out
-
-
-def workload_mtls(snap: Snapshot, w: WorkloadInfo, root: str, auto_mtls: bool) -> WorkloadMTLS:
-    labels = _labels(w)
-    injected = w.sidecar == "istio"
-    eff = M.effective_mode(snap, w.namespace, labels, None, root)
-    ports: dict[str, str] = {}
-    for p in _container_ports(w):
-        ports[str(p)] = M.effective_mode(snap, w.namespace, labels, p, root).mode
-    clients: dict[str, str] = {}
-    conflicts: list[str] = []
-    for svc in _services_for(snap, w.namespace, labels):
-        host = f"{name_of(svc)}.{ns_of(svc)}.svc.cluster.local"
-        dr = M.destination_rule_for(snap, host, None, root)
-        for sp in (svc.get("spec") or {}).get("ports") or []:
-            port = int(sp.get("port") or 0)
-            tp = sp.get("targetPort", port)
-            target = int(tp) if str(tp).isdigit() else port
-            mode, where = M.client_tls_mode(dr, port, None, labels)
-            clients[f"{name_of(svc)}:{port}"] = f"{M.effective_client(mode, injected, auto_mtls)} ({where})"
-            server = M.effective_mode(snap, w.namespace, labels, target, root).mode
-            conflicts += M.conflicts_for(server, injected, mode, where, port)
-    return WorkloadMTLS(namespace=w.namespace, workload=w.name, kind=w.kind, mode=eff.mode, ports=ports,
-                        policy=eff.policy, level=eff.level, injected=injected, clients=clients,
-                        conflicts=sorted(set(conflicts)))
+    return M.root_and_auto_mtls(snap)
 
 
 def plaintext_shares(namespace: str | None, window: str, services: list[dict] | None = None
@@ -177,9 +114,8 @@ def mtls_status(namespace: OptNamespace = None,
             raise NotFound(f"Namespace {namespace!r} is not in the files.", hint="check -n against the manifests.")
         RUNTIME.require_namespace(namespace)
     root, auto = _root(snap)
-    wls = [w for w in workloads(snap, namespace) if w.namespace != root and w.sidecar != "istio-gateway"]
+    wls = M.mesh_workloads(snap, namespace, root, workload)
     if workload:
-        wls = [w for w in wls if w.name == workload]
         if not wls:
             raise NotFound(f"No workload {workload!r}" + (f" in namespace {namespace!r}" if namespace else "") + ".",
                            hint="list workloads with list_workloads.")
@@ -198,99 +134,6 @@ def mtls_status(namespace: OptNamespace = None,
                       namespaces=[NamespaceMTLS(namespace=n, status=M.namespace_status(snap, n, root, auto))  # type: ignore[arg-type]
                                   for n in names][:50],
                       workloads=shown, page=pg, metrics=metrics)
-
-
-class MigrationStep(BaseModel):
-    step: int
-    name: str
-    done: bool | None = Field(description="null when it cannot be verified (e.g. no metrics)")
-    detail: str
-
-
-class MigrationPlan(BaseModel):
-    namespace: str
-    current_step: int = Field(description="the first step not done (6 = finished)")
-    steps: list[MigrationStep]
-    blockers: list[str] = Field(description="what blocks the next step, by name")
-    next_action: str
-    metrics: str
-
-
-def strict_blockers(snap: Snapshot, namespace: str, root: str, selector: dict[str, str] | None = None
-                    ) -> tuple[list[str], list[str]]:
-    """(uninjected pods, DestinationRules that send plaintext into the namespace), for the namespace or
-    for the workload that ``selector`` picks."""
-    pods = [p for p in snap.of("Pod", namespace)
-            if selector is None or all(labels_of(p).get(k) == v for k, v in selector.items())]
-    uninjected = [name_of(p) for p in pods if is_running(p) and sidecar_of(p) == "none"
-                  and not (p.get("spec") or {}).get("hostNetwork")]
-    hosts = None
-    if selector is not None:
-        hosts = {f"{name_of(svc)}.{namespace}.svc.cluster.local" for p in pods[:1]
-                 for svc in _services_for(snap, namespace, labels_of(p))}
-    disabling = []
-    for dr in snap.of("DestinationRule"):
-        host = M._fqdn(str((dr.get("spec") or {}).get("host") or ""), ns_of(dr))
-        if hosts is not None and host not in hosts and host not in ("*", "*.local",
-                                                                     f"*.{namespace}.svc.cluster.local"):
-            continue
-        if not (host.endswith(f".{namespace}.svc.cluster.local") or host in ("*", "*.local")
-                or host == f"*.{namespace}.svc.cluster.local"):
-            continue
-        tp = (dr.get("spec") or {}).get("trafficPolicy") or {}
-        modes = [(tp.get("tls") or {}).get("mode")] + [(p.get("tls") or {}).get("mode") for p in
-                                                        tp.get("portLevelSettings") or []]
-        modes += [((s.get("trafficPolicy") or {}).get("tls") or {}).get("mode") for s in
-                  (dr.get("spec") or {}).get("subsets") or []]
-        if "DISABLE" in modes:
-            disabling.append(f"{ns_of(dr)}/{name_of(dr)}")
-    return sorted(uninjected), sorted(disabling)
-
-
-def build_plan(snap: Snapshot, namespace: str, shares: dict[tuple[str, str], float], metrics: str,
-               metrics_ok: bool) -> MigrationPlan:
-    root, auto = _root(snap)
-    wls = [w for w in workloads(snap, namespace) if w.sidecar != "istio-gateway"]
-    modes = {w.name: workload_mtls(snap, w, root, auto) for w in wls}
-    uninjected, disabling = strict_blockers(snap, namespace, root)
-    plaintext = sorted(f"{wl} ({share:.0%} plaintext)" for (ns, wl), share in shares.items()
-                       if ns == namespace and share > 0)
-    not_strict = sorted(f"{w.workload} ({w.mode} by {w.policy})" for w in modes.values() if w.mode != "STRICT" or
-                        any(m != "STRICT" for m in w.ports.values()))
-    disabled = sorted(w.workload for w in modes.values() if w.mode == "DISABLE")
-    steps = [
-        MigrationStep(step=1, name="Deploy the workloads", done=bool(wls),
-                      detail=f"{len(wls)} workload(s)" if wls else "no workloads in the namespace"),
-        MigrationStep(step=2, name="Set PERMISSIVE (accept mTLS and plaintext)", done=not disabled,
-                      detail="no workload has DISABLE" if not disabled else f"DISABLE on: {', '.join(disabled)}"),
-        MigrationStep(step=3, name="Verify every pod has a sidecar", done=not uninjected,
-                      detail="all running pods are injected" if not uninjected else
-                      f"{len(uninjected)} pod(s) without a sidecar: {', '.join(uninjected[:10])}"),
-        MigrationStep(step=4, name="Set STRICT (mTLS only)", done=not not_strict,
-                      detail="every workload and port is STRICT" if not not_strict else
-                      f"not STRICT yet: {', '.join(not_strict[:10])}"),
-        MigrationStep(step=5, name="Verify no plaintext traffic arrives", done=(not plaintext) if metrics_ok else None,
-                      detail=("no plaintext requests in the window" if not plaintext else
-                              f"plaintext received by: {', '.join(plaintext[:10])}") if metrics_ok else metrics),
-    ]
-    current = next((s.step for s in steps if s.done is not True), 6)
-    blockers: list[str] = []
-    if current <= 2 and disabled:
-        blockers += [f"workload {w} is DISABLE" for w in disabled]
-    if current <= 4:
-        blockers += [f"pod without sidecar: {p}" for p in uninjected]
-        blockers += [f"DestinationRule {d} sets tls.mode DISABLE toward this namespace" for d in disabling]
-        blockers += [f"plaintext clients: {p}" for p in plaintext]
-    elif current == 5:
-        blockers += [f"plaintext clients: {p}" for p in plaintext]
-    actions = {1: "deploy the workloads", 2: f"set_mtls_mode namespace={namespace} mode=PERMISSIVE",
-               3: "inject the listed pods (label the namespace istio-injection=enabled, then kubectl rollout restart)",
-               4: f"set_mtls_mode namespace={namespace} mode=STRICT (after clearing the blockers)",
-               5: "find and fix the plaintext clients (they have no sidecar or disable TLS)" if metrics_ok else
-               "make Prometheus reachable (--prometheus-url) to verify there is no plaintext traffic",
-               6: "done: the namespace is STRICT and no plaintext traffic arrives"}
-    return MigrationPlan(namespace=namespace, current_step=current, steps=steps, blockers=blockers[:20],
-                         next_action=actions[current], metrics=metrics)
 
 
 def render_plan(p: MigrationPlan) -> str:
@@ -328,17 +171,9 @@ def mtls_migration_plan(namespace: Namespace, files: Files = None,
 
 
 def _workload_selector(snap: Snapshot, namespace: str, workload: str) -> tuple[dict[str, str], list[int]]:
-    for w in workloads(snap, namespace):
-        if w.name == workload:
-            sel = None
-            for kind in ("Deployment", "StatefulSet", "DaemonSet"):
-                obj = snap.get(kind, workload, namespace)
-                if obj is not None:
-                    sel = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels")
-            if not sel:
-                labels = _labels(w)
-                sel = {k: labels[k] for k in ("app", "app.kubernetes.io/name") if k in labels} or labels
-            return dict(sel), _container_ports(w)
+    found = M.workload_selector(snap, namespace, workload)
+    if found is not None:
+        return found
     names = sorted({w.name for w in workloads(snap, namespace)})
     raise NotFound(f"No workload {workload!r} in namespace {namespace!r}.",
                    hint=f"use one of: {', '.join(names[:20]) or '(none)'}.")
