@@ -36,31 +36,63 @@ spec:
         outlierDetection: {consecutive5xxErrors: 7}
 """)
 
+# Istio's merge (pilot/pkg/networking/util/util.go GetPortLevelTrafficPolicy, MergeSubsetTrafficPolicy;
+# pilot/pkg/model/destination_rule.go MergeTrafficPolicy): port-level settings replace the policy whole (a field
+# they omit is NOT inherited: Envoy's default applies); a subset overrides field by field, and its own port-level
+# settings again replace all four fields.
 MERGE = [
     ("top level", None, 8080, {"tcp": {"maxConnections": 100}}, {"consecutive5xxErrors": 10, "interval": "60s"}),
-    ("top-level port override", None, 9090, {"tcp": {"maxConnections": 100}}, {"consecutive5xxErrors": 3}),
+    ("top-level port override does not inherit", None, 9090, None, {"consecutive5xxErrors": 3}),
     ("subset inherits", "v1", 8080, {"tcp": {"maxConnections": 100}}, {"consecutive5xxErrors": 10, "interval": "60s"}),
     ("subset replaces connectionPool whole", "v2", 9090, {"http": {"http2MaxRequests": 10}},
      {"consecutive5xxErrors": 3}),
-    ("subset port-level beats all", "v2", 8080, {"http": {"http2MaxRequests": 10}}, {"consecutive5xxErrors": 7}),
+    ("subset port-level replaces every field", "v2", 8080, None, {"consecutive5xxErrors": 7}),
+    ("a subset without policy keeps the port override", "v1", 9090, None, {"consecutive5xxErrors": 3}),
 ]
 
 
 @pytest.mark.parametrize("name,subset,port,pool,od", MERGE, ids=[m[0] for m in MERGE])
 def test_istio_merge_rules(name, subset, port, pool, od):
     p = RZ.effective_policy(DR, subset, port)
-    assert p["connectionPool"] == pool and p["outlierDetection"] == od
+    assert p.get("connectionPool") == pool and p.get("outlierDetection") == od
+
+
+def test_mesh_default_traffic_policy_fills_unset_blocks():
+    mesh_default = {"connectionPool": {"tcp": {"maxConnections": 7}}, "outlierDetection": {"interval": "5s"}}
+    p = RZ.effective_policy(DR, None, 8080, mesh_default)
+    assert p["connectionPool"] == {"tcp": {"maxConnections": 100}} and p["outlierDetection"]["interval"] == "60s"
+    assert RZ.effective_policy(None, None, 8080, mesh_default) == mesh_default
+    # a subset's port-level settings replace the blocks whole, the mesh default included
+    assert RZ.effective_policy(DR, "v2", 8080, mesh_default).get("connectionPool") is None
 
 
 def test_envoy_values_with_defaults():
-    e = RZ.envoy_outlier({"consecutive5xxErrors": 10, "maxEjectionPercent": 50})
+    """pilot/pkg/networking/core/cluster_traffic_policy.go applyOutlierDetection / applyConnectionPool, and
+    Envoy's defaults (envoy/config/cluster/v3/outlier_detection.proto) where Istio sets nothing."""
+    e = RZ.envoy_outlier({"consecutive5xxErrors": 10, "maxEjectionPercent": 50, "interval": "1m"})
     assert (e["consecutive_5xx"], e["interval"], e["base_ejection_time"], e["max_ejection_percent"],
-            e["enforcing_consecutive_5xx"], e["enforcing_success_rate"]) == (10, "10s", "30s", 50, 100, 0)
+            e["enforcing_consecutive_5xx"], e["enforcing_success_rate"]) == (10, "60s", "30s", 50, 100, 0)
     assert RZ.envoy_outlier({"interval": "5s"})["consecutive_5xx"] == 5  # Envoy's default
-    assert RZ.envoy_outlier({})is None and RZ.envoy_outlier({"consecutive5xxErrors": 0})["enforcing_consecutive_5xx"] == 0
+    assert RZ.envoy_outlier({"consecutive5xxErrors": 0})["enforcing_consecutive_5xx"] == 0
+    assert RZ.envoy_outlier(None) is None
+    empty = RZ.envoy_outlier({})  # outlierDetection: {} is set: Envoy's defaults, success rate off, panic off
+    assert (empty["consecutive_5xx"], empty["enforcing_success_rate"], empty["healthy_panic_threshold"]) == (5, 0, "0%")
+    gw = RZ.envoy_outlier({"consecutiveGatewayErrors": 0})
+    assert (gw["consecutive_gateway_failure"], gw["enforcing_consecutive_gateway_failure"]) == (0, 0)
+    assert RZ.envoy_outlier({})["enforcing_consecutive_gateway_failure"] == 0  # Envoy's default: off
+    assert RZ.envoy_outlier({"consecutiveErrors": 2})["consecutive_5xx"] == 5  # deprecated: Istio ignores it
+    local = RZ.envoy_outlier({"splitExternalLocalOriginErrors": True, "consecutiveLocalOriginFailures": 0})
+    assert (local["consecutive_local_origin_failure"], local["enforcing_local_origin_success_rate"]) == (5, 0)
     assert RZ.envoy_outlier({"minHealthPercent": 30})["healthy_panic_threshold"] == "30%"
-    cb = RZ.envoy_circuit_breakers({"http": {"http1MaxPendingRequests": 5}})
+    # the panic threshold: minHealthPercent (default 0) with outlierDetection, Envoy's 50 without
+    assert (RZ.panic_threshold({}), RZ.panic_threshold(None), RZ.panic_threshold({"minHealthPercent": 25})) == (
+        0, 50, 25)
+    assert RZ.panic_threshold({"minHealthPercent": 25}, {"spec": {"trafficDistribution": "PreferClose"}}) == 0
+    cb = RZ.envoy_circuit_breakers({"http": {"http1MaxPendingRequests": 5, "maxRetries": 0}})
     assert cb["max_pending_requests"] == 5 and cb["max_connections"] == RZ.UNLIMITED
+    assert cb["max_retries"] == RZ.UNLIMITED  # 0 is "unset" for Istio
+    cb = RZ.envoy_circuit_breakers({"tcp": {"idleTimeout": "30s"}}, {"connectTimeout": "5s"})
+    assert (cb["idle_timeout"], cb["connect_timeout"]) == ("30s", "5s")  # tcp idleTimeout when http has none
 
 
 def test_lint_codes():

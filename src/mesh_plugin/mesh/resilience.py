@@ -1,9 +1,21 @@
 """Circuit breaking: effective connectionPool / outlierDetection (Istio's merge rules), the Envoy values they
 become, lint, and recommendations. Pure.
 
-Merge order (istio ``MergeTrafficPolicy``): the DestinationRule's trafficPolicy, then its portLevelSettings
-for the port, then the subset's trafficPolicy, then the subset's portLevelSettings; each of connectionPool,
-outlierDetection, loadBalancer and tls is replaced whole by the more specific level.
+Merge (``pilot/pkg/networking/util/util.go`` GetPortLevelTrafficPolicy and MergeSubsetTrafficPolicy,
+``pilot/pkg/model/destination_rule.go`` MergeTrafficPolicy, ``pilot/pkg/networking/core/cluster_builder.go``):
+
+- the DestinationRule's trafficPolicy; when it has ``portLevelSettings`` for the port, those replace it whole:
+  connectionPool, outlierDetection, loadBalancer and tls come from the port entry alone, a field it omits
+  takes Envoy's default (it is not inherited from the top level);
+- the mesh config's ``defaultTrafficPolicy`` fills connectionPool / outlierDetection left unset;
+- a subset's trafficPolicy overrides field by field; when the subset has ``portLevelSettings`` for the port,
+  all four fields come from that entry (omitted ones again fall back to defaults).
+
+Envoy values (``pilot/pkg/networking/core/cluster_traffic_policy.go`` applyConnectionPool,
+applyOutlierDetection): every outbound cluster has circuit breakers (4294967295 unless set above 0); with
+``outlierDetection`` set (even ``{}``) the cluster gets ``healthy_panic_threshold`` = minHealthPercent
+(default 0: panic mode off; 0 as well when the Service sets trafficDistribution), otherwise Envoy's own 50%
+applies; fields Istio leaves unset take Envoy's defaults (``envoy/config/cluster/v3/outlier_detection.proto``).
 """
 from __future__ import annotations
 
@@ -14,7 +26,11 @@ from typing import Any
 from ..errors import InvalidInput
 
 FIELDS = ("connectionPool", "outlierDetection", "loadBalancer", "tls")
+#: what MergeTrafficPolicy carries besides FIELDS (never replaced by port-level settings)
+EXTRA_FIELDS = ("tunnel", "proxyProtocol", "retryBudget")
 UNLIMITED = 4294967295
+#: Envoy's panic threshold when Istio leaves it unset (cluster.proto CommonLbConfig.healthy_panic_threshold)
+ENVOY_PANIC_THRESHOLD = 50.0
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
 
 
@@ -28,71 +44,139 @@ def parse_duration(value: Any, what: str = "duration") -> float:
     return n * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
 
 
-def _apply(base: dict, policy: dict | None, port: int | None) -> dict:
-    out = copy.deepcopy(base)
-    if not policy:
-        return out
-    for f in FIELDS:
-        if policy.get(f) is not None:
-            out[f] = copy.deepcopy(policy[f])
-    if port is not None:
-        for pls in policy.get("portLevelSettings") or []:
-            if int((pls.get("port") or {}).get("number") or -1) == int(port):
-                for f in FIELDS:
-                    if pls.get(f) is not None:
-                        out[f] = copy.deepcopy(pls[f])
-    return out
+def pb_duration(value: Any) -> str:
+    """A duration as Envoy's config dump prints it (protobuf JSON: "60s", "0.500s"); unparsable values as given."""
+    try:
+        secs = parse_duration(value)
+    except InvalidInput:
+        return str(value)
+    nanos = round(secs * 1e9)
+    whole, frac = divmod(nanos, 10**9)
+    if not frac:
+        return f"{whole}s"
+    digits = 3 if frac % 10**6 == 0 else (6 if frac % 10**3 == 0 else 9)
+    return f"{whole}.{frac // 10**(9 - digits):0{digits}d}s"
 
 
-def effective_policy(dr: dict | None, subset: str | None = None, port: int | None = None) -> dict:
-    """The traffic policy a client applies to (host, subset, port)."""
-    if dr is None:
-        return {}
-    spec = dr.get("spec") or {}
-    policy = _apply({}, spec.get("trafficPolicy"), port)
+def _port_level(policy: dict | None, port: int | None) -> tuple[dict | None, bool]:
+    """GetPortLevelTrafficPolicy: the port's entry alone (its four fields) when there is one."""
+    if policy is None or port is None:
+        return policy, False
+    for pls in policy.get("portLevelSettings") or []:
+        number = (pls.get("port") or {}).get("number")
+        if str(number).isdigit() and int(number) == int(port):
+            return {f: copy.deepcopy(pls[f]) for f in FIELDS if pls.get(f) is not None}, True
+    return policy, False
+
+
+def _with_mesh_default(policy: dict | None, mesh_default: dict | None) -> dict | None:
+    """applyDefaultTrafficPolicy: the mesh's defaultTrafficPolicy fills connectionPool/outlierDetection."""
+    if not mesh_default:
+        return policy
+    out = dict(policy or {})
+    for f in ("connectionPool", "outlierDetection"):
+        if out.get(f) is None and mesh_default.get(f) is not None:
+            out[f] = copy.deepcopy(mesh_default[f])
+    return out if (policy is not None or out) else policy
+
+
+def effective_policy(dr: dict | None, subset: str | None = None, port: int | None = None,
+                     mesh_default: dict | None = None) -> dict:
+    """The traffic policy a client applies to (host, subset, service port): only the non-null fields among
+    connectionPool, outlierDetection, loadBalancer and tls (and tunnel, proxyProtocol, retryBudget)."""
+    spec = (dr or {}).get("spec") or {}
+    top, _ = _port_level(spec.get("trafficPolicy"), port)
+    top = _with_mesh_default(top, mesh_default)
+    policy = top
     if subset:
-        for s in spec.get("subsets") or []:
-            if s.get("name") == subset:
-                policy = _apply(policy, s.get("trafficPolicy"), port)
-    return policy
+        sub = next((s.get("trafficPolicy") for s in spec.get("subsets") or [] if s.get("name") == subset), None)
+        if sub is not None:
+            sub_pol, has_port = _port_level(sub, port)
+            if top is None:
+                policy = sub_pol
+            else:
+                merged = {f: top.get(f) for f in FIELDS + EXTRA_FIELDS}
+                for f in FIELDS:
+                    if (sub_pol or {}).get(f) is not None or has_port:
+                        merged[f] = (sub_pol or {}).get(f)
+                for f in EXTRA_FIELDS:
+                    if (sub_pol or {}).get(f) is not None:
+                        merged[f] = sub_pol[f]  # type: ignore[index]
+                policy = merged
+    return {f: copy.deepcopy(v) for f, v in (policy or {}).items() if f in FIELDS + EXTRA_FIELDS and v is not None}
 
 
-def envoy_outlier(od: dict | None) -> dict | None:
-    """What istiod programs into the Envoy cluster's outlier_detection (defaults filled in)."""
-    if not od:
+def _uint(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
         return None
-    c5 = od.get("consecutive5xxErrors", od.get("consecutiveErrors"))
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def panic_threshold(od: dict | None, service: dict | None = None) -> float:
+    """The cluster's healthy_panic_threshold in percent: minHealthPercent (default 0) whenever outlierDetection is
+    set (0 too when the Service sets trafficDistribution), else Envoy's default 50."""
+    if od is None:
+        return ENVOY_PANIC_THRESHOLD
+    if ((service or {}).get("spec") or {}).get("trafficDistribution"):
+        return 0.0
+    return float(_uint(od.get("minHealthPercent")) or 0)
+
+
+def envoy_outlier(od: dict | None, service: dict | None = None) -> dict | None:
+    """What Envoy's cluster outlier_detection holds, Envoy's defaults filled in where Istio sets nothing; None
+    when there is no outlierDetection (no outlier detection at all). ``consecutiveErrors`` (deprecated) is
+    ignored by Istio."""
+    if od is None:
+        return None
+    c5 = _uint(od.get("consecutive5xxErrors"))
+    gw = _uint(od.get("consecutiveGatewayErrors"))
+    mep = _uint(od.get("maxEjectionPercent")) or 0
+    split = bool(od.get("splitExternalLocalOriginErrors"))
+    local = _uint(od.get("consecutiveLocalOriginFailures")) or 0
     out: dict[str, Any] = {
-        "consecutive_5xx": 5 if c5 is None else int(c5),
-        "enforcing_consecutive_5xx": 0 if c5 is not None and int(c5) == 0 else 100,
-        "interval": od.get("interval", "10s"),
-        "base_ejection_time": od.get("baseEjectionTime", "30s"),
+        "consecutive_5xx": 5 if c5 is None else c5,
+        "enforcing_consecutive_5xx": 100 if c5 is None else (100 if c5 > 0 else 0),
+        "consecutive_gateway_failure": 5 if gw is None else gw,
+        "enforcing_consecutive_gateway_failure": 0 if gw is None else (100 if gw > 0 else 0),
+        "interval": pb_duration(od["interval"]) if od.get("interval") is not None else "10s",
+        "base_ejection_time": pb_duration(od["baseEjectionTime"]) if od.get("baseEjectionTime") is not None else "30s",
         "max_ejection_time": "300s",
-        "max_ejection_percent": int(od["maxEjectionPercent"]) if od.get("maxEjectionPercent") else 10,
+        "max_ejection_percent": mep if mep > 0 else 10,
         "enforcing_success_rate": 0,
+        "split_external_local_origin_errors": split,
+        "consecutive_local_origin_failure": local if split and local > 0 else 5,
+        "enforcing_consecutive_local_origin_failure": 100,
+        "enforcing_local_origin_success_rate": 0 if split else 100,
+        "healthy_panic_threshold": f"{panic_threshold(od, service):g}%",
     }
-    if od.get("consecutiveGatewayErrors") is not None:
-        out["consecutive_gateway_failure"] = int(od["consecutiveGatewayErrors"])
-        out["enforcing_consecutive_gateway_failure"] = 100
-    if od.get("splitExternalLocalOriginErrors"):
-        out["split_external_local_origin_errors"] = True
-        out["consecutive_local_origin_failure"] = int(od.get("consecutiveLocalOriginFailures", 5))
-        out["enforcing_consecutive_local_origin_failure"] = 100
-    out["healthy_panic_threshold"] = f"{od['minHealthPercent']}%" if od.get("minHealthPercent") is not None else "50%"
     return out
 
 
-def envoy_circuit_breakers(cp: dict | None) -> dict:
+def envoy_circuit_breakers(cp: dict | None, mesh: dict | None = None) -> dict:
+    """The cluster's circuit breaker thresholds and connection settings (Istio: 4294967295 unless set above 0;
+    connect timeout from the pool, else the mesh's connectTimeout, 10s; idle timeout from http, else tcp,
+    else Envoy's 1h)."""
     tcp = (cp or {}).get("tcp") or {}
     http = (cp or {}).get("http") or {}
+
+    def limit(v: Any) -> int:
+        n = _uint(v)
+        return n if n and n > 0 else UNLIMITED
+
+    idle = http.get("idleTimeout") if http.get("idleTimeout") is not None else tcp.get("idleTimeout")
     return {
-        "max_connections": int(tcp.get("maxConnections", UNLIMITED)),
-        "max_pending_requests": int(http.get("http1MaxPendingRequests", UNLIMITED)),
-        "max_requests": int(http.get("http2MaxRequests", UNLIMITED)),
-        "max_retries": int(http.get("maxRetries", UNLIMITED)),
-        "max_requests_per_connection": int(http.get("maxRequestsPerConnection", 0)) or "unlimited",
-        "connect_timeout": tcp.get("connectTimeout", "10s"),
-        "idle_timeout": http.get("idleTimeout", "1h"),
+        "max_connections": limit(tcp.get("maxConnections")),
+        "max_pending_requests": limit(http.get("http1MaxPendingRequests")),
+        "max_requests": limit(http.get("http2MaxRequests")),
+        "max_retries": limit(http.get("maxRetries")),
+        "max_requests_per_connection": (_uint(http.get("maxRequestsPerConnection")) or 0) or "unlimited",
+        "connect_timeout": pb_duration(tcp.get("connectTimeout") or (mesh or {}).get("connectTimeout") or "10s"),
+        "idle_timeout": pb_duration(idle) if idle is not None else "3600s",
+        "max_connection_duration": pb_duration(tcp["maxConnectionDuration"]) if tcp.get("maxConnectionDuration")
+        else "unlimited",
     }
 
 

@@ -12,6 +12,7 @@ from ..analyzers.linkerd_failure_accrual import PREFIX as FA, check_failure_accr
 from ..errors import InvalidInput, MeshError, Unreachable
 from ..kube.snapshot import annotations_of, labels_of, name_of, ns_of
 from ..mesh import resilience as RZ
+from ..mesh.mtls import destination_rule_for, mesh_config
 from ..mesh.proxyconfig import parse_cluster_name
 from ..mesh.workloads import is_running, sidecar_of
 from ..render import render_changes, table
@@ -39,6 +40,10 @@ class PolicyView(BaseModel):
     envoy_outlier: dict | None = Field(description="what Envoy gets (defaults filled in)")
     connection_pool: dict | None
     envoy_circuit_breakers: dict
+    envoy_panic_threshold: float = Field(default=50.0, description=(
+        "the cluster's healthy_panic_threshold in percent: minHealthPercent (default 0) when outlierDetection is "
+        "set, else Envoy's 50"))
+    cluster: str | None = Field(default=None, description="the Envoy cluster: outbound|port|subset|host")
 
 
 class LiveEndpoint(BaseModel):
@@ -72,9 +77,10 @@ def render_resilience(r: ResilienceStatus) -> str:
     for p in r.policies:
         od = p.envoy_outlier
         odtxt = (f"5xx>={od['consecutive_5xx']} every {od['interval']}, eject {od['base_ejection_time']}, "
-                 f"max {od['max_ejection_percent']}%") if od else "off"
+                 f"max {od['max_ejection_percent']}%, panic below {p.envoy_panic_threshold:g}%") if od else \
+            f"off (panic below {p.envoy_panic_threshold:g}%)"
         cb = p.envoy_circuit_breakers
-        cbtxt = ", ".join(f"{k}={v}" for k, v in cb.items() if v not in (RZ.UNLIMITED, "unlimited", "10s", "1h"))
+        cbtxt = ", ".join(f"{k}={v}" for k, v in cb.items() if v not in (RZ.UNLIMITED, "unlimited", "10s", "3600s"))
         rows.append([p.subset or "(all)", p.port or "-", p.replicas, odtxt, cbtxt or "defaults"])
     out.append(table(["SUBSET", "PORT", "REPLICAS", "OUTLIER DETECTION (ENVOY)", "CONNECTION POOL"], rows))
     if r.live:
@@ -103,7 +109,10 @@ def resilience_status(host: Host, namespace: OptNamespace = None, files: Files =
     subset selects, the Envoy values they become (defaults filled in), and live state from the sidecars that
     call the host: which endpoints are ejected right now (/clusters failed_outlier_check) and ejection
     counters where stats are available. Lint findings with codes; Linkerd failure-accrual annotations too."""
-    snap, full, svc, _, dr = _context(host, namespace, files)
+    snap, full, svc, _, _ = _context(host, namespace, files)
+    mesh = mesh_config(snap)
+    dr = destination_rule_for(snap, full, None, str(mesh.get("rootNamespace") or "istio-system"))
+    mesh_default = mesh.get("defaultTrafficPolicy") if isinstance(mesh.get("defaultTrafficPolicy"), dict) else None
     subsets = [None] + [str(s.get("name")) for s in ((dr or {}).get("spec") or {}).get("subsets") or []]
     ports = [int(p.get("port")) for p in (svc.get("spec") or {}).get("ports") or [] if p.get("port")] or [None]
     policies, findings = [], []
@@ -115,11 +124,13 @@ def resilience_status(host: Host, namespace: OptNamespace = None, files: Files =
                        if s.get("name") == subset), {}) if subset else {}
         replicas = len(_pods_for(snap, svc, labels))
         for port in ports:
-            pol = RZ.effective_policy(dr, subset, port)
+            pol = RZ.effective_policy(dr, subset, port, mesh_default)
             od, cp = pol.get("outlierDetection"), pol.get("connectionPool")
             policies.append(PolicyView(subset=subset, port=port, replicas=replicas, outlier_detection=od,
-                                       envoy_outlier=RZ.envoy_outlier(od), connection_pool=cp,
-                                       envoy_circuit_breakers=RZ.envoy_circuit_breakers(cp)))
+                                       envoy_outlier=RZ.envoy_outlier(od, svc), connection_pool=cp,
+                                       envoy_circuit_breakers=RZ.envoy_circuit_breakers(cp, mesh),
+                                       envoy_panic_threshold=RZ.panic_threshold(od, svc),
+                                       cluster=f"outbound|{port or ''}|{subset or ''}|{full}"))
             if subset and not own.get(subset):
                 continue  # inherited from the top level: judged there once
             what = full + (f" subset {subset}" if subset else "") + (f" port {port}" if len(ports) > 1 else "")
