@@ -154,7 +154,7 @@ def test_tools_on_the_sandbox(runtime):
                     request={"path": "/api/charge"})
     assert (no.decision, no.policy, no.nearest_allow) == ("DENY", None, "production/payment-api-allow rule 0")
     assert "principals" in no.failed_conditions[0]
-    for kw, err in (({"caller": {"principal": "frontend"}}, "Malformed principal"),
+    for kw, err in (({"caller": {"principal": "front end"}}, "Malformed principal"),
                     ({"caller": {"ip": "300.1.1.1"}}, "Invalid IP"), ({"request": {"method": "FETCH"}}, "not an HTTP method"),
                     ({"caller": {"nmespace": "x"}}, "Invalid caller: nmespace: Extra inputs"),
                     ({"port": "http"}, "takes a port number")):

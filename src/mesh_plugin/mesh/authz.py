@@ -1,25 +1,45 @@
 """Istio authorization, simulated exactly: which policies apply, and the decision for one request. Pure.
 
-Order per request at the destination: invalid JWT -> 401 (RequestAuthentication); CUSTOM (not
-simulatable: assumed to allow, said so); any matching DENY -> deny; no ALLOW policy -> allow; any matching
-ALLOW -> allow; else deny. Dry-run policies (``istio.io/dry-run: "true"``) never decide, they are reported.
-HTTP-only fields on a TCP port: an ALLOW rule that uses one is dropped; in DENY/AUDIT only the field is.
+The simulator follows istiod's translation of AuthorizationPolicy into Envoy RBAC and the order of the
+inbound filters, so that it decides as the sidecar does (checked against a real Envoy running istiod's
+configuration by bench/fidelity.py):
+
+- the connection first: the PeerAuthentication mode of the target port decides whether a plaintext or an
+  mTLS connection finds a filter chain at all (plaintext to STRICT, mTLS to DISABLE: refused);
+- CUSTOM (``pilot/pkg/security/authz/builder/builder.go``): the ext_authz filter comes first; a provider
+  that is not in the mesh config (or whose service is missing), or several providers on one workload,
+  turn the CUSTOM rules into an RBAC DENY; otherwise the external answer cannot be simulated (assumed
+  allow, said so);
+- RequestAuthentication (``pilot/pkg/security/authn/policy_applier.go``): jwt_authn, an invalid token is
+  401, a missing one passes without identity;
+- DENY, then ALLOW (no ALLOW policy: allow; an ALLOW policy without rules matches nothing); AUDIT and
+  dry-run policies never decide (reported).
+
+Rules are matched as Istio generates them (``pilot/pkg/security/authz/model/{model,generator}.go``,
+``matcher/*.go``): principals as ``spiffe://`` strings (exact, ``prefix*``, ``*suffix``, ``*`` = any
+authenticated peer; any string, SPIFFE-shaped or not), namespaces and service accounts as regexes on the
+peer's URI, trust domains (with the mesh's trustDomainAliases), methods exactly and case-sensitively,
+hosts case-insensitively, paths with templates, request principals split at the last ``/`` into issuer and
+subject, claims as lists or strings (``scope``, ``permission`` and ``spaceDelimitedClaims`` split on
+spaces). HTTP-only fields on a TCP port: an ALLOW rule that uses one is dropped whole; in DENY/AUDIT/CUSTOM
+only the field is dropped. A ``when`` key Istio does not know drops the rule.
 """
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import InvalidInput
 from ..kube.snapshot import Snapshot, annotations_of, labels_of, name_of, ns_of
 
 ACTIONS = ("CUSTOM", "DENY", "ALLOW", "AUDIT")
 HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
-HTTP_SOURCE = ("requestPrincipals", "notRequestPrincipals")
-HTTP_OPERATION = ("hosts", "notHosts", "methods", "notMethods", "paths", "notPaths")
-HTTP_WHEN = ("request.headers", "request.auth.")
+SPIFFE = "spiffe://"
+#: claims jwt_authn always splits on spaces (pilot/pkg/security/authn/policy_applier.go buildSpaceDelimitedClaims)
+DEFAULT_SPACE_DELIMITED = ("permission", "scope")
 
 
 @dataclass
@@ -29,9 +49,9 @@ class Request:
     port: int | None = None
     http: bool = True
     mtls: bool = True
-    principal: str | None = None          # "<td>/ns/<ns>/sa/<sa>" when mTLS
+    principal: str | None = None          # the peer's identity: "<td>/ns/<ns>/sa/<sa>" or any URI SAN
     source_ip: str | None = None
-    remote_ip: str | None = None
+    remote_ip: str | None = None           # default: the last X-Forwarded-For address, else source_ip
     method: str = "GET"
     path: str = "/"
     host: str | None = None
@@ -41,6 +61,14 @@ class Request:
     subject: str | None = None
     claims: dict[str, Any] = field(default_factory=dict)
     sni: str | None = None
+    destination_ip: str | None = None
+
+    @property
+    def peer_uri(self) -> str | None:
+        """The URI SAN of the client certificate, as Envoy's RBAC sees it (None without mTLS)."""
+        if not self.mtls or not self.principal:
+            return None
+        return self.principal if self.principal.startswith(SPIFFE) else SPIFFE + self.principal
 
     @property
     def source_namespace(self) -> str | None:
@@ -51,6 +79,33 @@ class Request:
     def request_principal(self) -> str | None:
         return f"{self.issuer}/{self.subject}" if self.token and self.issuer else None
 
+    def remote(self) -> str | None:
+        """remote.ip / remoteIpBlocks: Istio's inbound HCM has use_remote_address false and no trusted hops,
+        so Envoy takes the last X-Forwarded-For address, else the peer address."""
+        if self.remote_ip:
+            return self.remote_ip
+        xff = {k.lower(): v for k, v in self.headers.items()}.get("x-forwarded-for")
+        if xff:
+            last = xff.split(",")[-1].strip()
+            try:
+                ipaddress.ip_address(last)
+                return last
+            except ValueError:
+                pass
+        return self.source_ip
+
+    def normalized_path(self) -> str:
+        """The path Envoy's RBAC matches: query removed, dot segments resolved (normalize_path: true)."""
+        path = (self.path or "/").split("?", 1)[0].split("#", 1)[0]
+        if not path.startswith("/"):
+            path = "/" + path
+        norm = posixpath.normpath(path)
+        if norm.startswith("//"):
+            norm = "/" + norm.lstrip("/")
+        if path.endswith("/") and norm != "/":
+            norm += "/"
+        return norm
+
 
 @dataclass
 class Decision:
@@ -59,11 +114,12 @@ class Decision:
     action: str | None = None              # the action of the deciding policy
     rule: int | None = None
     reason: str = ""
-    status: int = 200                      # what the caller sees: 200, 401 or 403
+    status: int = 200                      # what the caller sees: 200, 401, 403, or 0 (connection closed)
     nearest: str | None = None             # for a deny: the closest ALLOW rule
     failed: list[str] = field(default_factory=list)   # its conditions that did not match
     dry_run: list[str] = field(default_factory=list)  # what dry-run policies would have done
     notes: list[str] = field(default_factory=list)
+    refused: bool = False                  # refused at the connection (mTLS mode of the port), before any policy
 
 
 # -- which policies apply -----------------------------------------------------------------------------
@@ -72,25 +128,27 @@ def _selector(obj: dict) -> dict[str, str]:
 
 
 def applies(obj: dict, namespace: str, labels: dict[str, str], root: str) -> bool:
+    """Whether an AuthorizationPolicy or RequestAuthentication applies to a sidecar workload: policies of its
+    namespace and of the root namespace whose selector matches its labels (no selector: all of them);
+    policies bound with targetRef(s) are for gateways and waypoints, never sidecars
+    (pilot/pkg/model/policyattachment.go ShouldAttachPolicy)."""
     spec = obj.get("spec") or {}
     if spec.get("targetRef") or spec.get("targetRefs"):
-        return False  # bound to a waypoint/gateway by reference, not to sidecar workloads
-    sel = _selector(obj)
-    if ns_of(obj) == root and not sel:
-        return True
-    if ns_of(obj) != namespace:
         return False
-    return all(labels.get(k) == v for k, v in sel.items())
+    if ns_of(obj) not in (namespace, root):
+        return False
+    return all(labels.get(k) == v for k, v in _selector(obj).items())
 
 
 def pods_under(snap: Snapshot, obj: dict, root: str) -> list[dict]:
-    """The pods a policy applies to; only its own namespace is scanned unless it is mesh-wide."""
+    """The pods a policy applies to; only its own namespace is scanned unless it is in the root namespace."""
     candidates = snap.of("Pod") if ns_of(obj) == root else snap.of("Pod", ns_of(obj))
     return [p for p in candidates if applies(obj, ns_of(p), labels_of(p), root)]
 
 
 def is_dry_run(ap: dict) -> bool:
-    return str(annotations_of(ap).get("istio.io/dry-run", "")).lower() == "true"
+    """The istio.io/dry-run annotation, parsed as Go's strconv.ParseBool does."""
+    return str(annotations_of(ap).get("istio.io/dry-run", "")).strip() in ("1", "t", "T", "true", "TRUE", "True")
 
 
 def policies_for(snap: Snapshot, namespace: str, labels: dict[str, str], root: str = "istio-system"
@@ -98,7 +156,9 @@ def policies_for(snap: Snapshot, namespace: str, labels: dict[str, str], root: s
     out: dict[str, list[dict]] = {a: [] for a in ACTIONS}
     for ap in snap.of("AuthorizationPolicy"):
         if applies(ap, namespace, labels, root):
-            out[str((ap.get("spec") or {}).get("action") or "ALLOW").upper()].append(ap)
+            action = str((ap.get("spec") or {}).get("action") or "ALLOW").upper()
+            if action in out:
+                out[action].append(ap)
     for a in out:
         out[a].sort(key=lambda p: (ns_of(p) != root, ns_of(p), name_of(p)))
     return out
@@ -109,25 +169,51 @@ def request_authentications(snap: Snapshot, namespace: str, labels: dict[str, st
     return [ra for ra in snap.of("RequestAuthentication") if applies(ra, namespace, labels, root)]
 
 
-# -- matching --------------------------------------------------------------------------------------------
+# -- Envoy's matchers, as Istio builds them -----------------------------------------------------------
 def str_match(pattern: str, value: str | None, case_insensitive: bool = False) -> bool:
+    """Istio's wildcard string match (matcher.StringMatcher): ``*`` = any non-empty value, ``x*`` prefix,
+    ``*x`` suffix, else exact."""
     if value is None:
         return False
     p, v = (pattern.lower(), value.lower()) if case_insensitive else (pattern, value)
     if p == "*":
-        return True
-    if p.endswith("*"):
-        return v.startswith(p[:-1])
+        return v != ""
     if p.startswith("*"):
         return v.endswith(p[1:])
+    if p.endswith("*"):
+        return v.startswith(p[:-1])
     return p == v
 
 
-def path_match(pattern: str, path: str) -> bool:
-    """Istio paths: exact, prefix/suffix ``*``, and templates ``{*}`` (one segment), ``{**}`` (any)."""
-    path = path.split("?", 1)[0]
-    if "{" not in pattern:
-        return str_match(pattern, path)
+def _header_match(pattern: str, value: str | None, ignore_case: bool = False) -> bool:
+    """matcher.HeaderMatcher / HostMatcher: ``*`` = the header is present (any value, even empty)."""
+    if value is None:
+        return False
+    if pattern == "*":
+        return True
+    p, v = (pattern.lower(), value.lower()) if ignore_case else (pattern, value)
+    if p.startswith("*"):
+        return v.endswith(p[1:])
+    if p.endswith("*"):
+        return v.startswith(p[:-1])
+    return p == v
+
+
+def _with_prefix(pattern: str, prefix: str, value: str | None) -> bool:
+    """matcher.StringMatcherWithPrefix(pattern, prefix) against ``value`` (principals: prefix spiffe://)."""
+    if value is None:
+        return False
+    if pattern == "*":
+        return re.fullmatch(".+", value, re.S) is not None
+    if pattern.startswith("*"):
+        return re.fullmatch(re.escape(prefix) + ".*" + re.escape(pattern[1:]), value, re.S) is not None
+    if pattern.endswith("*"):
+        return value.startswith(prefix + pattern[:-1])
+    return value == prefix + pattern
+
+
+def _template_regex(pattern: str) -> str:
+    """Envoy's uri_template match of an Istio path template ({*} -> one segment, {**} -> any segments)."""
     rx = ""
     for part in re.split(r"(\{\*\*\}|\{\*\})", pattern):
         if part == "{*}":
@@ -136,240 +222,567 @@ def path_match(pattern: str, path: str) -> bool:
             rx += ".*"
         else:
             rx += re.escape(part)
-    return re.fullmatch(rx, path) is not None
+    return rx
+
+
+def path_match(pattern: str, path: str) -> bool:
+    """Istio paths: exact, prefix/suffix ``*``, ``*`` = any, and templates ``{*}`` / ``{**}``."""
+    path = path.split("?", 1)[0]
+    if "{*" in pattern:
+        return re.fullmatch(_template_regex(pattern), path) is not None
+    return str_match(pattern, path)
 
 
 def ip_match(cidr: str, ip: str | None) -> bool:
     if not ip:
         return False
     try:
-        return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False)
+        return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr.strip(), strict=False)
     except ValueError:
         return False
 
 
-def _claim(claims: dict[str, Any], key: str) -> list[str]:
-    """request.auth.claims[a][b] -> values (a list claim gives all its items)."""
-    path = re.findall(r"\[([^\]]+)\]", key)
-    cur: Any = claims
+def _namespace_match(pattern: str, uri: str | None) -> bool:
+    """srcNamespaceGenerator: the regex ``.*/ns/<ns with * as .*>/.*`` on the peer's URI."""
+    if uri is None:
+        return False
+    ns_rx = ".*".join(re.escape(p) for p in pattern.split("*"))
+    return re.fullmatch(f".*/ns/{ns_rx}/.*", uri, re.S) is not None
+
+
+def _service_account_match(pattern: str, policy_ns: str, uri: str | None) -> bool:
+    """srcServiceAccountGenerator: ``spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)?`` (ns defaults to the policy's)."""
+    if uri is None:
+        return False
+    ns, sep, sa = pattern.partition("/")
+    if not sep:
+        ns, sa = policy_ns, pattern
+    rx = f"spiffe://.+/ns/{re.escape(ns)}/(.+/|)sa/{re.escape(sa)}(/.+)?"
+    return re.fullmatch(rx, uri, re.S) is not None
+
+
+def _trust_domain_match(pattern: str, uri: str | None) -> bool:
+    """srcTrustDomainGenerator: ``*`` any spiffe://, exact = prefix spiffe://<td>/, one * = regex on the td."""
+    if uri is None:
+        return False
+    if pattern == "*":
+        return uri.startswith(SPIFFE)
+    if "*" not in pattern:
+        return uri.startswith(f"{SPIFFE}{pattern}/")
+    a, b = pattern.split("*", 1)
+    return re.fullmatch(f"spiffe://{re.escape(a)}[^/]*{re.escape(b)}/.*", uri, re.S) is not None
+
+
+def _claim_values(payload: dict | None, path: list[str]) -> list | None:
+    cur: Any = payload
     for p in path:
-        cur = cur.get(p) if isinstance(cur, dict) else None
-    if cur is None:
-        return []
-    return [str(x) for x in cur] if isinstance(cur, list) else [str(cur)]
-
-
-def _when_values(key: str, req: Request, trust_domain: str) -> list[str] | None:
-    """The request's values for a `when` key; None when the key does not apply (HTTP-only on TCP)."""
-    if key.startswith("request.headers["):
-        if not req.http:
+        if not isinstance(cur, dict) or p not in cur:
             return None
-        h = key[len("request.headers["):-1].lower()
-        v = {k.lower(): x for k, x in req.headers.items()}.get(h)
-        return [v] if v is not None else []
-    if key.startswith("request.auth.claims"):
-        return _claim(req.claims, key[len("request.auth.claims"):]) if req.http and req.token else (
-            None if not req.http else [])
-    simple = {"source.ip": [req.source_ip] if req.source_ip else [],
-              "remote.ip": [req.remote_ip or req.source_ip] if (req.remote_ip or req.source_ip) else [],
-              "source.namespace": [req.source_namespace] if req.source_namespace else [],
-              "source.principal": [req.principal] if req.mtls and req.principal else [],
-              "request.auth.principal": [req.request_principal] if req.request_principal else [],
-              "request.auth.audiences": [str(a) for a in (req.claims.get("aud") if isinstance(req.claims.get("aud"),
-                                                                                            list) else
-                                                          [req.claims.get("aud")] if req.claims.get("aud") else [])],
-              "request.auth.presenter": [str(req.claims.get("azp"))] if req.claims.get("azp") else [],
-              "destination.port": [str(req.port)] if req.port else [],
-              "connection.sni": [req.sni] if req.sni else []}
-    if key.startswith("request.auth.") and not req.http:
-        return None
-    return simple.get(key, [])
+        cur = cur[p]
+    return cur
 
 
-def _matches_values(values: list[str], patterns: list[str], ip: bool = False) -> bool:
-    return any((ip_match(p, v) if ip else str_match(p, v)) for p in patterns for v in values)
+def _metadata_string_or_list(value: Any, patterns: list[str]) -> bool:
+    """MetadataListValueMatcher with useExtendedJwt: a string value matches directly, a list when one of its
+    string items matches (numbers and objects never match a string matcher)."""
+    items = value if isinstance(value, list) else [value]
+    return any(isinstance(v, str) and str_match(p, v) for p in patterns for v in items)
 
 
-def source_conditions(src: dict, req: Request, td: str) -> list[tuple[str, bool, bool]]:
-    """(description, matched, http_only) for every field of a `from.source`."""
-    principal = req.principal if req.mtls else None
-    rp = req.request_principal
-    conds = []
-
-    def add(desc: str, ok: bool, http_only: bool = False) -> None:
-        conds.append((desc, ok, http_only))
-
-    if src.get("principals"):
-        add(f"principals {src['principals']}" + ("" if req.mtls else " (needs mTLS: request is plaintext)"),
-            any(str_match(p, principal) for p in src["principals"]))
-    if src.get("notPrincipals"):
-        add(f"notPrincipals {src['notPrincipals']}", not any(str_match(p, principal) for p in src["notPrincipals"]))
-    if src.get("namespaces"):
-        add(f"namespaces {src['namespaces']}" + ("" if req.mtls else " (needs mTLS: request is plaintext)"),
-            any(str_match(p, req.source_namespace) for p in src["namespaces"]))
-    if src.get("notNamespaces"):
-        add(f"notNamespaces {src['notNamespaces']}",
-            not any(str_match(p, req.source_namespace) for p in src["notNamespaces"]))
-    if src.get("serviceAccounts"):
-        sas = [f"{td}/ns/{s.split('/')[0]}/sa/{s.split('/')[1]}" for s in src["serviceAccounts"] if "/" in s]
-        add(f"serviceAccounts {src['serviceAccounts']}", principal in sas)
-    if src.get("trustDomains"):
-        tdv = principal.split("/", 1)[0] if principal else None
-        add(f"trustDomains {src['trustDomains']}", any(str_match(p, tdv) for p in src["trustDomains"]))
-    if src.get("ipBlocks"):
-        add(f"ipBlocks {src['ipBlocks']}", any(ip_match(c, req.source_ip) for c in src["ipBlocks"]))
-    if src.get("notIpBlocks"):
-        add(f"notIpBlocks {src['notIpBlocks']}", not any(ip_match(c, req.source_ip) for c in src["notIpBlocks"]))
-    if src.get("remoteIpBlocks"):
-        add(f"remoteIpBlocks {src['remoteIpBlocks']}",
-            any(ip_match(c, req.remote_ip or req.source_ip) for c in src["remoteIpBlocks"]))
-    if src.get("notRemoteIpBlocks"):
-        add(f"notRemoteIpBlocks {src['notRemoteIpBlocks']}",
-            not any(ip_match(c, req.remote_ip or req.source_ip) for c in src["notRemoteIpBlocks"]))
-    if src.get("requestPrincipals"):
-        add(f"requestPrincipals {src['requestPrincipals']}" + ("" if rp else " (no valid JWT)"),
-            any(str_match(p, rp) for p in src["requestPrincipals"]), True)
-    if src.get("notRequestPrincipals"):
-        add(f"notRequestPrincipals {src['notRequestPrincipals']}",
-            not any(str_match(p, rp) for p in src["notRequestPrincipals"]), True)
-    return conds
+def _split_request_principal(value: str) -> tuple[Callable[[Any], bool], Callable[[Any], bool]]:
+    """requestPrincipalGenerator: split at the last "/" into issuer and subject matchers."""
+    idx = value.rfind("/")
+    found = idx >= 0
+    iss, sub = (value[:idx], value[idx + 1:]) if found else (value, "")
+    any_ = lambda v: isinstance(v, str) and v != ""  # noqa: E731  ".+"
+    exact = lambda s: (lambda v: isinstance(v, str) and v == s)  # noqa: E731
+    suffix = lambda s: (lambda v: isinstance(v, str) and v.endswith(s))  # noqa: E731
+    prefix = lambda s: (lambda v: isinstance(v, str) and v.startswith(s))  # noqa: E731
+    if value == "*":
+        return any_, any_
+    if value.startswith("*"):
+        if found:
+            return (any_ if iss == "*" else suffix(iss[1:])), exact(sub)
+        return any_, suffix(value[1:])
+    if value.endswith("*"):
+        if found:
+            return exact(iss), (any_ if sub == "*" else prefix(sub[:-1]))
+        return prefix(value[:-1]), any_
+    return exact(iss), exact(sub)
 
 
-def operation_conditions(op: dict, req: Request) -> list[tuple[str, bool, bool]]:
-    conds = []
-    if op.get("hosts"):
-        conds.append((f"hosts {op['hosts']}", any(str_match(h, req.host, True) for h in op["hosts"]), True))
-    if op.get("notHosts"):
-        conds.append((f"notHosts {op['notHosts']}", not any(str_match(h, req.host, True) for h in op["notHosts"]),
-                      True))
-    if op.get("ports"):
-        conds.append((f"ports {op['ports']}", str(req.port) in [str(p) for p in op["ports"]], False))
-    if op.get("notPorts"):
-        conds.append((f"notPorts {op['notPorts']}", str(req.port) not in [str(p) for p in op["notPorts"]], False))
-    if op.get("methods"):
-        conds.append((f"methods {op['methods']}", req.method.upper() in [m.upper() for m in op["methods"]], True))
-    if op.get("notMethods"):
-        conds.append((f"notMethods {op['notMethods']}",
-                      req.method.upper() not in [m.upper() for m in op["notMethods"]], True))
-    if op.get("paths"):
-        conds.append((f"paths {op['paths']}", any(path_match(p, req.path) for p in op["paths"]), True))
-    if op.get("notPaths"):
-        conds.append((f"notPaths {op['notPaths']}", not any(path_match(p, req.path) for p in op["notPaths"]), True))
-    return conds
+def request_principal_match(value: str, payload: dict | None) -> bool:
+    if payload is None:
+        return False
+    m_iss, m_sub = _split_request_principal(value)
+    return m_iss(payload.get("iss")) and m_sub(payload.get("sub"))
+
+
+# -- trust domains ------------------------------------------------------------------------------------
+def _td_string_match(a: str, lst: list[str]) -> bool:
+    def prefix(x: str, pat: str) -> bool:
+        return pat.endswith("*") and x.startswith(pat[:-1])
+
+    def suffix(x: str, pat: str) -> bool:
+        return pat.startswith("*") and x.endswith(pat[1:])
+
+    return any(a == s or s == "*" or prefix(a, s) or prefix(s, a) or suffix(a, s) or suffix(s, a) for s in lst)
+
+
+def replace_trust_domain_aliases(principals: list[str], tds: list[str]) -> list[str]:
+    """trustdomain.Bundle.ReplaceTrustDomainAliases: a principal ``<td>/ns/x/sa/y`` whose trust domain is the
+    mesh's, an alias or cluster.local is expanded to every trust domain of the bundle."""
+    out: list[str] = []
+    for p in principals:
+        parts = p.split("/")
+        if len(parts) != 5 or parts[0] == "*":
+            out.append(p)
+            continue
+        td = parts[0]
+        if _td_string_match(td, tds) or td == "cluster.local":
+            seen: list[str] = []
+            for t in tds:
+                new = p if (t.startswith("*") and td.endswith(t[1:])) else "/".join([t, *parts[1:]])
+                if new not in seen:
+                    seen.append(new)
+            out += seen
+        else:
+            out.append(p)
+    return out
+
+
+def expand_trust_domain_aliases(values: list[str], tds: list[str]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        for x in (tds if v in tds else [v]):
+            if x not in out:
+                out.append(x)
+    return out
+
+
+# -- one rule, as Envoy RBAC policy ------------------------------------------------------------------------
+@dataclass
+class Field_:
+    """One constraint of a rule: a field (or `when` key) with its values and notValues."""
+
+    desc: str
+    http_only: bool
+    test: Callable[[Request, dict | None], bool]   # (request, JWT payload) -> matched
 
 
 @dataclass
 class RuleResult:
     matched: bool
     failed: list[str]
-    dropped: bool = False   # an ALLOW rule dropped for HTTP-only fields on TCP
+    dropped: bool = False   # an ALLOW rule dropped for HTTP-only fields on TCP, or an unknown `when` key
 
 
-def evaluate_rule(rule: dict, req: Request, action: str, td: str) -> RuleResult:
-    """Does one rule match? from (any) AND to (any) AND every when."""
-    failed: list[str] = []
-    ignore_http = not req.http and action in ("DENY", "AUDIT", "CUSTOM")
+@dataclass
+class Context:
+    trust_domains: list[str]
+    policy_ns: str = ""
 
-    def check(conds: list[tuple[str, bool, bool]]) -> tuple[bool, list[str], bool]:
-        http_only = any(h for _, _, h in conds)
-        if not req.http and http_only and action == "ALLOW":
-            return False, ["uses HTTP-only fields on a TCP port: the rule is dropped"], True
-        relevant = [(d, ok) for d, ok, h in conds if not (ignore_http and h)]
-        bad = [d for d, ok in relevant if not ok]
-        return not bad, bad, False
 
-    for part, builder in (("from", lambda x: source_conditions(x.get("source") or {}, req, td)),
-                          ("to", lambda x: operation_conditions(x.get("operation") or {}, req))):
-        items = rule.get(part)
-        if items is None:
-            continue
+def _values_field(name: str, values: list[str] | None, not_values: list[str] | None, http_only: bool,
+                  one: Callable[[str, Request, dict | None], bool],
+                  group: Callable[[list[str], Request, dict | None], bool] | None = None) -> list[Field_]:
+    """values -> OR of matchers; notValues -> NOT(OR); ``group`` evaluates a whole list at once (the
+    'extended' generators: request principals, audiences, presenter, claims)."""
+    out = []
+
+    def any_of(vals: list[str]) -> Callable[[Request, dict | None], bool]:
+        if group is not None:
+            return lambda r, pl: group(vals, r, pl)
+        return lambda r, pl: any(one(v, r, pl) for v in vals)
+
+    if values:
+        vals = list(values)
+        f = any_of(vals)
+        out.append(Field_(f"{name} {vals}", http_only, f))
+    if not_values:
+        nvals = list(not_values)
+        nf = any_of(nvals)
+        out.append(Field_(f"not {name} {nvals}", http_only, lambda r, pl, nf=nf: not nf(r, pl)))
+    return out
+
+
+def _strs(x: Any) -> list[str]:
+    return [str(v) for v in x] if isinstance(x, list) else []
+
+
+def _source_fields(src: dict, ctx: Context) -> list[Field_]:
+    tds = ctx.trust_domains
+    pol_ns = ctx.policy_ns
+    out: list[Field_] = []
+    # insertFront order in model.New puts principals first; order does not change the result
+    out += _values_field("principals", replace_trust_domain_aliases(_strs(src.get("principals")), tds),
+                         replace_trust_domain_aliases(_strs(src.get("notPrincipals")), tds), False,
+                         lambda v, r, pl: _with_prefix(v, SPIFFE, r.peer_uri))
+    out += _values_field("requestPrincipals", _strs(src.get("requestPrincipals")),
+                         _strs(src.get("notRequestPrincipals")), True,
+                         lambda v, r, pl: request_principal_match(v, pl))
+    out += _values_field("serviceAccounts", _strs(src.get("serviceAccounts")), _strs(src.get("notServiceAccounts")),
+                         False, lambda v, r, pl: _service_account_match(v, pol_ns, r.peer_uri))
+    out += _values_field("trustDomains", expand_trust_domain_aliases(_strs(src.get("trustDomains")), tds),
+                         expand_trust_domain_aliases(_strs(src.get("notTrustDomains")), tds), False,
+                         lambda v, r, pl: _trust_domain_match(v, r.peer_uri))
+    out += _values_field("namespaces", _strs(src.get("namespaces")), _strs(src.get("notNamespaces")), False,
+                         lambda v, r, pl: _namespace_match(v, r.peer_uri))
+    out += _values_field("remoteIpBlocks", _strs(src.get("remoteIpBlocks")), _strs(src.get("notRemoteIpBlocks")),
+                         False, lambda v, r, pl: ip_match(v, r.remote()))
+    out += _values_field("ipBlocks", _strs(src.get("ipBlocks")), _strs(src.get("notIpBlocks")), False,
+                         lambda v, r, pl: ip_match(v, r.source_ip))
+    return out
+
+
+def _operation_fields(op: dict) -> list[Field_]:
+    out: list[Field_] = []
+    out += _values_field("hosts", _strs(op.get("hosts")), _strs(op.get("notHosts")), True,
+                         lambda v, r, pl: _header_match(v, r.host, ignore_case=True))
+    out += _values_field("methods", _strs(op.get("methods")), _strs(op.get("notMethods")), True,
+                         lambda v, r, pl: _header_match(v, r.method))
+    out += _values_field("paths", _strs(op.get("paths")), _strs(op.get("notPaths")), True,
+                         lambda v, r, pl: path_match(v, r.normalized_path()))
+    out += _values_field("ports", _strs(op.get("ports")), _strs(op.get("notPorts")), False,
+                         lambda v, r, pl: r.port is not None and v.isdigit() and int(v) == int(r.port))
+    return out
+
+
+def _bracket_path(key: str, prefix: str) -> list[str] | None:
+    rest = key[len(prefix):]
+    names = re.findall(r"\[([^\[\]]*)\]", rest)
+    if not names or "".join(f"[{n}]" for n in names) != rest:
+        return None
+    return names
+
+
+def _when_field(cond: dict, ctx: Context) -> tuple[str, list[Field_]] | None:
+    """('permission'|'principal', fields) for a `when` condition; None for a key Istio does not know (the rule
+    is then dropped whatever its action)."""
+    key = str(cond.get("key", ""))
+    values, not_values = _strs(cond.get("values")), _strs(cond.get("notValues"))
+    tds = ctx.trust_domains
+
+    def f(http_only: bool, one: Callable | None = None, group: Callable | None = None,
+          vals: list[str] = values, nvals: list[str] = not_values) -> list[Field_]:
+        return _values_field(f"when {key}", vals, nvals, http_only, one or (lambda *_: False), group)
+
+    if key == "destination.ip":
+        return "permission", f(False, lambda v, r, pl: ip_match(v, r.destination_ip))
+    if key == "destination.port":
+        return "permission", f(False, lambda v, r, pl: r.port is not None and v.isdigit() and int(v) == int(r.port))
+    if key == "connection.sni":
+        return "permission", f(False, lambda v, r, pl: str_match(v, r.sni))
+    if key.startswith("experimental.envoy.filters."):
+        return "permission", f(False, lambda v, r, pl: False)
+    if key == "source.ip":
+        return "principal", f(False, lambda v, r, pl: ip_match(v, r.source_ip))
+    if key == "remote.ip":
+        return "principal", f(False, lambda v, r, pl: ip_match(v, r.remote()))
+    if key == "source.namespace":
+        return "principal", f(False, lambda v, r, pl: _namespace_match(v, r.peer_uri))
+    if key == "source.trustDomain":
+        return "principal", f(False, lambda v, r, pl: _trust_domain_match(v, r.peer_uri),
+                              vals=expand_trust_domain_aliases(values, tds),
+                              nvals=expand_trust_domain_aliases(not_values, tds))
+    if key == "source.serviceAccount":
+        return "principal", f(False, lambda v, r, pl: _service_account_match(v, ctx.policy_ns, r.peer_uri))
+    if key == "source.principal":
+        return "principal", f(False, lambda v, r, pl: _with_prefix(v, SPIFFE, r.peer_uri),
+                              vals=replace_trust_domain_aliases(values, tds),
+                              nvals=replace_trust_domain_aliases(not_values, tds))
+    if key == "request.auth.principal":
+        return "principal", f(True, group=lambda vs, r, pl: any(request_principal_match(v, pl) for v in vs))
+    if key == "request.auth.audiences":
+        return "principal", f(True, group=lambda vs, r, pl: pl is not None and _metadata_string_or_list(
+            pl.get("aud"), vs))
+    if key == "request.auth.presenter":
+        return "principal", f(True, group=lambda vs, r, pl: pl is not None and _metadata_string_or_list(
+            pl.get("azp"), vs))
+    if key.startswith("request.headers"):
+        names = _bracket_path(key, "request.headers")
+        if not names or len(names) != 1:
+            return None
+        header = names[0].lower()
+
+        def hdr(v: str, r: Request, pl: dict | None, header: str = header) -> bool:
+            return _header_match(v, {k.lower(): x for k, x in r.headers.items()}.get(header))
+
+        return "principal", f(True, hdr)
+    if key.startswith("request.auth.claims"):
+        path = _bracket_path(key, "request.auth.claims")
+        if not path:
+            return None
+        return "principal", f(True, group=lambda vs, r, pl, path=path: pl is not None and _metadata_string_or_list(
+            _claim_values(pl, path), vs))
+    return None
+
+
+@dataclass
+class CompiledRule:
+    permissions: list[list[Field_]]   # OR of ANDs
+    principals: list[list[Field_]]    # OR of ANDs
+    invalid: str | None = None        # why Istio skips the rule whatever the action
+
+
+def compile_rule(rule: dict, ctx: Context) -> CompiledRule:
+    base_perm: list[Field_] = []
+    base_princ: list[Field_] = []
+    for cond in rule.get("when") or []:
+        w = _when_field(cond or {}, ctx)
+        if w is None:
+            return CompiledRule([], [], f"unknown condition key {str((cond or {}).get('key'))!r}: Istio skips the rule")
+        (base_perm if w[0] == "permission" else base_princ).extend(w[1])
+    principals = [_source_fields((f or {}).get("source") or {}, ctx) + base_princ for f in rule.get("from") or []]
+    permissions = [_operation_fields((t or {}).get("operation") or {}) + base_perm for t in rule.get("to") or []]
+    return CompiledRule(permissions or [list(base_perm)], principals or [list(base_princ)])
+
+
+def evaluate_compiled(cr: CompiledRule, req: Request, action: str, payload: dict | None) -> RuleResult:
+    """Does one rule match? any permission AND any principal, as Envoy's RBAC policy."""
+    if cr.invalid:
+        return RuleResult(False, [cr.invalid], True)
+    tcp = not req.http
+    if tcp and action == "ALLOW":
+        for group in cr.permissions + cr.principals:
+            bad = [f.desc for f in group if f.http_only]
+            if bad:
+                return RuleResult(False, [f"{bad[0]}: HTTP-only on a TCP port, so Istio drops this ALLOW rule"], True)
+
+    def side(groups: list[list[Field_]], part: str) -> list[str] | None:
         best: list[str] | None = None
-        any_ok = False
-        for item in items:
-            ok, bad, dropped = check(builder(item))
-            if dropped:
-                return RuleResult(False, bad, True)
-            if ok:
-                any_ok = True
-                break
+        for group in groups:
+            live = [f for f in group if not (tcp and f.http_only)]
+            bad = [f.desc for f in live if not f.test(req, payload)]
+            if not bad:
+                return None
             if best is None or len(bad) < len(best):
                 best = bad
-        if not any_ok:
-            failed += [f"{part}: {b}" for b in (best or [f"no {part} entry matches"])]
-    for cond in rule.get("when") or []:
-        key = str(cond.get("key", ""))
-        values = _when_values(key, req, td)
-        if values is None:
-            if action == "ALLOW":
-                return RuleResult(False, [f"when {key}: HTTP-only condition on a TCP port: the rule is dropped"], True)
-            continue
-        ip = key in ("source.ip", "remote.ip", "destination.ip")
-        if cond.get("values") and not _matches_values(values, [str(v) for v in cond["values"]], ip):
-            failed.append(f"when {key} in {cond['values']} (request has {values or 'none'})")
-        if cond.get("notValues") and _matches_values(values, [str(v) for v in cond["notValues"]], ip):
-            failed.append(f"when {key} not in {cond['notValues']} (request has {values})")
+        return [f"{part}: {b}" for b in (best or [f"no {part} entry matches"])]
+
+    failed: list[str] = []
+    for groups, part in ((cr.principals, "from"), (cr.permissions, "to")):
+        bad = side(groups, part)
+        if bad:
+            failed += bad
     return RuleResult(not failed, failed)
+
+
+def evaluate_rule(rule: dict, req: Request, action: str, td: str | list[str] = "cluster.local",
+                  policy_ns: str = "", payload: dict | None = None) -> RuleResult:
+    tds = [td] if isinstance(td, str) else list(td)
+    if payload is None and req.token and req.issuer:
+        payload = {"iss": req.issuer, "sub": req.subject, **req.claims}
+    return evaluate_compiled(compile_rule(rule, Context(tds, policy_ns)), req, action, payload)
 
 
 def _rules(ap: dict) -> list[dict]:
     return list((ap.get("spec") or {}).get("rules") or [])
 
 
-def jwt_check(ras: list[dict], req: Request) -> tuple[int, str] | None:
-    """401/403 before authorization, as Envoy's jwt_authn would answer; None when the request goes on."""
-    if not req.token:
-        return None
+# -- JWT (jwt_authn as Istio configures it) ----------------------------------------------------------------
+def _locations(rule: dict) -> list[tuple[str, str]]:
+    """Where a provider looks for its token: (kind, name) pairs; Envoy's default is the Authorization header
+    (Bearer) and the access_token query parameter."""
+    locs = [("header", str(h.get("name", "")).lower()) for h in rule.get("fromHeaders") or []]
+    locs += [("param", str(p)) for p in rule.get("fromParams") or []]
+    locs += [("cookie", str(c)) for c in rule.get("fromCookies") or []]
+    return locs or [("header", "authorization"), ("param", "access_token")]
+
+
+def jwt_rules(ras: list[dict]) -> list[dict]:
     rules = [r for ra in ras for r in ((ra.get("spec") or {}).get("jwtRules") or [])]
-    matching = [r for r in rules if r.get("issuer") == req.issuer]
+    return sorted(rules, key=lambda r: str(r.get("issuer", "")))
+
+
+def jwt_check(ras: list[dict], req: Request, token_location: tuple[str, str] = ("header", "authorization")
+              ) -> tuple[int, str] | None:
+    """401/403 before authorization, as Envoy's jwt_authn would answer; None when the request goes on."""
+    status, _ = jwt_authn(ras, req, token_location)
+    return status
+
+
+def jwt_authn(ras: list[dict], req: Request, token_location: tuple[str, str] = ("header", "authorization")
+              ) -> tuple[tuple[int, str] | None, dict | None]:
+    """(rejection or None, the verified payload or None). Requirements as policy_applier.go builds them:
+    each provider OR allow_missing (and, with several providers, any provider OR all of those)."""
+    rules = jwt_rules(ras)
+    if not rules or not req.token:
+        return None, None
+    seeing = [r for r in rules if token_location in _locations(r)]
+    if not seeing:
+        return None, None  # no provider reads the token where it is: missing, and allowed
+    matching = [r for r in seeing if r.get("issuer") == req.issuer]
     if not matching:
-        return 401, "Jwt issuer is not configured"
+        return (401, "Jwt issuer is not configured"), None
     exp = req.claims.get("exp")
     if exp is not None:
         import time
 
         try:
             if float(exp) < time.time():
-                return 401, "Jwt is expired"
+                return (401, "Jwt is expired"), None
         except (TypeError, ValueError):
-            return 401, "Jwt verification fails"
-    auds = [a for r in matching for a in r.get("audiences") or []]
+            return (401, "Jwt verification fails"), None
+    nbf = req.claims.get("nbf")
+    if nbf is not None:
+        import time
+
+        try:
+            if float(nbf) > time.time() + 60:
+                return (401, "Jwt not yet valid"), None
+        except (TypeError, ValueError):
+            return (401, "Jwt verification fails"), None
+    rule = matching[0]
+    auds = [str(a) for a in rule.get("audiences") or []]
     token_aud = req.claims.get("aud")
-    token_auds = token_aud if isinstance(token_aud, list) else ([token_aud] if token_aud else [])
+    token_auds = token_aud if isinstance(token_aud, list) else ([token_aud] if token_aud is not None else [])
     if auds and not set(map(str, token_auds)) & set(auds):
-        return 403, "Audiences in Jwt are not allowed"
+        return (403, "Audiences in Jwt are not allowed"), None
+    payload: dict[str, Any] = {"iss": req.issuer}
+    if req.subject is not None:
+        payload["sub"] = req.subject
+    payload.update(req.claims)
+    split = set(DEFAULT_SPACE_DELIMITED) | {str(c) for c in rule.get("spaceDelimitedClaims") or []}
+    for claim in split:
+        if isinstance(payload.get(claim), str):
+            payload[claim] = [x for x in payload[claim].split(" ") if x]
+    return None, payload
+
+
+# -- CUSTOM ---------------------------------------------------------------------------------------------
+def resolve_provider(name: str, mesh: dict, snap: Snapshot) -> str | None:
+    """Why the extension provider cannot be used (None when it can): Istio then generates an RBAC DENY with
+    the CUSTOM rules (builder.go getBadCustomDenyRules)."""
+    providers = [p for p in mesh.get("extensionProviders") or [] if isinstance(p, dict)]
+    found = [p for p in providers if p.get("name") == name]
+    if not found:
+        return f"extension provider {name!r} is not in the mesh config"
+    p = found[0]
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", name):
+        return f"extension provider name {name!r} is invalid"
+    conf = p.get("envoyExtAuthzHttp") or p.get("envoyExtAuthzGrpc")
+    if not isinstance(conf, dict):
+        return f"extension provider {name!r} is not an ext_authz provider"
+    service = str(conf.get("service") or "")
+    if not _service_exists(snap, service):
+        return f"extension provider {name!r}: service {service!r} is not found"
+    return None
+
+
+def _service_exists(snap: Snapshot, host: str) -> bool:
+    if "/" in host:
+        ns, _, host = host.partition("/")
+    for svc in snap.of("Service"):
+        full = f"{name_of(svc)}.{ns_of(svc)}.svc.cluster.local"
+        if host in (full, f"{name_of(svc)}.{ns_of(svc)}"):
+            return True
+    for se in snap.of("ServiceEntry"):
+        if host in ((se.get("spec") or {}).get("hosts") or []):
+            return True
+    return False
+
+
+def provider_kind(name: str, mesh: dict) -> str:
+    for p in mesh.get("extensionProviders") or []:
+        if isinstance(p, dict) and p.get("name") == name:
+            return "grpc" if p.get("envoyExtAuthzGrpc") else "http"
+    return "http"
+
+
+# -- the decision -----------------------------------------------------------------------------------------
+def connection_refusal(mode: str, req: Request, port: int | None) -> str | None:
+    at = f"port {port}" if port is not None else "the workload"
+    if not req.mtls and mode == "STRICT":
+        return (f"refused at the connection: {at} is STRICT mTLS, so a plaintext connection matches no filter chain "
+                "and the sidecar closes it before any policy is evaluated")
+    if req.mtls and mode == "DISABLE":
+        return (f"refused at the connection: {at} is DISABLE (plaintext only), so the mTLS handshake fails (a client "
+                "sidecar with auto mTLS sends plaintext here: pass plaintext)")
     return None
 
 
 def decide(snap: Snapshot, namespace: str, labels: dict[str, str], req: Request, root: str = "istio-system",
-           trust_domain: str = "cluster.local") -> Decision:
-    ras = request_authentications(snap, namespace, labels, root)
-    jwt = jwt_check(ras, req) if req.http else None
-    if jwt:
-        return Decision("DENY", reason=f"JWT rejected: {jwt[1]}", status=jwt[0])
-    if req.token and not ras:
-        req.token = False  # no RequestAuthentication: the token is not validated nor used
+           trust_domain: str = "cluster.local", *, mesh: dict | None = None, mtls_mode: str | None = None,
+           injected: bool = True, token_location: tuple[str, str] = ("header", "authorization")) -> Decision:
+    """Istio's decision for one request to a workload (see the module docstring for the order)."""
+    mesh = mesh or {}
+    tds = [trust_domain] + [str(a) for a in mesh.get("trustDomainAliases") or []]
+    if not injected:
+        return Decision("ALLOW", reason="the workload has no Istio sidecar: no policy is enforced",
+                        notes=["without a sidecar, AuthorizationPolicies and mTLS do not apply"])
+    if mtls_mode is None:
+        from .mtls import effective_mode
+
+        mtls_mode = effective_mode(snap, namespace, labels, req.port, root).mode
+    refusal = connection_refusal(mtls_mode, req, req.port)
+    if refusal:
+        return Decision("DENY", reason=refusal, status=0, refused=True)
+    deny_status = 403 if req.http else 0
+    closed = "" if req.http else " (a TCP port: the connection is closed)"
     pols = policies_for(snap, namespace, labels, root)
     d = Decision("ALLOW")
-    for action in ("DENY", "ALLOW", "CUSTOM", "AUDIT"):
+
+    def ctx(ap: dict) -> Context:
+        return Context(tds, ns_of(ap))
+
+    def first_match(ap: dict, action: str, payload: dict | None) -> int | None:
+        for i, rule in enumerate(_rules(ap)):
+            if evaluate_compiled(compile_rule(rule, ctx(ap)), req, action, payload).matched:
+                return i
+        return None
+
+    # 1. CUSTOM: ext_authz first (listener_builder.go: authzCustomBuilder before authn and authz)
+    custom = [ap for ap in pols["CUSTOM"]]
+    providers = sorted({str(((ap.get("spec") or {}).get("provider") or {}).get("name") or "") for ap in custom})
+    for ap in custom:
+        prov = str(((ap.get("spec") or {}).get("provider") or {}).get("name") or "")
+        if len(providers) > 1:
+            why = (f"several CUSTOM providers ({', '.join(providers)}) on one workload need "
+                   "PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS: Istio denies what their rules match instead")
+        else:
+            why = resolve_provider(prov, mesh, snap)
+            if why:
+                why += ": Istio denies what its rules match instead"
+        if why is None and not req.http and provider_kind(prov, mesh) == "http":
+            d.notes.append(f"CUSTOM policy {ns_of(ap)}/{name_of(ap)} (HTTP provider {prov!r}) is ignored on a TCP port")
+            continue
+        hit = first_match(ap, "DENY", None)
+        if hit is None:
+            continue
+        if why:
+            return Decision("DENY", f"{ns_of(ap)}/{name_of(ap)}", "CUSTOM", hit,
+                            f"CUSTOM policy {ns_of(ap)}/{name_of(ap)} rule {hit} matches and {why}{closed}",
+                            deny_status, dry_run=d.dry_run, notes=d.notes)
+        d.notes.append(f"CUSTOM policy {ns_of(ap)}/{name_of(ap)} sends this request to the external authorizer "
+                       f"{prov!r}: its answer cannot be simulated (assumed allow)")
+    # 2. JWT
+    payload = None
+    if req.http:
+        ras = request_authentications(snap, namespace, labels, root)
+        jwt, payload = jwt_authn(ras, req, token_location)
+        if jwt:
+            return Decision("DENY", reason=f"JWT rejected: {jwt[1]}", status=jwt[0], dry_run=d.dry_run, notes=d.notes)
+        if req.token and not ras:
+            d.notes.append("no RequestAuthentication applies: the token is neither validated nor used")
+        elif req.token and payload is None:
+            d.notes.append("no RequestAuthentication reads the token where it is sent: it is treated as missing")
+    # dry-run policies: report what they would do
+    for action in ("DENY", "ALLOW"):
         for ap in pols[action]:
             if not is_dry_run(ap):
                 continue
-            hit = next((i for i, r in enumerate(_rules(ap)) if evaluate_rule(r, req, action, trust_domain).matched),
-                       None)
+            hit = first_match(ap, action, payload)
             d.dry_run.append(f"{ns_of(ap)}/{name_of(ap)} ({action}, dry-run) "
                              + (f"matches rule {hit}" if hit is not None else "matches no rule"))
-    custom = [ap for ap in pols["CUSTOM"] if not is_dry_run(ap)]
-    for ap in custom:
-        prov = ((ap.get("spec") or {}).get("provider") or {}).get("name", "?")
-        if any(evaluate_rule(r, req, "CUSTOM", trust_domain).matched for r in _rules(ap)):
-            d.notes.append(f"CUSTOM policy {ns_of(ap)}/{name_of(ap)} sends this request to the external authorizer "
-                           f"{prov!r}: its answer cannot be simulated (assumed allow)")
+    # 3. DENY
     for ap in (p for p in pols["DENY"] if not is_dry_run(p)):
-        for i, rule in enumerate(_rules(ap)):
-            if evaluate_rule(rule, req, "DENY", trust_domain).matched:
-                return Decision("DENY", f"{ns_of(ap)}/{name_of(ap)}", "DENY", i,
-                                f"DENY policy {ns_of(ap)}/{name_of(ap)} rule {i} matches", 403,
-                                dry_run=d.dry_run, notes=d.notes)
+        hit = first_match(ap, "DENY", payload)
+        if hit is not None:
+            return Decision("DENY", f"{ns_of(ap)}/{name_of(ap)}", "DENY", hit,
+                            f"DENY policy {ns_of(ap)}/{name_of(ap)} rule {hit} matches{closed}", deny_status,
+                            dry_run=d.dry_run, notes=d.notes)
+    # 4. ALLOW
     allows = [p for p in pols["ALLOW"] if not is_dry_run(p)]
     if not allows:
         d.reason = "no ALLOW policy applies to the workload (and no DENY matched): allowed"
@@ -381,7 +794,7 @@ def decide(snap: Snapshot, namespace: str, labels: dict[str, str], req: Request,
             cand = (99, f"{ns_of(ap)}/{name_of(ap)} (no rules)", ["an ALLOW policy without rules matches nothing"])
             nearest = nearest if nearest and nearest[0] <= cand[0] else cand
         for i, rule in enumerate(rules):
-            res = evaluate_rule(rule, req, "ALLOW", trust_domain)
+            res = evaluate_compiled(compile_rule(rule, ctx(ap)), req, "ALLOW", payload)
             if res.matched:
                 return Decision("ALLOW", f"{ns_of(ap)}/{name_of(ap)}", "ALLOW", i,
                                 f"ALLOW policy {ns_of(ap)}/{name_of(ap)} rule {i} matches", 200,
@@ -389,16 +802,22 @@ def decide(snap: Snapshot, namespace: str, labels: dict[str, str], req: Request,
             score = len(res.failed) + (50 if res.dropped else 0)
             if nearest is None or score < nearest[0]:
                 nearest = (score, f"{ns_of(ap)}/{name_of(ap)} rule {i}", res.failed)
-    return Decision("DENY", None, None, None, "ALLOW policies apply but none matches: denied (RBAC: access denied)",
-                    403, nearest=nearest[1] if nearest else None, failed=nearest[2] if nearest else [],
+    return Decision("DENY", None, None, None,
+                    "ALLOW policies apply but none matches: denied (RBAC: access denied)" + closed, deny_status,
+                    nearest=nearest[1] if nearest else None, failed=nearest[2] if nearest else [],
                     dry_run=d.dry_run, notes=d.notes)
 
 
 # -- validation of user input -------------------------------------------------------------------------
 def validate_principal(p: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9.\-_*]+/ns/[a-z0-9\-*]+/sa/[a-z0-9.\-*]+", p):
+    """Any peer identity Istio can match: a SPIFFE ID without its scheme (``td/ns/NS/sa/SA``) or any other URI
+    SAN string; ``spiffe://`` is stripped. Refused: empty, whitespace or control characters, wildcards."""
+    p = p.strip()
+    if p.startswith(SPIFFE):
+        p = p[len(SPIFFE):]
+    if not p or re.search(r"[\s\x00-\x1f\x7f*]", p):
         raise InvalidInput(f"Malformed principal {p!r}.", hint="use <trust-domain>/ns/<namespace>/sa/<serviceaccount>, "
-                                                             "e.g. cluster.local/ns/shop/sa/frontend.")
+                                                             "e.g. cluster.local/ns/shop/sa/frontend (no spaces or *).")
     return p
 
 
@@ -411,6 +830,7 @@ def validate_ip(ip: str) -> str:
 
 
 def validate_method(m: str) -> str:
+    """A standard HTTP method (sent upper-case, as clients do); Istio then matches it case-sensitively."""
     if m.upper() not in HTTP_METHODS:
         raise InvalidInput(f"{m!r} is not an HTTP method.", hint=f"use one of: {', '.join(sorted(HTTP_METHODS))}.")
     return m.upper()

@@ -1,6 +1,8 @@
 """L7 authorization and JWT: authz_policies, authz_check, generate_jwt_policy."""
 from __future__ import annotations
 
+import re
+
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -9,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import InvalidInput, NotFound
 from ..kube.snapshot import Snapshot, labels_of, name_of, ns_of
 from ..mesh import authz as A
-from ..mesh.workloads import trust_domain, workloads
+from ..mesh import mtls as M
+from ..mesh.workloads import WorkloadInfo, workloads
 from ..render import render_changes, table
 from ..runtime import RUNTIME
 from .registry import Caller, CallerSpec, Files, Namespace, Target, TargetPort, Workload, op, parse_arg
@@ -21,9 +24,16 @@ AUTHZ_KINDS = ("Namespace", "Pod", "Service", "Deployment", "StatefulSet", "Daem
 
 
 def _root(snap: Snapshot) -> str:
-    from .mtls import _root as root_of
+    return M.root_and_auto_mtls(snap)[0]
 
-    return root_of(snap)[0]
+
+def find_workload(snap: Snapshot, namespace: str, workload: str) -> WorkloadInfo:
+    for w in workloads(snap, namespace):
+        if w.name == workload:
+            return w
+    names = sorted({w.name for w in workloads(snap, namespace)})
+    raise NotFound(f"No workload {workload!r} in namespace {namespace!r}.",
+                   hint=f"use one of: {', '.join(names[:20]) or '(none)'} (list_workloads namespace={namespace}).")
 
 
 def workload_labels(snap: Snapshot, namespace: str, workload: str) -> dict[str, str]:
@@ -101,7 +111,11 @@ class AuthzDecision(BaseModel):
     action: str | None
     rule: int | None = Field(description="index of the deciding rule, or null")
     reason: str
-    status: int = Field(description="what the caller sees: 200, 401 (bad JWT) or 403 (RBAC: access denied)")
+    status: int = Field(description="what the caller sees: 200, 401 (bad JWT), 403 (RBAC: access denied), or 0 when "
+                                    "the connection is closed (refused by the port's mTLS mode, or a TCP port's deny)")
+    refused: bool = Field(default=False, description="refused at the connection, before any policy: plaintext to a "
+                                                     "STRICT port, or mTLS to a DISABLE port")
+    mtls_mode: str | None = Field(default=None, description="the PeerAuthentication mode of the target port")
     nearest_allow: str | None = Field(default=None, description="for a deny: the closest ALLOW rule")
     failed_conditions: list[str] = Field(default=[], description="the conditions of nearest_allow that failed")
     dry_run: list[str] = []
@@ -118,18 +132,22 @@ def render_decision(d: AuthzDecision) -> str:
     return "\n".join(out)
 
 
-def _port_is_http(snap: Snapshot, namespace: str, labels: dict[str, str], port: int | None) -> bool:
+def _port_is_http(snap: Snapshot, namespace: str, labels: dict[str, str], port: int | None,
+                  pod_spec: dict | None = None) -> bool:
+    """Whether HTTP requests to this workload port meet HTTP filters (RBAC on the request) or a TCP proxy (RBAC
+    on the connection): the protocol of the Service port that targets it (pkg/config/kube ConvertProtocol: HTTP
+    family, or undeclared and sniffed), the oldest Service first; a port no Service targets is sniffed."""
+    from ..analyzers.util import convert_protocol
+
     if port is None:
         return True
-    for svc in snap.of("Service", namespace):
-        sel = (svc.get("spec") or {}).get("selector") or {}
-        if not sel or not all(labels.get(k) == v for k, v in sel.items()):
-            continue
+    svcs = sorted(M.services_for(snap, namespace, labels), key=lambda s: (M._created(s), name_of(s)))
+    for svc in svcs:
         for sp in (svc.get("spec") or {}).get("ports") or []:
-            tp = sp.get("targetPort", sp.get("port"))
-            if port in (sp.get("port"), tp):
-                proto = str(sp.get("appProtocol") or sp.get("name") or "").split("-")[0].lower()
-                return proto in ("http", "http2", "https", "grpc", "grpc-web", "h2c")
+            if M.target_port(sp, pod_spec or {}) == port:
+                proto = convert_protocol(sp.get("port"), str(sp.get("name") or ""), str(sp.get("protocol") or "TCP"),
+                                         sp.get("appProtocol"))
+                return proto in ("HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-Web", "UnsupportedProtocol")
     return True
 
 
@@ -182,9 +200,12 @@ def authz_check(to: Target, port: TargetPort = None, caller: Caller = None, requ
     request_principal, no_token = what.request_principal, what.no_token
     snap = RUNTIME.snapshot(AUTHZ_KINDS, None, files)
     namespace, workload = to.split("/", 1)
-    labels = workload_labels(snap, namespace, workload)
-    root = _root(snap)
-    td = trust_domain(snap)
+    target = find_workload(snap, namespace, workload)
+    labels = M.workload_labels(target)
+    pod_spec = ((target.pods[0].get("spec") if target.pods else (target.template or {}).get("spec")) or {})
+    mesh = M.mesh_config(snap)
+    root = str(mesh.get("rootNamespace") or "istio-system")
+    td = M.trust_domains(snap)[0]
     if from_principal and (from_namespace or from_sa):
         raise InvalidInput("Give either from_principal or from_namespace + from_sa, not both.")
     if bool(from_namespace) != bool(from_sa):
@@ -205,18 +226,25 @@ def authz_check(to: Target, port: TargetPort = None, caller: Caller = None, requ
     elif claims.get("iss"):
         issuer, subject = str(claims["iss"]), str(claims.get("sub", ""))
     token = bool(issuer) and not no_token
-    req = A.Request(port=port, http=_port_is_http(snap, namespace, labels, port), mtls=not plaintext,
+    req = A.Request(port=port, http=_port_is_http(snap, namespace, labels, port, pod_spec), mtls=not plaintext,
                     principal=principal if not plaintext else None, source_ip=from_ip, method=m, path=path,
                     host=host, headers=dict(headers or {}), token=token, issuer=issuer if token else None,
                     subject=subject if token else None, claims=claims if token else {})
-    d = A.decide(snap, namespace, labels, req, root, td)
+    mode = M.effective_mode(snap, namespace, labels, port, root).mode
+    d = A.decide(snap, namespace, labels, req, root, td, mesh=mesh, mtls_mode=mode,
+                 injected=target.sidecar == "istio")
+    notes = list(d.notes)
+    if not req.http and not d.refused:
+        notes.append(f"port {port} is not HTTP: HTTP-only fields ignored (ALLOW rules using them are dropped)")
+    if req.principal and not re.fullmatch(r"[^/]+/ns/[^/]+/sa/[^/]+", req.principal):
+        notes.append(f"the caller identity {req.principal!r} is not SPIFFE-shaped (<td>/ns/<ns>/sa/<sa>): matched "
+                     "as the string spiffe://" + req.principal)
     return AuthzDecision(decision=d.decision, policy=d.policy, action=d.action, rule=d.rule, reason=d.reason,  # type: ignore[arg-type]
                          status=d.status, nearest_allow=d.nearest, failed_conditions=d.failed, dry_run=d.dry_run,
-                         notes=d.notes + ([] if req.http else [f"port {port} is not HTTP: HTTP-only fields ignored "
-                                                               "(ALLOW rules using them are dropped)"]),
+                         notes=notes, refused=d.refused, mtls_mode=mode,
                          request={"to": to, "port": port, "mtls": req.mtls, "principal": req.principal,
                                   "method": m, "path": path, "host": host, "request_principal": req.request_principal,
-                                  "http": req.http})
+                                  "http": req.http, "source_ip": req.source_ip, "remote_ip": req.remote()})
 
 
 _TEXT = r"^[^\x00-\x1f\x7f]+$"
@@ -292,7 +320,7 @@ def _jwt_impact(snap: Snapshot, namespace: str, labels: dict[str, str], objs: li
     for o in objs:
         items = after.objects.setdefault(o["kind"], [])
         items[:] = [x for x in items if not (name_of(x) == name_of(o) and ns_of(x) == ns_of(o))] + [o]
-    root, td = _root(snap), trust_domain(snap)
+    root, td = _root(snap), M.trust_domains(snap)[0]
     paths = list(dict.fromkeys([p.rstrip("*") or "/" for p in spec.paths] + ["/", "/other"]))
     hosts = list(dict.fromkeys(list(spec.hosts) + [None]))  # type: ignore[list-item]
     methods = list(dict.fromkeys(list(spec.methods) + ["GET"]))
@@ -305,8 +333,8 @@ def _jwt_impact(snap: Snapshot, namespace: str, labels: dict[str, str], objs: li
                         return A.Request(method=method, path=path, host=host, token=token,
                                          issuer=issuer if token else None, subject="user" if token else None,
                                          claims={"iss": issuer, "sub": "user"} if token else {})
-                    b, a = A.decide(snap, namespace, labels, req(), root, td), A.decide(after, namespace, labels,
-                                                                                       req(), root, td)
+                    b = A.decide(snap, namespace, labels, req(), root, td, mtls_mode="PERMISSIVE")
+                    a = A.decide(after, namespace, labels, req(), root, td, mtls_mode="PERMISSIVE")
                     if (b.decision, b.status) != (a.decision, a.status):
                         out.append(Impact(request=f"{method} {host or '*'} {path} "
                                                   f"{'with a valid token' if token else 'without a token'}",
