@@ -90,12 +90,14 @@ def _input_sets() -> list[tuple[list[str], str | None, str]]:
 
 
 def test_same_analyzers_as_istioctl(istioctl):
+    """The 53 names and descriptions `istioctl analyze --list-analyzers` prints."""
     from mesh_plugin.analyzers import ISTIO
 
     p = subprocess.run([str(istioctl), "analyze", "--list-analyzers"], capture_output=True, text=True, timeout=60)
-    names = sorted(ln[2:].rstrip(":") for ln in p.stdout.splitlines() if ln.startswith("* "))
-    assert len(names) == 53
-    assert sorted(a.name for a in ISTIO) == names
+    lines = p.stdout.splitlines()
+    theirs = {ln[2:].rstrip(":"): lines[n + 1].strip() for n, ln in enumerate(lines) if ln.startswith("* ")}
+    assert len(theirs) == 53
+    assert {a.name: a.description.strip() for a in ISTIO} == theirs
 
 
 def test_grid_inputs_side_by_side(istioctl):
