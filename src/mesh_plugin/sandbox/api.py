@@ -222,6 +222,8 @@ class SandboxAPI(kmock.KubernetesEmulator):
         self.served_kinds: set[tuple[str, str]] = set(self.kinds)
         #: (verb, group, resource) that SelfSubjectAccessReviews deny (default: everything allowed)
         self.denied_access: set[tuple[str, str, str]] = set()
+        #: called with (group, plural) after every write that changed the store (the control plane's watch)
+        self.on_change: Any = None
         self._http: aiohttp.ClientSession | None = None
         self._tokens: dict[str, tuple[int, list[tuple[str, str]]]] = {}
 
@@ -234,7 +236,12 @@ class SandboxAPI(kmock.KubernetesEmulator):
             meta["namespace"] = ns = "default"
         self._stamp(obj, new=True)
         self.store[(kind.group, kind.plural)][(ns, meta["name"])] = obj
+        self._changed(kind)
         return obj
+
+    def _changed(self, kind: Kind) -> None:
+        if self.on_change is not None:
+            self.on_change(kind.group, kind.plural)
 
     def _kind_of(self, obj: dict) -> Kind:
         api_version, k = obj.get("apiVersion", ""), obj.get("kind", "")
@@ -448,6 +455,7 @@ class SandboxAPI(kmock.KubernetesEmulator):
             body["apiVersion"], body["kind"] = api_version, kind.kind
             if not dry:
                 store[key] = body
+                self._changed(kind)
             return aiohttp.web.json_response(out(body), status=201)
         if method in ("PUT", "PATCH") and name:
             cur = store.get(key)
@@ -486,6 +494,7 @@ class SandboxAPI(kmock.KubernetesEmulator):
             new["apiVersion"], new["kind"] = api_version, kind.kind
             if not dry:
                 store[key] = new
+                self._changed(kind)
             return aiohttp.web.json_response(out(new))
         if method == "DELETE" and name:
             cur = store.get(key)
@@ -494,6 +503,7 @@ class SandboxAPI(kmock.KubernetesEmulator):
             if not dry:
                 del store[key]
                 self.last_rv = next(self.rv)
+                self._changed(kind)
             return aiohttp.web.json_response(out(cur))
         return _status(405, "MethodNotAllowed", f"{method} is not allowed on {request.url.path}")
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .certs import KeyPair
+from .pin import ISTIO_VERSION
 
 T = "type.googleapis.com/"
 HCM = T + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
@@ -60,15 +61,24 @@ class OutboundCluster:
     name: str                      # outbound|8080|v1|payment-api.production.svc.cluster.local
     endpoints: list[int]           # 127.0.0.1 ports of the upstream processes
     outlier_detection: dict | None = None
+    #: circuit_breakers.thresholds[0] and max_requests_per_connection, as istiod makes them of connectionPool
+    pool: dict | None = None
     connect_timeout: str = "10s"
 
 
 @dataclass
 class OutboundRoute:
+    """One route of a service's virtual host (istiod: one per VirtualService http entry, else "default")."""
     port: int                      # the service port (listener 0.0.0.0_<port>, route config "<port>")
     fqdn: str
     virtual_service: str | None    # "ns/name" for the route metadata istioctl shows
-    weights: list[tuple[str, int]]  # (cluster name, weight)
+    weights: list[tuple[str, int]]  # (cluster name, weight); one entry: a plain cluster route
+    name: str | None = None        # the VirtualService http route's name
+    headers: list[dict] = field(default_factory=list)   # Envoy header matchers of the http match
+    timeout: str = "0s"
+    retries: int = 2               # istiod's default retry policy: 2 attempts
+    per_try_timeout: str | None = None
+    domains: list[str] = field(default_factory=list)    # the virtual host's domains (ClusterIP included)
 
 
 @dataclass
@@ -85,7 +95,7 @@ class SidecarSpec:
     mtls_mode: str = "STRICT"
     clusters: list[OutboundCluster] = field(default_factory=list)
     routes: list[OutboundRoute] = field(default_factory=list)
-    istio_version: str = "1.28.1"
+    istio_version: str = ISTIO_VERSION
     #: HTTP filters before the router on the inbound listener (jwt_authn, RBAC: see mesh.authz_envoy)
     inbound_http_filters: list[dict] = field(default_factory=list)
 
@@ -114,7 +124,7 @@ class Sidecar:
         self.admin_port = 0
         self.inbound_port = free_port()
         self.outbound_port = free_port()
-        self.route_ports = {r.port: free_port() for r in spec.routes}
+        self.route_ports = {port: free_port() for port in dict.fromkeys(r.port for r in spec.routes)}
         self.version = 0
 
     # -- config -------------------------------------------------------------------------------
@@ -194,24 +204,35 @@ class Sidecar:
                      "@type": T + "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
                      "stat_prefix": "PassthroughCluster", "cluster": "PassthroughCluster"}}]}]},
         ]
-        for r in s.routes:
+        for port in self.route_ports:
             out.append({
-                "name": f"0.0.0.0_{r.port}", "traffic_direction": "OUTBOUND",
-                "address": {"socket_address": {"address": "127.0.0.1", "port_value": self.route_ports[r.port]}},
+                "name": f"0.0.0.0_{port}", "traffic_direction": "OUTBOUND",
+                "address": {"socket_address": {"address": "127.0.0.1", "port_value": self.route_ports[port]}},
                 "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
                                                 "typed_config": {
-                    "@type": HCM, "stat_prefix": f"outbound_0.0.0.0_{r.port}", "codec_type": "AUTO",
-                    "rds": {"route_config_name": str(r.port), "config_source": self._src(f"rds_{r.port}.json")},
+                    "@type": HCM, "stat_prefix": f"outbound_0.0.0.0_{port}", "codec_type": "AUTO",
+                    "rds": {"route_config_name": str(port), "config_source": self._src(f"rds_{port}.json")},
                     "http_filters": [ROUTER]}}]}],
             })
         return out
 
     def route_configs(self) -> dict[int, dict]:
-        out = {}
+        """RDS as istiod writes it: route config "<port>", a virtual host per service (its domains, Istio's
+        routes in VirtualService order), then ``allow_any`` to PassthroughCluster."""
+        retry_on = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+        out: dict[int, dict] = {}
+        vhosts: dict[tuple[int, str], dict] = {}
         for r in self.spec.routes:
             short, ns = r.fqdn.split(".")[0], r.fqdn.split(".")[1]
-            domains = [r.fqdn, f"{short}.{ns}.svc", f"{short}.{ns}", short]
-            domains += [f"{d}:{r.port}" for d in domains]
+            vh = vhosts.get((r.port, r.fqdn))
+            if vh is None:
+                domains = r.domains or [r.fqdn, f"{r.fqdn}.", short, f"{short}.{ns}.svc", f"{short}.{ns}"]
+                vh = vhosts[(r.port, r.fqdn)] = {"name": f"{r.fqdn}:{r.port}", "domains": domains, "routes": [],
+                                                 "include_request_attempt_count": True}
+                out.setdefault(r.port, {"name": str(r.port), "validate_clusters": False,
+                                        "ignore_port_in_host_matching": True,
+                                        "max_direct_response_body_size_bytes": 1048576, "virtual_hosts": []})
+                out[r.port]["virtual_hosts"].append(vh)
             if len(r.weights) == 1:
                 action: dict = {"cluster": r.weights[0][0]}
             else:
@@ -219,55 +240,71 @@ class Sidecar:
                 # weight picks the cluster); without the header Envoy picks at random, as in Istio.
                 action = {"weighted_clusters": {"clusters": [{"name": c, "weight": w} for c, w in r.weights],
                                                 "header_name": LB_HEADER}}
-            action.update({"timeout": "0s", "retry_policy": {
-                "retry_on": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
-                "num_retries": 2, "retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts",
-                                                            "typed_config": {
+            retry: dict = {"retry_on": retry_on, "num_retries": r.retries, "retry_host_predicate": [
+                {"name": "envoy.retry_host_predicates.previous_hosts", "typed_config": {
                     "@type": T + "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}}],
-                "host_selection_retry_max_attempts": "5"}})
-            route: dict = {"name": f"{r.fqdn}:{r.port}", "match": {"prefix": "/"}, "route": action,
+                "host_selection_retry_max_attempts": "5"}
+            if r.per_try_timeout:
+                retry["per_try_timeout"] = r.per_try_timeout
+            action.update({"timeout": r.timeout, "retry_policy": retry, "max_grpc_timeout": r.timeout})
+            match: dict = {"prefix": "/"}
+            if r.headers:
+                match.update({"case_sensitive": True, "headers": r.headers})
+            route: dict = {"name": r.name if r.name is not None else "default", "match": match, "route": action,
                            "decorator": {"operation": f"{r.fqdn}:{r.port}/*"}}
             if r.virtual_service:
                 vns, vname = r.virtual_service.split("/")
-                route["name"] = "default" if len(r.weights) > 1 else route["name"]
                 route["metadata"] = {"filter_metadata": {"istio": {
                     "config": f"/apis/networking.istio.io/v1/namespaces/{vns}/virtual-service/{vname}"}}}
-            out[r.port] = {"name": str(r.port), "validate_clusters": False, "virtual_hosts": [
-                {"name": f"{r.fqdn}:{r.port}", "domains": domains, "routes": [route], "include_request_attempt_count": True},
-                {"name": "allow_any", "domains": ["*"],
-                 "routes": [{"name": "allow_any", "match": {"prefix": "/"},
-                             "route": {"cluster": "PassthroughCluster", "timeout": "0s"}}]},
-            ]}
+            vh["routes"].append(route)
+        for rc in out.values():
+            rc["virtual_hosts"].append({"name": "allow_any", "domains": ["*"], "include_request_attempt_count": True,
+                                        "routes": [{"name": "allow_any", "match": {"prefix": "/"}, "route": {
+                                            "cluster": "PassthroughCluster", "timeout": "0s",
+                                            "max_grpc_timeout": "0s"}}]})
         return out
 
     def clusters(self) -> list[dict]:
         s = self.spec
         out: list[dict] = []
         for i, c in enumerate(s.clusters):
-            cl: dict = {"name": c.name, "type": "EDS", "connect_timeout": c.connect_timeout,
+            pool = dict(c.pool or {})
+            per_connection = pool.pop("max_requests_per_connection", None)
+            thresholds = {"max_connections": 4294967295, "max_pending_requests": 4294967295,
+                          "max_requests": 4294967295, "max_retries": 4294967295, **pool}
+            host = c.name.split("|")[3]
+            cl: dict = {"name": c.name, "alt_stat_name": f"{c.name};", "type": "EDS",
+                        "connect_timeout": c.connect_timeout, "lb_policy": "LEAST_REQUEST",
                         "eds_cluster_config": {"service_name": c.name, "eds_config": self._src(f"eds_{i}.json")},
-                        "circuit_breakers": {"thresholds": [{"max_connections": 4294967295,
-                                                             "max_pending_requests": 4294967295,
-                                                             "max_requests": 4294967295, "max_retries": 4294967295,
-                                                             "track_remaining": True}]},
+                        "circuit_breakers": {"thresholds": [thresholds]},
+                        # istiod: healthy_panic_threshold = outlierDetection.minHealthPercent (default 0, i.e.
+                        # panic mode off) when outlierDetection is set; 0 as well for its default policy
                         "common_lb_config": {"healthy_panic_threshold": {}},
                         "metadata": {"filter_metadata": {"istio": {"services": [
-                            {"host": c.name.split("|")[3], "name": c.name.split("|")[3].split(".")[0],
-                             "namespace": c.name.split("|")[3].split(".")[1]}]}}}}
+                            {"host": host, "name": host.split(".")[0], "namespace": host.split(".")[1]}]}}}}
+            if c.name.split("|")[2]:
+                cl["metadata"]["filter_metadata"]["istio"]["subset"] = c.name.split("|")[2]
+            if per_connection is not None:
+                cl["typed_extension_protocol_options"] = {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                    "@type": T + "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                    "common_http_protocol_options": {"max_requests_per_connection": per_connection},
+                    "explicit_http_config": {"http_protocol_options": {}}}}
             if c.outlier_detection:
                 cl["outlier_detection"] = c.outlier_detection
             out.append(cl)
         p = s.app_port
-        out.append({"name": f"inbound|{p}||", "type": "STATIC", "connect_timeout": "10s",
+        out.append({"name": f"inbound|{p}||", "alt_stat_name": f"inbound|{p}||;", "type": "STATIC",
+                    "connect_timeout": "10s",
                     "load_assignment": {"cluster_name": f"inbound|{p}||", "endpoints": [{"lb_endpoints": [
                         {"endpoint": {"address": {"socket_address": {
                             "address": "127.0.0.1", "port_value": s.app_real_port}}}}]}]},
                     "metadata": {"filter_metadata": {"istio": {"services": []}}}})
-        out.append({"name": "BlackHoleCluster", "type": "STATIC", "connect_timeout": "10s"})
-        out.append({"name": "PassthroughCluster", "type": "ORIGINAL_DST", "connect_timeout": "10s",
-                    "lb_policy": "CLUSTER_PROVIDED"})
-        out.append({"name": "InboundPassthroughCluster", "type": "ORIGINAL_DST", "connect_timeout": "10s",
-                    "lb_policy": "CLUSTER_PROVIDED"})
+        out.append({"name": "BlackHoleCluster", "alt_stat_name": "BlackHoleCluster;", "type": "STATIC",
+                    "connect_timeout": "10s"})
+        out.append({"name": "PassthroughCluster", "alt_stat_name": "PassthroughCluster;", "type": "ORIGINAL_DST",
+                    "connect_timeout": "10s", "lb_policy": "CLUSTER_PROVIDED"})
+        out.append({"name": "InboundPassthroughCluster", "alt_stat_name": "PassthroughCluster;",
+                    "type": "ORIGINAL_DST", "connect_timeout": "10s", "lb_policy": "CLUSTER_PROVIDED"})
         return out
 
     def _write_all(self) -> None:
@@ -370,3 +407,46 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def routes_from_virtual_services(virtual_services: list[dict], fqdn: str, port: int,
+                                 cluster_ip: str | None = None) -> list[OutboundRoute]:
+    """The routes istiod builds for one service port from the mesh's VirtualServices (hosts, http matches
+    on headers, destinations with subsets and relative weights, timeout, retries), or its "default" route.
+
+    Only what the sandbox's seed uses: the first VirtualService (mesh gateway) naming the host; a header
+    match (exact, prefix, regex) per http entry; destinations on this service's port."""
+    short, ns = fqdn.split(".")[0], fqdn.split(".")[1]
+    domains = [fqdn, f"{fqdn}.", short, f"{short}.{ns}.svc", f"{short}.{ns}", *([cluster_ip] if cluster_ip else [])]
+
+    def names(host: str, vs_ns: str) -> set[str]:
+        return {host, f"{host}.{vs_ns}.svc.cluster.local"} if "." not in host else {host}
+
+    for vs in sorted(virtual_services, key=lambda v: ((v.get("metadata") or {}).get("creationTimestamp", ""),
+                                                      (v.get("metadata") or {}).get("name", ""))):
+        meta, spec = vs.get("metadata") or {}, vs.get("spec") or {}
+        vs_ns = meta.get("namespace", "default")
+        if spec.get("gateways") and "mesh" not in spec["gateways"]:
+            continue
+        if not any(fqdn in names(h, vs_ns) for h in spec.get("hosts") or []):
+            continue
+        out = []
+        for http in spec.get("http") or []:
+            dests = http.get("route") or []
+            weights = [(f"outbound|{port}|{(d.get('destination') or {}).get('subset') or ''}|{fqdn}",
+                        int(d.get("weight", 0 if len(dests) > 1 else 100))) for d in dests]
+            weights = [(c, w) for c, w in weights if w > 0 or len(dests) == 1]
+            headers = []
+            for m in (http.get("match") or [])[:1]:
+                for name, sm in sorted((m.get("headers") or {}).items()):
+                    kind = next((k for k in ("exact", "prefix", "regex") if k in sm), None)
+                    if kind:
+                        value = {"safe_regex": {"regex": sm[kind]}} if kind == "regex" else {kind: sm[kind]}
+                        headers.append({"name": name, "string_match": value})
+            retries = http.get("retries") or {}
+            out.append(OutboundRoute(port, fqdn, f"{vs_ns}/{meta.get('name')}", weights, http.get("name", ""),
+                                     headers, http.get("timeout", "0s"), int(retries.get("attempts", 2)),
+                                     retries.get("perTryTimeout"), domains))
+        if out:
+            return out
+    return [OutboundRoute(port, fqdn, None, [(f"outbound|{port}||{fqdn}", 100)], "default", domains=domains)]

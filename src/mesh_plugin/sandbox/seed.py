@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-ISTIO_VERSION = "1.28.1"
+from .pin import ISTIO_VERSION
 NS = "production"
 ROOT_NS = "istio-system"
 TRUST_DOMAIN = "cluster.local"
@@ -174,11 +174,12 @@ def istio_control_plane(version: str = ISTIO_VERSION) -> list[dict]:
                                 ("RequestAuthentication", "security.istio.io", "requestauthentications")]:
         objs.append(crd(kind, group, plural, ("v1", "v1beta1")))
     istio_img = f"docker.io/istio/pilot:{version}"
-    dep, pods = deployment_and_pods(ROOT_NS, "istiod", {"app": "istiod", "istio": "pilot", "istio.io/rev": "default"},
+    dep, pods = deployment_and_pods(ROOT_NS, "istiod", {"app": "istiod", "istio": "pilot", "istio.io/rev": "default",
+                                                        "app.kubernetes.io/version": version},
                                     1, [{"name": "discovery", "image": istio_img,
                                          "ports": [{"containerPort": 15010}]}], "istiod", False, (0, 10))
     objs += [dep, *pods]
-    gw_labels = {"app": "istio-ingressgateway", "istio": "ingressgateway"}
+    gw_labels = {"app": "istio-ingressgateway", "istio": "ingressgateway", "app.kubernetes.io/version": version}
     dep, pods = deployment_and_pods(ROOT_NS, "istio-ingressgateway", gw_labels, 1,
                                     [{"name": "istio-proxy", "image": f"docker.io/istio/proxyv2:{version}",
                                       "ports": [{"containerPort": 8080}, {"containerPort": 8443}]}],
@@ -267,8 +268,14 @@ def production() -> tuple[list[dict], list[App]]:
 def payment_outlier_detection() -> dict:
     """What istiod makes of DestinationRule payment-api's outlierDetection (see mesh-semantics.md)."""
     return {"consecutive_5xx": 2, "interval": "1s", "base_ejection_time": "30s", "max_ejection_percent": 100,
-            "enforcing_consecutive_5xx": 100, "enforcing_success_rate": 0, "consecutive_gateway_failure": 0,
-            "enforcing_consecutive_gateway_failure": 0}
+            "enforcing_consecutive_5xx": 100, "enforcing_success_rate": 0}
+
+
+def payment_circuit_breakers() -> dict:
+    """What istiod makes of DestinationRule payment-api's connectionPool (http1MaxPendingRequests 100,
+    maxRequestsPerConnection 10; the rest at Istio's defaults, 2^32-1)."""
+    return {"max_connections": 4294967295, "max_pending_requests": 100, "max_requests": 4294967295,
+            "max_retries": 4294967295, "max_requests_per_connection": 10}
 
 
 LINKERD_VERSION = "edge-25.10.3"
