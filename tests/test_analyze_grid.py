@@ -104,3 +104,40 @@ def test_istio_schema_is_the_pinned_crds():
                                                        ["properties"].get("spec"))
             for d in yaml.safe_load_all(crds.read_text()) if d}
     assert made == SCHEMA
+
+
+def test_declared_inputs_are_what_analyzers_read():
+    """As Istio's CheckMetadataInputs: over the grid, each analyzer reads exactly the kinds it declares (they are
+    what a live analysis LISTs, and what decides which analyzers run on files as istioctl reads them)."""
+    from mesh_plugin.analyzers import BY_NAME, Context, run
+    from mesh_plugin.analyzers.runner import default_resources
+    from mesh_plugin.kube.snapshot import Snapshot
+    from mesh_plugin.tools.analyze import load_mesh_config
+
+    class Recording(Context):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self.read: set[str] = set()
+
+        def _all(self, key):
+            self.read.add(key)
+            return super()._all(key)
+
+        def of(self, key, namespace=None):
+            self.read.add(key)
+            return super().of(key, namespace)
+
+    read: dict[str, set[str]] = {}
+    for case in CASES:
+        if case.get("clusters"):
+            continue
+        snap = Snapshot.from_paths([str(GRID / f) for f in case["inputFiles"]])
+        mesh = load_mesh_config(snap, str(GRID / case["meshConfigFile"]) if case["meshConfigFile"] else None)
+        for obj in default_resources(mesh):
+            snap.add(obj)
+        ctx = Recording(snap, mesh)
+        run(ctx, [BY_NAME[case["analyzer"]]])
+        read.setdefault(case["analyzer"], set()).update(ctx.read)
+    for name, kinds in sorted(read.items()):
+        declared = set(BY_NAME[name].inputs) - {"MeshConfig", "MeshNetworks"}  # the mesh config is not a kind
+        assert kinds == declared, f"{name} declares {sorted(declared)} but reads {sorted(kinds)}"
