@@ -44,12 +44,11 @@ def _pods_under(ctx: Context, obj: dict, root: str) -> list[dict]:
 
 
 def _any_request_authentication(ctx: Context, pods: list[dict], root: str) -> bool:
-    """Whether some RequestAuthentication applies to one of ``pods`` (mesh.authz.applies semantics)."""
-    ids = {id(p) for p in pods}
-    for ra in ctx.of("RequestAuthentication"):
-        if any(id(p) in ids for p in _pods_under(ctx, ra, root)):
-            return True
-    return False
+    """Whether some RequestAuthentication applies to one of ``pods`` (mesh.authz.applies semantics). The pods
+    under any RequestAuthentication are collected once per analysis."""
+    covered = ctx.memo("pods-under-request-authentication", lambda: {
+        id(p) for ra in ctx.of("RequestAuthentication") for p in _pods_under(ctx, ra, root)})
+    return any(id(p) in covered for p in pods)
 
 
 class AuthzLintAnalyzer(Analyzer):
