@@ -1,2 +1,2 @@
 """mesh-plugin: a service-mesh copilot for Istio and Linkerd (MCP server, CLI, agent)."""
-__version__ = "0.1.0"
+__version__ = "0.2.0"
