@@ -93,29 +93,31 @@ def test_split_dry_run_apply_push_verify_rollback_with_real_envoy(runtime, sandb
     dry = split.call(host="payment-api", weights={"v1": 50, "v2": 50}, namespace="production")
     assert [ch.action for ch in dry.changes] == ["update"] and not dry.changes[0].applied
     assert "-      weight: 90\n+      weight: 50" in dry.changes[0].diff
-    done = split.call(host="payment-api", weights={"v1": 50, "v2": 50}, namespace="production", apply=True,
-                      confirm="production")
-    handle = done.changes[0].rollback_handle
+    handle = None
     try:
-        v = get_tool("verify_routing").call(host="payment-api", namespace="production")
-        fe = next(p for p in v.proxies if p.pod == sandbox.pod_name("frontend"))
-        assert v.expected == {"v1": 50, "v2": 50} and fe.status == "STALE" and fe.envoy == {"v1": 90, "v2": 10}
-        assert v.proxies[0].status == "STALE"
-        assert sandbox.push_routes() == 1          # the control plane pushes; Envoy reloads the file
-        for _ in range(100):
+        with sandbox.hold_pushes("frontend"):      # the control plane's push has not reached this sidecar yet
+            done = split.call(host="payment-api", weights={"v1": 50, "v2": 50}, namespace="production", apply=True,
+                              confirm="production")
+            handle = done.changes[0].rollback_handle
+            sandbox.push_routes()
+            v = get_tool("verify_routing").call(host="payment-api", namespace="production")
+            fe = next(p for p in v.proxies if p.pod == sandbox.pod_name("frontend"))
+            assert v.expected == {"v1": 50, "v2": 50} and fe.status == "STALE" and fe.envoy == {"v1": 90, "v2": 10}
+            assert v.proxies[0].status == "STALE"
+        for _ in range(100):                       # now it arrives (the write pushed itself, debounced)
             fe = next(p for p in get_tool("verify_routing").call(host="payment-api", namespace="production").proxies
                       if p.pod == sandbox.pod_name("frontend"))
             if fe.status == "SYNCED":
                 break
             time.sleep(0.05)
         assert fe.status == "SYNCED" and fe.envoy == {"v1": 50, "v2": 50}
-        # deterministic pick with weighted_clusters.header_name: 49 -> v1 (200), 50 -> v2 (the 503 canary)
+        # lb picks the weighted cluster: 49 -> v1 (200), 50 -> v2 (the 503 canary)
         assert sandbox.send("frontend", 8080, "payment-api", 2, lb=49) == {200: 2}
         assert sandbox.send("frontend", 8080, "payment-api", 2, lb=50) == {503: 2}
     finally:
-        back = get_tool("rollback_change").call(handle=handle, apply=True, confirm="production")
+        back = get_tool("rollback_change").call(handle=handle, apply=True, confirm="production") if handle else None
         sandbox.push_routes()
-    assert back.applied
+    assert back is not None and back.applied
     assert c.get(KINDS["VirtualService"], "payment-api", "production")["spec"] == original["spec"]
 
 
@@ -210,6 +212,17 @@ def test_step_refuses_when_the_canary_fails(fresh_sandbox, canary_metrics, state
         forced = step.call(host="payment-api", canary="v2", namespace="production", force=True)
     assert forced.to_weight == 25 and forced.error_rates["v2"] == pytest.approx(0.5, abs=0.02)
     assert "-      weight: 10\n+      weight: 25" in forced.changes[0].diff and not forced.changes[0].applied
+    with prometheus_at("http://127.0.0.1:9"), pytest.raises(InvalidInput, match="no metrics for v2"):
+        step.call(host="payment-api", canary="v2", namespace="production")  # the gate fails closed
     with prometheus_at("http://127.0.0.1:9"):
-        no_metrics = step.call(host="payment-api", canary="v2", namespace="production")
-    assert any("could not compare error rates" in w for w in no_metrics.warnings)
+        forced = step.call(host="payment-api", canary="v2", namespace="production", force=True)
+    assert any(w.startswith("forced: no metrics for v2") for w in forced.warnings)
+
+
+def test_step_reads_the_sidecars_counters_without_prometheus(runtime, sandbox, state):
+    """No Prometheus: the calling sidecars' Envoy counters per subset cluster decide, and the failing canary
+    (the sandbox's v2 answers 503) is refused."""
+    codes = sandbox.send("frontend", 8080, "payment-api", 40)
+    assert codes.get(503)
+    with pytest.raises(InvalidInput, match=r"canary v2 fails 100\.0% of requests vs 0\.0% for v1"):
+        get_tool("traffic_step").call(host="payment-api", canary="v2", namespace="production")

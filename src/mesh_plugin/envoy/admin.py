@@ -142,3 +142,23 @@ def _redacted(doc: Any) -> Any:
                 if isinstance(v, (dict, list)):
                     todo.append((v, c, depth + 1, secret))
     return out
+
+
+def fetch_many(client: Any, pods: list[tuple[str, str]], path: str, query: list[tuple[str, str]] | None = None,
+               *, timeout: float = 5.0, workers: int = 8) -> dict[tuple[str, str], bytes | Exception]:
+    """One admin read from many sidecars at once (bounded threads, each inside the caller's deadline): the
+    answer, or the typed error, per (namespace, pod). An unreachable sidecar costs one timeout, in parallel."""
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(target: tuple[str, str]) -> bytes | Exception:
+        try:
+            return fetch_admin(client, target[0], target[1], path, query=query, check_sidecar=False, timeout=timeout)
+        except Exception as e:  # noqa: BLE001 - returned per pod, typed by fetch_admin
+            return e
+
+    if not pods:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(workers, len(pods))) as pool:
+        futures = {t: pool.submit(contextvars.copy_context().run, one, t) for t in pods}
+        return {t: f.result() for t, f in futures.items()}

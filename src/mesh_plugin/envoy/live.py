@@ -55,7 +55,8 @@ def endpoints(body: bytes | str) -> list[Endpoint]:
 
 def cluster_counters(body: bytes | str) -> dict[str, dict[str, float]]:
     """``/stats?format=json`` counters per cluster: {cluster name: {counter: value}} for the request and
-    response-flag counters a diagnosis reads (cluster names contain dots: split at the known counter)."""
+    response-flag counters a diagnosis reads (cluster names contain dots: split at the known counter). Istio
+    gives each cluster the stat name ``<cluster name>;`` (alt_stat_name, for tag extraction): the ``;`` goes."""
     try:
         doc = json.loads(body)
     except ValueError:
@@ -70,7 +71,7 @@ def cluster_counters(body: bytes | str) -> dict[str, dict[str, float]]:
             continue
         for counter in wanted:
             if name.endswith("." + counter):
-                out.setdefault(name[len("cluster."):-len(counter) - 1], {})[counter] = float(value)
+                out.setdefault(name[len("cluster."):-len(counter) - 1].rstrip(";"), {})[counter] = float(value)
                 break
     return out
 

@@ -225,6 +225,40 @@ def error_rates(service: str, namespace: str, window: str) -> tuple[dict[str, fl
             f"Prometheus at {prom.where}, istio_requests_total over {window}")
 
 
+def envoy_error_rates(snap: Snapshot, full: str, port: int, subsets: list[str]) -> tuple[dict[str, float], str,
+                                                                                         set[str]]:
+    """subset -> 5xx share from the calling sidecars' Envoy counters (upstream_rq_5xx / upstream_rq_completed of
+    each subset's cluster, summed over every sidecar that has the cluster), and the subsets with an endpoint
+    ejected right now. Counters run since each proxy started: a fallback when Prometheus is absent."""
+    from ..envoy.admin import fetch_many
+    from ..envoy.live import cluster_counters, endpoints
+
+    pods = [(ns_of(p), name_of(p)) for p in snap.of("Pod") if sidecar_of(p) in ("istio", "istio-gateway")
+            and is_running(p)][:50]
+    client = RUNTIME.client()
+    stats = fetch_many(client, pods, "stats", [("filter", f"^cluster\\.outbound\\|{port}\\|.*\\|{full};?\\."),
+                                               ("format", "json")])
+    live = fetch_many(client, pods, "clusters", [("format", "json")])
+    totals: dict[str, list[float]] = {}
+    readers = 0
+    for body in stats.values():
+        if isinstance(body, Exception):
+            continue
+        for cluster, c in cluster_counters(body).items():
+            subset = cluster.split("|")[2] if cluster.count("|") == 3 else ""
+            if subset in subsets and cluster.endswith("|" + full):
+                t = totals.setdefault(subset, [0.0, 0.0])
+                t[0] += c.get("upstream_rq_completed", 0)
+                t[1] += c.get("upstream_rq_5xx", 0)
+                readers += 1
+    ejected = {e.cluster.split("|")[2] for body in live.values() if not isinstance(body, Exception)
+               for e in endpoints(body) if e.ejected and e.cluster.endswith("|" + full)}
+    rates = {s: (bad / done) for s, (done, bad) in totals.items() if done}
+    answered = sum(1 for b in stats.values() if not isinstance(b, Exception))
+    return rates, (f"Envoy counters of {answered} calling sidecar(s) (since each started)" if rates else
+                   f"no Envoy counters for {full}:{port} in {answered} of {len(pods)} sidecars"), ejected
+
+
 def subset_version(dr: dict | None, subset: str) -> str:
     """The version label a subset selects (Istio's destination_version), else the subset's name."""
     for s in ((dr or {}).get("spec") or {}).get("subsets") or []:
@@ -250,11 +284,13 @@ def traffic_step(host: Host, canary: Annotated[str, Field(min_length=1, max_leng
                      "most the canary's 5xx share may exceed stable's"))] = 0.01,
                  window: Window = "10m",
                  force: Force = False, apply: Apply = False, confirm: Confirm = None) -> StepResult:
-    """Move a canary to the next weight if its error rate allows.
+    """Move a canary to the next weight only if its error rate allows (fails closed).
 
     Move a canary to the next weight on a ladder (default 10 -> 25 -> 50 -> 100), the rest to the stable
-    subset. Refuses the step when the canary's error rate (5xx share from Prometheus, when reachable) is worse
-    than the stable one by more than max_error_increase, unless force=true. Dry-run diff by default."""
+    subset. Refuses (unless force=true) when the canary's 5xx share is worse than the stable one by more than
+    max_error_increase, when one of its endpoints is ejected right now, or when there are no metrics at all:
+    Prometheus first, else the calling sidecars' Envoy counters (upstream_rq_5xx / upstream_rq_completed per
+    subset cluster). Dry-run diff by default."""
     if any(s < 1 or s > 100 for s in steps) or steps != sorted(steps):
         raise InvalidInput("steps must be increasing weights between 1 and 100.", hint="e.g. [10, 25, 50, 100].")
     snap, full, svc, vs, dr = _context(host, namespace, None, fresh=True)
@@ -276,18 +312,27 @@ def traffic_step(host: Host, canary: Annotated[str, Field(min_length=1, max_leng
         stable = versions[0]
     new = {stable: 100 - nxt, canary: nxt} if nxt < 100 else {canary: 100}
     rates, metrics = error_rates(name_of(svc), ns_of(svc), window)
-    warnings = []
     c_rate, s_rate = rates.get(subset_version(dr, canary)), rates.get(subset_version(dr, stable))
-    if metrics.startswith("metrics unavailable"):
-        warnings.append(f"could not compare error rates ({metrics})")
-    elif c_rate is not None and s_rate is not None and c_rate > s_rate + max_error_increase:
-        msg = (f"canary {canary} fails {c_rate:.1%} of requests vs {s_rate:.1%} for {stable} over {window}")
+    port = int(((svc.get("spec") or {}).get("ports") or [{"port": 80}])[0].get("port"))
+    e_rates, e_source, ejected = envoy_error_rates(snap, full, port, [canary, stable])
+    if c_rate is None or s_rate is None:  # no Prometheus answer: the sidecars' own counters decide
+        rates = {**rates, **e_rates}
+        c_rate, s_rate = e_rates.get(canary), e_rates.get(stable, 0.0 if canary in e_rates else None)
+        metrics = f"{metrics}; {e_source}" if metrics.startswith("metrics unavailable") else e_source
+    warnings = []
+    problems = []
+    if canary in ejected:
+        problems.append(f"an endpoint of {canary} is ejected by outlier detection right now")
+    if c_rate is None:
+        problems.append(f"no metrics for {canary} ({metrics}): the step would not be backed by evidence")
+    elif s_rate is not None and c_rate > s_rate + max_error_increase:
+        problems.append(f"canary {canary} fails {c_rate:.1%} of requests vs {s_rate:.1%} for {stable}")
+    if problems:  # the gate fails closed
         if not force:
-            raise InvalidInput(f"Refusing to move {canary} from {cur}% to {nxt}%: {msg}.",
-                               hint="fix the canary (or roll it back with set_traffic_split), or force=true.")
-        warnings.append("forced: " + msg)
-    elif c_rate is None:
-        warnings.append(f"no traffic data for {canary} in the window: the step is not backed by metrics")
+            raise InvalidInput(f"Refusing to move {canary} from {cur}% to {nxt}%: " + "; ".join(problems) + ".",
+                               hint="fix the canary (or send its weight to 0 with traffic_change action=split), "
+                                    "point --prometheus-url at Prometheus, or force=true to step anyway.")
+        warnings.append("forced: " + "; ".join(problems))
     change = set_traffic_split(host, new, namespace, None, apply, confirm, False)
     return StepResult(host=change.host, changes=change.changes, warnings=warnings + change.warnings,
                       note=change.note, canary=canary, from_weight=cur, to_weight=nxt, error_rates=rates,
@@ -298,28 +343,30 @@ class ProxyRouteCheck(BaseModel):
     pod: str
     status: Literal["SYNCED", "STALE", "UNREACHABLE", "NO ROUTE"]
     envoy: dict[str, int] = Field(default={}, description="subset -> weight the proxy applies")
-    detail: str | None = None
+    detail: str | None = Field(default=None, description="what differs (weights, mirror, retries, timeout)")
 
 
 class RoutingVerification(BaseModel):
     paged_field: ClassVar[str] = "proxies"
     host: str
     expected: dict[str, int] = Field(description="subset -> weight from the VirtualService")
+    expected_policy: dict[str, str] = Field(default={}, description="mirror, retries and timeout the route sets")
     proxies: list[ProxyRouteCheck] = Field(description="stale and unreachable proxies first")
     page: Page
 
 
 def render_verification(r: RoutingVerification) -> str:
     exp = " ".join(f"{k}={v}" for k, v in r.expected.items()) or "(no weighted route)"
+    pol = "; ".join(f"{k} {v}" for k, v in r.expected_policy.items())
     rows = [[p.pod, p.status, " ".join(f"{k}={v}" for k, v in p.envoy.items()) or "-", p.detail or ""]
             for p in r.proxies]
-    return f"{r.host}: VirtualService says {exp}\n" + table(["PROXY", "STATUS", "ENVOY WEIGHTS", "DETAIL"], rows) + \
-        note(r.page)
+    return f"{r.host}: VirtualService says {exp}" + (f"; {pol}" if pol else "") + "\n" + table(
+        ["PROXY", "STATUS", "ENVOY WEIGHTS", "DETAIL"], rows) + note(r.page)
 
 
-def envoy_weights(dump, host: str) -> dict[str, int] | None:  # type: ignore[no-untyped-def]
-    from ..mesh.proxyconfig import parse_cluster_name
-
+def _envoy_route(dump, host: str) -> dict | None:  # type: ignore[no-untyped-def]
+    """The proxy's route for the host that carries the split (weighted clusters), else its first route."""
+    first = None
     for rc in dump.route_configs():
         for vh in rc.get("virtual_hosts") or []:
             if host not in (vh.get("domains") or []) and not any(d.startswith(host + ":") for d in vh.get(
@@ -328,27 +375,87 @@ def envoy_weights(dump, host: str) -> dict[str, int] | None:  # type: ignore[no-
             for r in vh.get("routes") or []:
                 action = r.get("route") or {}
                 if action.get("weighted_clusters"):
-                    return {parse_cluster_name(c["name"])[2]: int(c.get("weight", 0))
-                            for c in action["weighted_clusters"].get("clusters") or []}
-                if action.get("cluster"):
-                    return {parse_cluster_name(action["cluster"])[2]: 100}
-    return None
+                    return r
+                if first is None and action.get("cluster"):
+                    first = r
+    return first
+
+
+def envoy_weights(dump, host: str) -> dict[str, int] | None:  # type: ignore[no-untyped-def]
+    from ..mesh.proxyconfig import parse_cluster_name
+
+    r = _envoy_route(dump, host)
+    if r is None:
+        return None
+    action = r.get("route") or {}
+    if action.get("weighted_clusters"):
+        return {parse_cluster_name(c["name"])[2]: int(c.get("weight", 0))
+                for c in action["weighted_clusters"].get("clusters") or []}
+    return {parse_cluster_name(action["cluster"])[2]: 100}
+
+
+def _seconds(v: object) -> float | None:
+    """A duration as Envoy ("5s", "0.250s") or Istio ("250ms", "1m") writes it, in seconds."""
+    try:
+        from ..mesh.resilience import parse_duration
+
+        return float(parse_duration(str(v)))
+    except (MeshError, ValueError, TypeError):
+        return None
+
+
+def _route_policy_diff(vs_route: dict, envoy_route: dict) -> list[str]:
+    """What the proxy's route does differently from the VirtualService route: mirror, retries, timeout (only
+    what the VirtualService sets: Istio fills in defaults for the rest)."""
+    from ..mesh.proxyconfig import parse_cluster_name
+
+    action = envoy_route.get("route") or {}
+    out = []
+    mirrors = ([vs_route["mirror"]] if vs_route.get("mirror") else []) + [
+        m.get("destination") or {} for m in vs_route.get("mirrors") or []]
+    got = []
+    for m in action.get("request_mirror_policies") or []:
+        frac = ((m.get("runtime_fraction") or {}).get("default_value") or {})
+        num, den = frac.get("numerator", 100), {"HUNDRED": 100, "TEN_THOUSAND": 10_000,
+                                                 "MILLION": 1_000_000}.get(frac.get("denominator", "HUNDRED"), 100)
+        got.append((parse_cluster_name(str(m.get("cluster", "")))[2], round(100 * num / den, 3)))
+    want = [(m.get("subset") or "-", float((vs_route.get("mirrorPercentage") or {}).get("value", 100)))
+            for m in mirrors]
+    if sorted(got) != sorted(want):
+        out.append(f"mirror: proxy {got or 'none'}, VirtualService {want or 'none'}")
+    rt = vs_route.get("retries")
+    if rt:
+        policy = action.get("retry_policy") or {}
+        if int(rt.get("attempts", 0)) != int(policy.get("num_retries", 0)):
+            out.append(f"retries: proxy {policy.get('num_retries', 0)}, VirtualService {rt.get('attempts', 0)}")
+        if rt.get("perTryTimeout") and _seconds(rt["perTryTimeout"]) != _seconds(policy.get("per_try_timeout")):
+            out.append(f"perTryTimeout: proxy {policy.get('per_try_timeout')}, VirtualService {rt['perTryTimeout']}")
+    if vs_route.get("timeout") and _seconds(vs_route["timeout"]) != _seconds(action.get("timeout")):
+        out.append(f"timeout: proxy {action.get('timeout')}, VirtualService {vs_route['timeout']}")
+    return out
 
 
 @op("traffic_status", "verify", cli="traffic verify", args="host", render=render_verification)
 def verify_routing(host: Host, namespace: OptNamespace = None, limit: Limit = 30, offset: Offset = 0
                    ) -> RoutingVerification:
-    """Whether each proxy applies the weights the VirtualService declares.
+    """Whether each proxy applies the route the VirtualService declares: weights, mirror, retries, timeout.
 
-    Check that the sidecars (and gateways) of the host's namespace apply the weights its VirtualService
-    declares: reads each proxy's route config through the API server and reports STALE proxies (a push that
-    has not landed), UNREACHABLE ones, and those with NO ROUTE for the host."""
+    Check that the sidecars (and gateways) of the host's namespace apply what its VirtualService's main
+    route declares (weights, mirror and its percentage, retries, timeout): reads each proxy's route config
+    through the API server and reports STALE proxies (a push that has not landed, with what differs),
+    UNREACHABLE ones, and those with NO ROUTE for the host."""
     from ..envoy.admin import fetch_admin
     from ..mesh.overview import page
     from ..mesh.proxyconfig import ConfigDump
 
     snap, full, svc, vs, _ = _context(host, namespace, None)
     expected = current_weights(vs) or {"-": 100}
+    i = R.main_http_route(vs) if vs is not None else None
+    vs_route = ((vs or {}).get("spec") or {}).get("http", [])[i] if i is not None else {}
+    policy = {k: str(v) for k, v in (("mirror", (vs_route.get("mirror") or {}).get("subset")),
+                                     ("mirror %", (vs_route.get("mirrorPercentage") or {}).get("value")),
+                                     ("retries", (vs_route.get("retries") or {}).get("attempts")),
+                                     ("timeout", vs_route.get("timeout"))) if v is not None}
     client = RUNTIME.client()
     rows = []
     for pod in snap.of("Pod", ns_of(svc)):
@@ -359,18 +466,23 @@ def verify_routing(host: Host, namespace: OptNamespace = None, limit: Limit = 30
         except (Unreachable, InvalidInput) as e:
             rows.append(ProxyRouteCheck(pod=name_of(pod), status="UNREACHABLE", detail=e.message))
             continue
+        route = _envoy_route(dump, full)
         got = envoy_weights(dump, full)
-        if got is None:
+        if route is None or got is None:
             rows.append(ProxyRouteCheck(pod=name_of(pod), status="NO ROUTE", detail=f"no route for {full}"))
-        elif got != expected:
+            continue
+        diffs = ([f"weights: proxy {got}, VirtualService {expected}"] if got != expected else []) + \
+            _route_policy_diff(vs_route, route)
+        if diffs:
             rows.append(ProxyRouteCheck(pod=name_of(pod), status="STALE", envoy=got,
-                                        detail="the proxy has not received the current VirtualService"))
+                                        detail="the proxy has not received the current VirtualService: "
+                                               + "; ".join(diffs)))
         else:
             rows.append(ProxyRouteCheck(pod=name_of(pod), status="SYNCED", envoy=got))
     order = {"STALE": 0, "UNREACHABLE": 1, "NO ROUTE": 2, "SYNCED": 3}
     rows.sort(key=lambda r: (order[r.status], r.pod))
     shown, pg = page(rows, limit, offset, "proxies", "offset=")
-    return RoutingVerification(host=full, expected=expected, proxies=shown, page=pg)
+    return RoutingVerification(host=full, expected=expected, expected_policy=policy, proxies=shown, page=pg)
 
 
 class CanaryTemplate(BaseModel):
