@@ -31,7 +31,7 @@ def cluster(request):
 @pytest.mark.parametrize("cluster", ["none"], indirect=True)
 def test_preflight_on_a_cluster_without_mesh(cluster):
     r = get_tool("install_preflight").call(mesh="istio")
-    assert r.ok and statuses(r) == {"kubernetes-version": "pass", "existing-install": "pass",
+    assert r.ok and statuses(r) == {"version-support": "pass", "kubernetes-version": "pass", "existing-install": "pass",
                                     "injected-namespaces": "pass", "pod-security": "pass", "webhooks": "pass",
                                     "rbac": "pass"}
     v = get_tool("install_verify").call(mesh="istio")
@@ -141,3 +141,29 @@ def test_uninstall_plan():
     assert any("CRDs" in w or "deleting the CRDs" in w for w in p.warnings)
     rev = get_tool("uninstall_plan").call(mesh="istio", revision="1-27")
     assert [s.command for s in rev.steps][-1] == "helm uninstall istiod-1-27 -n istio-system"
+
+
+def test_versions_carry_their_dates_and_end_of_life():
+    from mesh_plugin.mesh import install as I
+
+    assert I.DEFAULT_VERSION["istio"].startswith("1.31.")  # the oracle's pin is 1.31-dev: its release line
+    for mesh, rels in I.RELEASES.items():
+        minors = [r.version.rsplit(".", 1)[0] for r in rels]
+        assert len(minors) == len(set(minors)), f"{mesh}: one latest patch per minor"
+    eol = I.support_check("istio", "1.28.10", today="2026-11-25")
+    assert eol.status == "fail" and "end of life on 2026-07-15" in eol.detail and "1.31.4" in eol.fix
+    soon = I.support_check("istio", "1.30.8", today="2026-12-20")
+    assert soon.status == "warn" and "26 days" in soon.detail
+    assert I.support_check("istio", "1.31.4", today="2026-11-25").status == "pass"
+    plan = get_tool("install_plan").call(mesh="istio", version="1.28.10")
+    assert plan.notes[0].startswith("FAIL: istio 1.28.10 reached end of life")
+
+
+def test_ambient_needs_no_restart_and_commands_paste():
+    import shlex
+
+    plan = get_tool("install_plan").call(mesh="istio", profile="ambient")
+    assert not any("rollout restart" in n for n in plan.notes) and any("no pod restarts" in n for n in plan.notes)
+    lk = get_tool("install_plan").call(mesh="linkerd")
+    step = next(s for s in lk.steps if s.command.startswith("sh -c "))
+    assert shlex.split(step.command)[:2] == ["sh", "-c"] and len(shlex.split(step.command)) == 3

@@ -10,12 +10,58 @@ from ..kube.snapshot import Snapshot, annotations_of, labels_of, name_of
 from .detect import detect_meshes
 from .workloads import is_ready
 
-#: mesh version -> supported Kubernetes minor versions (inclusive), from the projects' support tables
-SUPPORTED = {
-    "istio": {"1.28.1": ("1.30", "1.34"), "1.27.3": ("1.29", "1.33"), "1.26.6": ("1.29", "1.32")},
-    "linkerd": {"edge-25.10.3": ("1.29", "1.34"), "2.18.0": ("1.27", "1.32")},
+@dataclass(frozen=True)
+class Release:
+    """One supported minor's latest patch: when it was published, when its support ends, and the Kubernetes
+    minors it supports (inclusive)."""
+
+    version: str
+    published: str          # YYYY-MM-DD, or YYYY-MM when only the month is known
+    end_of_life: str | None  # the same; None: not announced (the newest minors)
+    kubernetes: tuple[str, str]
+
+
+#: As of TABLE_DATE. Istio: the latest patch of each minor that the Go module proxy lists for istio.io/api and
+#: istio.io/client-go (they are tagged with every Istio release); end of life is Istio's policy (a minor is
+#: supported until six weeks after the second next minor), estimated where the release date is known only to
+#: the month. The default follows the oracle's pin (istio.io/istio 1.31-dev, oracle/README.md): the 1.31 line.
+#: Linkerd: edge releases are supported until the next one; stable 2.18 by Buoyant.
+TABLE_DATE = "2026-11-25"
+RELEASES: dict[str, tuple[Release, ...]] = {
+    "istio": (Release("1.32.0", "2026-11", None, ("1.32", "1.36")),
+              Release("1.31.4", "2026-11", None, ("1.31", "1.35")),
+              Release("1.30.8", "2026-10", "2027-01-15", ("1.31", "1.35")),
+              Release("1.29.6", "2026-07-13", "2026-10-15", ("1.30", "1.34")),
+              Release("1.28.10", "2026-06-29", "2026-07-15", ("1.30", "1.34"))),
+    "linkerd": (Release("edge-25.10.3", "2025-10", None, ("1.29", "1.34")),
+                Release("2.18.0", "2025-04", "2026-04-30", ("1.27", "1.32"))),
 }
-DEFAULT_VERSION = {"istio": "1.28.1", "linkerd": "edge-25.10.3"}
+SUPPORTED = {mesh: {r.version: r.kubernetes for r in rels} for mesh, rels in RELEASES.items()}
+DEFAULT_VERSION = {"istio": "1.31.4", "linkerd": "edge-25.10.3"}
+
+
+def release(mesh: str, version: str) -> Release:
+    return next(r for r in RELEASES[mesh] if r.version == version)
+
+
+def support_check(mesh: str, version: str, today: str | None = None) -> CheckResult:
+    """Whether ``version`` is still supported on ``today`` (default: now), and the newest patch of its line."""
+    import datetime as dt
+
+    r = release(mesh, version)
+    today = today or dt.date.today().isoformat()
+    newest = [x.version for x in RELEASES[mesh] if x.end_of_life is None or x.end_of_life >= today]
+    if r.end_of_life and r.end_of_life < today:
+        return CheckResult("version-support", "fail", f"{mesh} {version} reached end of life on {r.end_of_life} (table "
+                                                      f"of {TABLE_DATE})",
+                           f"install a supported version: {', '.join(newest)}")
+    if r.end_of_life:
+        days = (dt.date.fromisoformat(r.end_of_life) - dt.date.fromisoformat(today)).days
+        if days <= 60:
+            return CheckResult("version-support", "warn", f"{mesh} {version} is supported until {r.end_of_life} "
+                                                          f"({days} days)", f"plan the upgrade to {newest[0]}")
+    return CheckResult("version-support", "pass", f"{mesh} {version} (published {r.published}) is supported"
+                       + (f" until {r.end_of_life}" if r.end_of_life else ""))
 PROFILES = {"istio": ("default", "minimal", "demo", "ambient"), "linkerd": ("default", "ha")}
 
 
@@ -34,7 +80,7 @@ def _minor(v: str) -> tuple[int, int]:
 
 def preflight(snap: Snapshot, mesh: str, version: str, kube_version: str | None,
               denied: list[str] | None = None) -> list[CheckResult]:
-    out: list[CheckResult] = []
+    out: list[CheckResult] = [support_check(mesh, version)]
     lo, hi = SUPPORTED[mesh][version]
     if kube_version:
         ok = _minor(lo) <= _minor(kube_version) <= _minor(hi)
@@ -138,11 +184,12 @@ def istio_steps(profile: str, version: str, revision: str | None, values_text: s
         steps.append(Step("install ztunnel (ambient)",
                           ["helm", "upgrade", "--install", "ztunnel", "istio/ztunnel", "-n", "istio-system",
                            "--version", version, "--wait"], ["helm", "uninstall", "ztunnel", "-n", "istio-system"]))
-    if gateway and profile != "minimal":
+    if gateway and profile != "minimal":  # no --wait: it would wait for a LoadBalancer address forever on
+        # clusters without one; install_verify checks the pods instead
         steps.append(Step("install the ingress gateway (istio/gateway)",
                           ["helm", "upgrade", "--install", "istio-ingress", "istio/gateway", "-n", "istio-ingress",
                            "--create-namespace", "--version", version]
-                          + (["--set", f"revision={revision}"] if revision else []) + ["--wait"],
+                          + (["--set", f"revision={revision}"] if revision else []),
                           ["helm", "uninstall", "istio-ingress", "-n", "istio-ingress"]))
     return steps
 

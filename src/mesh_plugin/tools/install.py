@@ -110,7 +110,12 @@ def _plan(mesh: str, profile: str, version: str | None, revision: str | None, va
             labels = ["kubectl label namespace <ns> istio.io/dataplane-mode=ambient"]
     else:
         labels = ["kubectl annotate namespace <ns> linkerd.io/inject=enabled"]
-    notes = ["pods get their proxy when they restart: kubectl rollout restart deployment -n <ns>"]
+    notes = ["ambient: labelled namespaces join the mesh at once, no pod restarts (ztunnel redirects their "
+             "traffic)" if profile == "ambient" else
+             "pods get their proxy when they restart: kubectl rollout restart deployment -n <ns>"]
+    check = I.support_check(mesh, version)
+    if check.status != "pass":
+        notes.insert(0, f"{check.status.upper()}: {check.detail}; {check.fix}")
     if revision:
         notes.append(f"canary upgrade: relabel one namespace to istio.io/rev={revision} (remove istio-injection), "
                      "restart it, verify with proxy_status and analyze, then move the others and uninstall the old "
