@@ -96,15 +96,49 @@ def find_python() -> str:
 
 # --- uv -----------------------------------------------------------------------------------------------------
 
-def locked_uv() -> tuple[str, list[str]]:
-    """The uv version pinned in uv.lock and the sha256 hashes of its wheels."""
+def locked_uv() -> tuple[str, list[tuple[str, str]]]:
+    """The uv version pinned in uv.lock and its wheels: (url, sha256) each."""
     text = LOCK.read_text()
     m = re.search(r'^\[\[package\]\]\nname = "uv"\nversion = "([^"]+)"\n(.*?)(?=^\[\[package\]\]|\Z)', text, re.M | re.S)
     if not m:
         raise InstallError("uv.lock has no pinned uv (dependency group 'bootstrap')",
                            "run `make lock` in a checkout of mesh-plugin")
     wheels = m.group(2).split("wheels = [", 1)[-1]
-    return m.group(1), re.findall(r'hash = "sha256:([0-9a-f]{64})"', wheels)
+    return m.group(1), re.findall(r'url = "([^"]+\.whl)", hash = "sha256:([0-9a-f]{64})"', wheels)
+
+
+def wheel_for_here(wheels: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The wheel (url, sha256) whose platform tags fit this machine, or None (then pip chooses)."""
+    import platform
+
+    machine = platform.machine().lower()
+    machine = {"amd64": "x86_64", "arm64": "aarch64" if sys.platform.startswith("linux") else "arm64"}.get(machine, machine)
+
+    def fits(tag: str) -> bool:
+        if sys.platform.startswith("linux"):
+            libc, libc_version = platform.libc_ver()
+            if libc != "glibc":
+                m = re.fullmatch(r"musllinux_\d+_\d+_(.+)", tag)
+                return bool(m) and m.group(1) == machine and not libc
+            m = re.fullmatch(r"manylinux_(\d+)_(\d+)_(.+)|manylinux2014_(.+)", tag)
+            if not m:
+                return False
+            need = (int(m.group(1)), int(m.group(2))) if m.group(1) else (2, 17)
+            have = tuple(int(x) for x in libc_version.split(".")[:2]) if libc_version else (0, 0)
+            return (m.group(3) or m.group(4)) == machine and have >= need
+        if sys.platform == "darwin":
+            m = re.fullmatch(r"macosx_(\d+)_(\d+)_(.+)", tag)
+            mac = tuple(int(x) for x in (platform.mac_ver()[0] or "0.0").split(".")[:2])
+            return bool(m) and m.group(3) == machine and mac >= (int(m.group(1)), int(m.group(2)))
+        if sys.platform == "win32":
+            return tag == {"x86_64": "win_amd64", "arm64": "win_arm64", "aarch64": "win_arm64"}.get(machine, "win32")
+        return False
+
+    for url, sha in wheels:
+        tags = url.rsplit("/", 1)[-1][:-len(".whl")].split("-")[-1].split(".")
+        if any(fits(t) for t in tags):
+            return url, sha
+    return None
 
 
 def uv_version(exe: str) -> tuple[int, ...] | None:
@@ -125,34 +159,74 @@ def find_uv(python: str) -> str:
     on_path = shutil.which("uv")
     if on_path and (uv_version(on_path) or (0,)) >= MIN_UV:
         return on_path
-    version, hashes = locked_uv()
+    version, wheels = locked_uv()
     target = ROOT / ".tools" / "uv"
     exe = target / "bin" / ("uv.exe" if os.name == "nt" else "uv")
     if exe.exists() and uv_version(str(exe)) == tuple(int(x) for x in version.split(".")[:3]):
         return str(exe)
-    bootstrap_uv(python, version, hashes, target)
+    bootstrap_uv(python, version, wheels, target)
     return str(exe)
 
 
-def bootstrap_uv(python: str, version: str, hashes: list[str], target: Path) -> None:
-    """pip-install the locked uv wheel (hash-checked) into target; with no pip, from a throwaway venv's pip."""
+def bootstrap_uv(python: str, version: str, wheels: list[tuple[str, str]], target: Path) -> None:
+    """The locked uv wheel into target: downloaded from the lock's URL and checked against its sha256 (no pip
+    start-up, about a second); when that fails or no wheel fits, with pip (hash-checked too); with no pip, from a
+    throwaway venv's pip."""
     t0 = time.monotonic()
     fix = ("install uv (e.g. `pipx install uv` or your package manager) so that it is on PATH, or make "
-           "PyPI reachable for pip (PIP_INDEX_URL for a mirror)")
+           "PyPI reachable (HTTPS_PROXY if you need a proxy; PIP_INDEX_URL for a mirror)")
+    shutil.rmtree(target, ignore_errors=True)
+    chosen = wheel_for_here(wheels)
+    why = "no wheel in uv.lock fits this machine"
+    if chosen:
+        try:
+            download_uv_wheel(*chosen, target)
+            log(f"bootstrapped uv {version} from PyPI into {target} ({time.monotonic() - t0:.1f} s)")
+            return
+        except (OSError, ValueError) as e:  # urllib's errors are OSErrors
+            why = f"downloading {chosen[0].rsplit('/', 1)[-1]} failed: {e}"
+            shutil.rmtree(target, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix="mesh-plugin-uv-") as tmp:
         req = Path(tmp) / "uv.txt"
-        req.write_text(f"uv=={version} " + " ".join(f"--hash=sha256:{h}" for h in hashes) + "\n")
+        req.write_text(f"uv=={version} " + " ".join(f"--hash=sha256:{h}" for _, h in wheels) + "\n")
         pip = [python, "-m", "pip"]
         if subprocess.run([*pip, "--version"], capture_output=True).returncode != 0:
             # No pip for this Python (e.g. a distribution's python3): a throwaway venv brings ensurepip's pip.
-            run([python, "-m", "venv", str(Path(tmp) / "venv")], "creating a venv to get pip",
+            run([python, "-m", "venv", str(Path(tmp) / "venv")], f"{why}; creating a venv to get pip",
                 fix + "; on Debian/Ubuntu: apt install python3-venv")
             pip = [str(Path(tmp) / "venv" / "bin" / "python"), "-m", "pip"]
-        shutil.rmtree(target, ignore_errors=True)
         run([*pip, "install", "-q", "--disable-pip-version-check", "--no-input", "--root-user-action=ignore",
              "--no-warn-script-location", "--no-deps", "--only-binary=:all:", "--require-hashes",
-             "--target", str(target), "-r", str(req)], f"installing uv {version} with pip", fix)
-    log(f"bootstrapped uv {version} from PyPI into {target} ({time.monotonic() - t0:.1f} s)")
+             "--target", str(target), "-r", str(req)], f"{why}; then installing uv {version} with pip", fix)
+    log(f"bootstrapped uv {version} from PyPI with pip into {target} ({time.monotonic() - t0:.1f} s; {why})")
+
+
+def download_uv_wheel(url: str, sha256: str, target: Path) -> None:
+    """Fetch the wheel, check its sha256 against the lock, and unpack its uv and uvx into target/bin."""
+    import urllib.request
+    import zipfile
+
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=target) as fh:
+        h = hashlib.sha256()
+        with urllib.request.urlopen(url, timeout=60) as r:  # noqa: S310 - the URL comes from the lock
+            while chunk := r.read(1 << 20):
+                h.update(chunk)
+                fh.write(chunk)
+        if h.hexdigest() != sha256:
+            raise ValueError(f"sha256 {h.hexdigest()} is not the lock's {sha256}")
+        fh.seek(0)
+        (target / "bin").mkdir(exist_ok=True)
+        with zipfile.ZipFile(fh) as z:
+            for info in z.infolist():
+                name = info.filename.rsplit("/", 1)[-1]
+                if re.fullmatch(r"[^/]+\.data/scripts/uvx?(\.exe)?", info.filename):
+                    tmp = target / "bin" / f".{name}.tmp"
+                    tmp.write_bytes(z.read(info))
+                    tmp.chmod(0o755)
+                    os.replace(tmp, target / "bin" / name)
+    if not (target / "bin" / ("uv.exe" if os.name == "nt" else "uv")).exists():
+        raise ValueError("the wheel has no uv binary")
 
 
 # --- the venv -----------------------------------------------------------------------------------------------

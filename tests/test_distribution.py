@@ -251,7 +251,8 @@ def test_a_failed_install_says_why_and_how_to_fix_it_on_stderr(tmp_path):
 
     r = _launch(plugin, {**fs.clean_env(tmp_path, None), **offline})
     assert r.returncode == 1 and r.stdout == "", r.stdout + r.stderr
-    assert "installing uv " in r.stderr and "Fix: install uv" in r.stderr, r.stderr
+    assert "downloading uv-0" in r.stderr and "Connection refused" in r.stderr, r.stderr  # the lock's wheel URL
+    assert "then installing uv " in r.stderr and "Fix: install uv" in r.stderr, r.stderr  # then pip
 
     old = tmp_path / "python3.9"
     old.write_text("#!/bin/sh\necho 3 9\n")

@@ -137,8 +137,8 @@ def test_a_plugin_that_cannot_install_tells_claude_code_why(claude_bin, tmp_path
     r = run("mcp", "list")
     assert "plugin:service-mesh:mesh" in r.stdout and "✘ Failed to connect" in r.stdout, r.stdout + r.stderr
     log = _mcp_log(env)
-    assert "mesh-plugin: could not install its Python environment: installing uv" in log, log
-    assert "mesh-plugin: Fix: install uv" in log, log
+    assert "mesh-plugin: could not install its Python environment: downloading uv-" in log, log
+    assert "then installing uv " in log and "mesh-plugin: Fix: install uv" in log, log
 
 
 def test_manifests():
