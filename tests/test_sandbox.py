@@ -57,7 +57,7 @@ def test_strict_inbound_listener_refuses_plaintext_for_real(sandbox):
         urllib.request.urlopen(f"http://127.0.0.1:{sc.inbound_port}/api", timeout=3).read()
 
 
-def _envoy_pids_under(path: str) -> list[int]:
+def _pids_with(*needles: str) -> list[int]:
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -65,17 +65,74 @@ def _envoy_pids_under(path: str) -> list[int]:
                 cmd = open(f"/proc/{entry}/cmdline", "rb").read().decode(errors="replace")
             except OSError:
                 continue
-            if "envoy" in cmd and path in cmd:
+            if all(n in cmd for n in needles):
                 pids.append(int(entry))
     return pids
 
 
-def test_sandbox_starts_fast_and_stops_without_orphans():
-    sb = Sandbox().start()
+def _netns_inodes_in_use() -> set[int]:
+    """Inodes of every network namespace a process is in or holds an fd of."""
+    out = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        paths = [f"/proc/{entry}/ns/net"]
+        try:
+            paths += [f"/proc/{entry}/fd/{fd}" for fd in os.listdir(f"/proc/{entry}/fd")]
+        except OSError:
+            continue
+        for p in paths:
+            try:
+                if os.readlink(p).startswith("net:["):
+                    out.add(os.stat(p).st_ino)
+            except OSError:
+                pass
+    return out
+
+
+@pytest.mark.parametrize("config", ["generator", "auto"])
+def test_sandbox_starts_fast_and_stops_without_orphans(config):
+    before = _netns_inodes_in_use()
+    sb = Sandbox(config=config).start()
     try:
-        assert len(sb.sidecars) == 2
-        assert len(_envoy_pids_under(sb.dir)) == 2
+        assert sb.config_source in ("istiod", "generator")
+        if sb.config_source == "generator":
+            assert len(sb.sidecars) == 2 and sb.net is None
+        else:  # every injected pod and the ingress gateway, each in its own network namespace
+            assert len(sb.sidecars) == 8 and len(sb.net.pods) == 9
+            assert _pids_with("mesh-oracle", "serve", sb.dir) == [sb.istiod.proc.pid]
+        assert len(_pids_with("envoy", sb.dir)) == len(sb.sidecars)
         assert sb.started_in < 10
+        pod_netns = {os.fstat(ns.fd).st_ino for ns in sb.net.pods.values()} if sb.net else set()
+        assert pod_netns and pod_netns <= _netns_inodes_in_use() if sb.net else True
     finally:
         sb.stop()
-    assert _envoy_pids_under(sb.dir) == []
+    assert _pids_with("envoy", sb.dir) == [] and _pids_with("mesh-oracle", sb.dir) == []
+    assert not os.path.exists(sb.dir)
+    assert _netns_inodes_in_use() <= before | {os.stat("/proc/self/ns/net").st_ino}
+    assert not (pod_netns & _netns_inodes_in_use())
+
+
+def test_generator_fallback_pushes_virtualservice_writes():
+    """Without istiod, the generator follows VirtualService writes by itself (debounced), and hold_pushes keeps a
+    push from one sidecar until the block ends."""
+    sb = Sandbox(config="generator").start()
+    try:
+        assert sb.config_source == "generator" and sb.config_note
+        assert "built-in generator" in sb.describe_config_source()
+
+        def weights(v1: int, v2: int):
+            def change(vs):
+                vs["spec"]["http"][0]["route"][0]["weight"], vs["spec"]["http"][0]["route"][1]["weight"] = v1, v2
+            return change
+
+        fe = sb.sidecar("frontend")
+        with sb.hold_pushes("frontend"):
+            sb.edit("networking.istio.io", "virtualservices", "production", "payment-api", weights(50, 50))
+            sb.flush()
+            assert fe.spec.routes[0].weights[1][1] == 10
+        sb.wait_synced()
+        assert [w for _, w in fe.spec.routes[0].weights] == [50, 50]
+        assert sb.send("frontend", 8080, "payment-api", 2, lb=50) == {503: 2}
+    finally:
+        sb.stop()

@@ -245,13 +245,15 @@ class Sandbox:
         rfqdn = f"reviews.{seed.NS}.svc.cluster.local"
         od = seed.payment_outlier_detection()
         pool = seed.payment_circuit_breakers()
+        pdr, rdr = f"{seed.NS}/payment-api", f"{seed.NS}/reviews"
         frontend_clusters = [
-            OutboundCluster(f"outbound|8080||{fqdn}", ports("payment-api-v1") + ports("payment-api-v2"), od, pool),
-            OutboundCluster(f"outbound|8080|v1|{fqdn}", ports("payment-api-v1"), od, pool),
-            OutboundCluster(f"outbound|8080|v2|{fqdn}", ports("payment-api-v2"), od, pool),
-            OutboundCluster(f"outbound|9080||{rfqdn}", ports("reviews-v1") + ports("reviews-v2")),
-            OutboundCluster(f"outbound|9080|v1|{rfqdn}", ports("reviews-v1")),
-            OutboundCluster(f"outbound|9080|v2|{rfqdn}", ports("reviews-v2")),
+            OutboundCluster(f"outbound|8080||{fqdn}", ports("payment-api-v1") + ports("payment-api-v2"), od, pool,
+                            destination_rule=pdr),
+            OutboundCluster(f"outbound|8080|v1|{fqdn}", ports("payment-api-v1"), od, pool, destination_rule=pdr),
+            OutboundCluster(f"outbound|8080|v2|{fqdn}", ports("payment-api-v2"), od, pool, destination_rule=pdr),
+            OutboundCluster(f"outbound|9080||{rfqdn}", ports("reviews-v1") + ports("reviews-v2"), destination_rule=rdr),
+            OutboundCluster(f"outbound|9080|v1|{rfqdn}", ports("reviews-v1"), destination_rule=rdr),
+            OutboundCluster(f"outbound|9080|v2|{rfqdn}", ports("reviews-v2"), destination_rule=rdr),
         ]
         frontend_routes = self._generator_routes()
         plan = [("frontend", frontend_clusters, frontend_routes), ("payment-api-v1", [], [])]
@@ -263,7 +265,11 @@ class Sandbox:
                                service_account=a.service_account, app_port=a.port,
                                app_real_port=self.app_ports[name],
                                certs=self.ca.issue(seed.NS, a.service_account), root_pem=self.ca.cert_pem,
-                               clusters=clusters, routes=routes, istio_version=seed.ISTIO_VERSION)
+                               clusters=clusters, routes=routes, istio_version=seed.ISTIO_VERSION,
+                               inbound_services=[{"host": f"{a.app}.{seed.NS}.svc.cluster.local", "name": a.app,
+                                                  "namespace": seed.NS}],
+                               inbound_destination_rule=pdr if a.app == "payment-api" else None,
+                               inbound_pool=pool if a.app == "payment-api" else None)
             self.sidecars[name] = Sidecar(spec, os.path.join(self.dir, f"sidecar-{name}")).start()
         for name, sc in self.sidecars.items():
             sc.wait_ready()
@@ -475,8 +481,11 @@ class Sandbox:
         if pending:
             before = self.pushes
             self.flush()
-            return self._last_generator_pushes if self.pushes > before else 0
-        return self._push_generator_routes()
+            pushed = self._last_generator_pushes if self.pushes > before else 0
+        else:
+            pushed = self._push_generator_routes()
+        time.sleep(0.1)  # Envoy reloads watched files within ~25 ms
+        return pushed
 
     _last_generator_pushes = 0
 

@@ -31,6 +31,9 @@ from .pin import ISTIO_VERSION
 T = "type.googleapis.com/"
 HCM = T + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 LB_HEADER = "x-sandbox-lb"
+#: istiod's circuit breakers when no connectionPool says otherwise (2^32-1 each)
+DEFAULT_THRESHOLDS = {"max_connections": 4294967295, "max_pending_requests": 4294967295,
+                      "max_requests": 4294967295, "max_retries": 4294967295}
 ROUTER = {"name": "envoy.filters.http.router",
           "typed_config": {"@type": T + "envoy.extensions.filters.http.router.v3.Router"}}
 
@@ -64,6 +67,7 @@ class OutboundCluster:
     #: circuit_breakers.thresholds[0] and max_requests_per_connection, as istiod makes them of connectionPool
     pool: dict | None = None
     connect_timeout: str = "10s"
+    destination_rule: str | None = None   # "ns/name" of the DestinationRule istiod applied (cluster metadata)
 
 
 @dataclass
@@ -98,6 +102,19 @@ class SidecarSpec:
     istio_version: str = ISTIO_VERSION
     #: HTTP filters before the router on the inbound listener (jwt_authn, RBAC: see mesh.authz_envoy)
     inbound_http_filters: list[dict] = field(default_factory=list)
+    #: the Services selecting the pod ({"host", "name", "namespace"}): the inbound cluster's metadata
+    inbound_services: list[dict] = field(default_factory=list)
+    #: the DestinationRule (ns/name) for the pod's service: istiod applies its connectionPool to the inbound cluster
+    inbound_destination_rule: str | None = None
+    inbound_pool: dict | None = None
+
+
+def _per_connection(n: int) -> dict:
+    """connectionPool.http.maxRequestsPerConnection as istiod writes it (HTTP/1.1 upstream options)."""
+    return {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+        "@type": T + "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+        "common_http_protocol_options": {"max_requests_per_connection": n},
+        "explicit_http_config": {"http_protocol_options": {}}}}
 
 
 def _config_source(path: str, watch: str) -> dict:
@@ -270,8 +287,7 @@ class Sidecar:
         for i, c in enumerate(s.clusters):
             pool = dict(c.pool or {})
             per_connection = pool.pop("max_requests_per_connection", None)
-            thresholds = {"max_connections": 4294967295, "max_pending_requests": 4294967295,
-                          "max_requests": 4294967295, "max_retries": 4294967295, **pool}
+            thresholds = {**DEFAULT_THRESHOLDS, **pool}
             host = c.name.split("|")[3]
             cl: dict = {"name": c.name, "alt_stat_name": f"{c.name};", "type": "EDS",
                         "connect_timeout": c.connect_timeout, "lb_policy": "LEAST_REQUEST",
@@ -282,29 +298,43 @@ class Sidecar:
                         "common_lb_config": {"healthy_panic_threshold": {}},
                         "metadata": {"filter_metadata": {"istio": {"services": [
                             {"host": host, "name": host.split(".")[0], "namespace": host.split(".")[1]}]}}}}
+            if c.destination_rule:
+                dns, dname = c.destination_rule.split("/")
+                cl["metadata"]["filter_metadata"]["istio"]["config"] = (
+                    f"/apis/networking.istio.io/v1/namespaces/{dns}/destination-rule/{dname}")
             if c.name.split("|")[2]:
                 cl["metadata"]["filter_metadata"]["istio"]["subset"] = c.name.split("|")[2]
             if per_connection is not None:
-                cl["typed_extension_protocol_options"] = {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                    "@type": T + "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                    "common_http_protocol_options": {"max_requests_per_connection": per_connection},
-                    "explicit_http_config": {"http_protocol_options": {}}}}
+                cl["typed_extension_protocol_options"] = _per_connection(per_connection)
             if c.outlier_detection:
                 cl["outlier_detection"] = c.outlier_detection
             out.append(cl)
         p = s.app_port
-        out.append({"name": f"inbound|{p}||", "alt_stat_name": f"inbound|{p}||;", "type": "STATIC",
+        pool = dict(s.inbound_pool or {})
+        per_connection = pool.pop("max_requests_per_connection", None)
+        inbound_meta: dict = {"services": list(s.inbound_services)}
+        if s.inbound_destination_rule:
+            dns, dname = s.inbound_destination_rule.split("/")
+            inbound_meta = {"config": f"/apis/networking.istio.io/v1/namespaces/{dns}/destination-rule/{dname}",
+                            **inbound_meta}
+        inbound: dict = {"name": f"inbound|{p}||", "alt_stat_name": f"inbound|{p}||;", "type": "STATIC",
                     "connect_timeout": "10s",
                     "load_assignment": {"cluster_name": f"inbound|{p}||", "endpoints": [{"lb_endpoints": [
                         {"endpoint": {"address": {"socket_address": {
                             "address": "127.0.0.1", "port_value": s.app_real_port}}}}]}]},
-                    "metadata": {"filter_metadata": {"istio": {"services": []}}}})
+                    "circuit_breakers": {"thresholds": [{**DEFAULT_THRESHOLDS, **pool}]}, "common_lb_config": {},
+                    "metadata": {"filter_metadata": {"istio": inbound_meta}}}
+        if per_connection is not None:
+            inbound["typed_extension_protocol_options"] = _per_connection(per_connection)
+        out.append(inbound)
         out.append({"name": "BlackHoleCluster", "alt_stat_name": "BlackHoleCluster;", "type": "STATIC",
                     "connect_timeout": "10s"})
         out.append({"name": "PassthroughCluster", "alt_stat_name": "PassthroughCluster;", "type": "ORIGINAL_DST",
-                    "connect_timeout": "10s", "lb_policy": "CLUSTER_PROVIDED"})
+                    "connect_timeout": "10s", "lb_policy": "CLUSTER_PROVIDED",
+                    "circuit_breakers": {"thresholds": [DEFAULT_THRESHOLDS]}})
         out.append({"name": "InboundPassthroughCluster", "alt_stat_name": "PassthroughCluster;",
-                    "type": "ORIGINAL_DST", "connect_timeout": "10s", "lb_policy": "CLUSTER_PROVIDED"})
+                    "type": "ORIGINAL_DST", "connect_timeout": "10s", "lb_policy": "CLUSTER_PROVIDED",
+                    "circuit_breakers": {"thresholds": [DEFAULT_THRESHOLDS]}})
         return out
 
     def _write_all(self) -> None:

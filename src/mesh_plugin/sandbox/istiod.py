@@ -78,7 +78,13 @@ class Istiod:
     def write_inputs(self, objects: list[dict]) -> None:
         """Write what istiod reads as one ``kind: List`` JSON file (atomically: serve may be reading)."""
         os.makedirs(self.input_dir, exist_ok=True)
-        items = [o for o in objects if istiod_reads(o)]
+        items = []
+        for o in objects:
+            if istiod_reads(o):
+                # istiod's config store refuses an update whose resourceVersion is not the one it holds (the
+                # API server's versions are not the store's): the objects go in without one, as kubectl applies
+                o = {**o, "metadata": {k: v for k, v in (o.get("metadata") or {}).items() if k != "resourceVersion"}}
+                items.append(o)
         path = os.path.join(self.input_dir, "objects.json")
         with open(path + ".tmp", "w") as fh:
             json.dump({"apiVersion": "v1", "kind": "List", "items": items}, fh)
