@@ -78,6 +78,6 @@ def test_bad_input_is_a_clear_error(sandbox, tmp_path):
 def test_live_overview_and_tools_listing(sandbox):
     r = run("overview", env={"KUBECONFIG": sandbox.kubeconfig})
     assert r.returncode == 0, r.stderr
-    assert "istio  1.28.1" in r.stdout and "production" in r.stdout
+    assert f"istio  {seed.ISTIO_VERSION}" in r.stdout and "production" in r.stdout
     r = run("--read-only", "tools")
     assert r.returncode == 0 and "mesh_overview" in r.stdout

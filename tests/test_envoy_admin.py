@@ -43,8 +43,7 @@ def test_outlier_ejection_is_visible_in_clusters(client, sandbox):
     assert set(codes) <= {200, 503} and set(codes_v2) == {503}
     hosts = parse_clusters_text(raw.decode())
     ejected = {(h.cluster, h.endpoint) for h in hosts if h.ejected}
-    v2_port = sandbox.app_ports[sandbox.pod_name("payment-api-v2")]
-    assert (f"outbound|8080|v2|{FQDN}", f"127.0.0.1:{v2_port}") in ejected
+    assert (f"outbound|8080|v2|{FQDN}", sandbox.endpoint(sandbox.pod_name("payment-api-v2"))) in ejected
     assert not any(c == f"outbound|8080|v1|{FQDN}" for c, _ in ejected)
 
 
@@ -61,7 +60,7 @@ def test_pod_without_sidecar_and_unknown_pod_and_bad_path(client, sandbox):
 
 
 def test_admin_port_unreachable_is_a_clear_error(client, sandbox):
-    # payment-api-v2 has an istio-proxy container in the pod spec, but no Envoy plays it
-    with pytest.raises(Unreachable) as e:
+    # payment-api-v2 has an istio-proxy container in the pod spec, but no Envoy runs it
+    with sandbox.sidecar_down("payment-api-v2"), pytest.raises(Unreachable) as e:
         fetch_admin(client, "production", sandbox.pod_name("payment-api-v2"), "server_info")
     assert "15000" in str(e.value) and "kubectl describe pod" in str(e.value)

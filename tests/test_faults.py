@@ -86,7 +86,7 @@ def test_expired_continue_token_restarts_the_list(sb):
 def test_envoy_admin_and_prometheus_unreachable(runtime, sandbox):
     from mesh_plugin.errors import Unreachable
 
-    with pytest.raises(Unreachable):
+    with sandbox.sidecar_down("reviews-v2"), pytest.raises(Unreachable):
         get_tool("proxy_health").call(pod=sandbox.pod_name("reviews-v2"), namespace="production")
     with prometheus_at("http://127.0.0.1:9"):
         r = get_tool("mtls_status").call(namespace="production")

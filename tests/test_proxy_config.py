@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mesh_plugin.errors import ConfirmationRequired, InvalidInput, NotFound, Unreachable
-from mesh_plugin.sandbox.envoy import OutboundRoute
+from mesh_plugin.sandbox import seed
 from mesh_plugin.tools import get_tool
 
 ROOT = Path(__file__).resolve().parent
@@ -52,8 +52,8 @@ def test_live_clusters_listeners_routes(runtime, sandbox):
     assert "Route: 8080" in dests and "PassthroughCluster" in dests
     assert {"Trans: tls", "ALL"} <= {r[2] for r in t.rows}
     t = pc(kind="route", pod=pod, namespace="production", filter={"name": "8080"}).tables[0]
-    assert ["8080", f"{FQDN}:8080", f"{FQDN}, payment-api.production.svc + 2 more...", "/*",
-            "payment-api.production"] in t.rows
+    # istiod's domains: the FQDN, the FQDN with a dot, the short names and the ClusterIP (no :port variants)
+    assert ["8080", f"{FQDN}:8080", f"{FQDN}, {FQDN}. + 4 more...", "/*", "payment-api.production"] in t.rows
 
 
 def test_live_secrets_are_metadata_only(runtime, sandbox):
@@ -74,7 +74,7 @@ def test_live_endpoints_show_the_ejected_host(runtime, sandbox):
     assert set(codes) == {503}
     t = r.tables[0]
     assert t.headers == ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER"]
-    v2 = f"127.0.0.1:{sandbox.app_ports[sandbox.pod_name('payment-api-v2')]}"
+    v2 = sandbox.endpoint(sandbox.pod_name("payment-api-v2"))
     assert t.rows[0] == [v2, "HEALTHY", "FAILED", f"outbound|8080|v2|{FQDN}"]
     assert all(r[2] == "OK" for r in t.rows[1:])
 
@@ -100,7 +100,7 @@ def test_bad_input(runtime, sandbox, tmp_path):
         pc(kind="cluster", pod=sandbox.pod_name("legacy-batch"), namespace="production")
     with pytest.raises(NotFound):
         pc(kind="cluster", pod="ghost", namespace="production")
-    with pytest.raises(Unreachable):
+    with sandbox.sidecar_down("reviews-v1"), pytest.raises(Unreachable):
         pc(kind="cluster", pod=sandbox.pod_name("reviews-v1"), namespace="production")
     bad = tmp_path / "dump.json"
     bad.write_text('{"hello": "world"}')
@@ -141,23 +141,30 @@ def test_proxy_status_flags_a_diverging_sidecar(runtime, sandbox):
     r = get_tool("proxy_status").call(namespace="production")
     by = {s.pod: s for s in r.sidecars}
     fe = by[sandbox.pod_name("frontend")]
-    assert fe.status == "SYNCED" and fe.envoy_version == "1.40.0" and fe.istio_version == "1.28.1"
-    assert by[sandbox.pod_name("reviews-v1")].status == "UNREACHABLE"
-    sc = sandbox.sidecar("frontend")
-    original = list(sc.spec.routes)
-    try:  # a control-plane push that did not reach this proxy: it still applies 50/50
-        sc.push_routes([OutboundRoute(8080, FQDN, "production/payment-api",
-                                      [(f"outbound|8080|v1|{FQDN}", 50), (f"outbound|8080|v2|{FQDN}", 50)]),
-                        *original[1:]])
-        import time
+    assert fe.status == "SYNCED" and fe.envoy_version == "1.40.0" and fe.istio_version == seed.ISTIO_VERSION
+    with sandbox.sidecar_down("reviews-v1"):
+        r = get_tool("proxy_status").call(namespace="production")
+    assert {s.pod: s for s in r.sidecars}[sandbox.pod_name("reviews-v1")].status == "UNREACHABLE"
 
-        for _ in range(100):
-            r = get_tool("proxy_status").call(namespace="production")
-            fe = next(s for s in r.sidecars if s.pod == sandbox.pod_name("frontend"))
-            if fe.status == "DIVERGED":
-                break
-            time.sleep(0.05)
-        assert fe.status == "DIVERGED" and r.sidecars[0].pod == fe.pod
-        assert "v1=50 v2=50" in fe.detail and "v1=90 v2=10" in fe.detail
+    def weights(v1: int, v2: int):
+        def change(vs):
+            vs["spec"]["http"][0]["route"][0]["weight"], vs["spec"]["http"][0]["route"][1]["weight"] = v1, v2
+        return change
+
+    try:  # a control-plane push that did not reach this proxy: it still applies 90/10, the config says 50/50
+        with sandbox.hold_pushes("frontend"):
+            sandbox.edit("networking.istio.io", "virtualservices", "production", "payment-api", weights(50, 50))
+            sandbox.push_routes()
+            import time
+
+            for _ in range(100):
+                r = get_tool("proxy_status").call(namespace="production")
+                fe = next(s for s in r.sidecars if s.pod == sandbox.pod_name("frontend"))
+                if fe.status == "DIVERGED":
+                    break
+                time.sleep(0.05)
+            assert fe.status == "DIVERGED" and r.sidecars[0].pod == fe.pod
+            assert "v1=50 v2=50" in fe.detail and "v1=90 v2=10" in fe.detail
     finally:
-        sc.push_routes(original)
+        sandbox.edit("networking.istio.io", "virtualservices", "production", "payment-api", weights(90, 10))
+        sandbox.push_routes()

@@ -84,9 +84,10 @@ def test_envoy_values_with_defaults():
     local = RZ.envoy_outlier({"splitExternalLocalOriginErrors": True, "consecutiveLocalOriginFailures": 0})
     assert (local["consecutive_local_origin_failure"], local["enforcing_local_origin_success_rate"]) == (5, 0)
     assert RZ.envoy_outlier({"minHealthPercent": 30})["healthy_panic_threshold"] == "30%"
-    # the panic threshold: minHealthPercent (default 0) with outlierDetection, Envoy's 50 without
+    # the panic threshold: minHealthPercent (default 0) with outlierDetection; without it the pinned istiod sets 0
+    # too (PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS is on by default: cluster_traffic_policy.go applyLoadBalancer)
     assert (RZ.panic_threshold({}), RZ.panic_threshold(None), RZ.panic_threshold({"minHealthPercent": 25})) == (
-        0, 50, 25)
+        0, 0, 25)
     assert RZ.panic_threshold({"minHealthPercent": 25}, {"spec": {"trafficDistribution": "PreferClose"}}) == 0
     cb = RZ.envoy_circuit_breakers({"http": {"http1MaxPendingRequests": 5, "maxRetries": 0}})
     assert cb["max_pending_requests"] == 5 and cb["max_connections"] == RZ.UNLIMITED
@@ -121,7 +122,7 @@ def test_status_reports_exactly_the_ejected_endpoint(runtime, sandbox):
         "frontend", 8080, "payment-api", lambda: get_tool("resilience_status").call(host="payment-api",
                                                                                       namespace="production"), lb=97)
     assert set(codes) == {503}
-    v2 = f"127.0.0.1:{sandbox.app_ports[sandbox.pod_name('payment-api-v2')]}"
+    v2 = sandbox.endpoint(sandbox.pod_name("payment-api-v2"))
     ejected = [(e.cluster, e.endpoint) for e in r.live if e.ejected]
     assert ejected == [("outbound|8080|v2|payment-api.production.svc.cluster.local", v2)]
     assert r.live[0].counters.get("ejections_active") == 1

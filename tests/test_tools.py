@@ -84,7 +84,7 @@ def test_proxy_health_reports_the_ejected_endpoint_first(runtime, sandbox):
     assert h.ejected == 1
     first = h.endpoints[0]
     assert first.outlier_check == "FAILED" and "|v2|" in first.cluster
-    assert first.endpoint == f"127.0.0.1:{sandbox.app_ports[sandbox.pod_name('payment-api-v2')]}"
+    assert first.endpoint == sandbox.endpoint(sandbox.pod_name("payment-api-v2"))
 
 
 def test_default_answers_are_small_and_never_carry_secrets(runtime, sandbox):
