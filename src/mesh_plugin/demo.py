@@ -13,7 +13,8 @@ def run_demo() -> int:
     with Sandbox().start() as sb:
         configure(sb.kubeconfig, "sandbox")
         print(f"== Sandbox cluster up in {sb.started_in:.2f}s: kube API {sb.url}, "
-              f"{len(sb.sidecars)} real Envoy sidecars (KUBECONFIG={sb.kubeconfig})\n")
+              f"{len(sb.sidecars)} real Envoy sidecars (KUBECONFIG={sb.kubeconfig})")
+        print(f"   sidecar config: {sb.describe_config_source()}\n")
         codes = sb.send("frontend", 8080, "payment-api:8080", 50)
         for i in range(5):  # make sure a few land on the canary, whatever the random split did
             for code, n in sb.send("frontend", 8080, "payment-api:8080", 1, lb=95).items():
