@@ -58,12 +58,14 @@ def servers_for(snap: Snapshot, pod: dict, port: int | str | None) -> list[dict]
     out = []
     ports = {str(p.get("containerPort")): str(p.get("name") or "") for c in (pod.get("spec") or {}).get(
         "containers") or [] for p in c.get("ports") or []}
+    names = {name: number for number, name in ports.items() if name}
     for srv in snap.of("Server", ns_of(pod)):
         spec = srv.get("spec") or {}
         if not _match_selector(spec.get("podSelector") or {}, labels_of(pod)):
             continue
-        sp = spec.get("port")
-        if port is None or str(sp) == str(port) or (str(port) in ports and ports[str(port)] == str(sp)):
+        sp = str(spec.get("port"))
+        # a Server names its port by number or by the container port's name; so may the question
+        if port is None or sp == str(port) or ports.get(str(port)) == sp or names.get(str(port)) == sp:
             out.append(srv)
     return out
 

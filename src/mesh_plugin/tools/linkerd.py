@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import copy
 import math
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -104,8 +104,9 @@ def linkerd_stat(resource: Annotated[str, Field(max_length=300, pattern=r"^(depl
         raise
     except MeshError as e:
         raise NotFound(f"The viz Prometheus is not reachable: {e.message}",
-                       hint="install linkerd-viz (linkerd viz install | kubectl apply -f -) or pass "
-                            "--prometheus-url.") from None
+                       hint="install linkerd-viz (linkerd viz install | kubectl apply -f -), or start mesh-plugin with "
+                            "--prometheus-url URL (MESH_PLUGIN_PROMETHEUS_URL) pointing at a Prometheus that scrapes "
+                            "the proxies.") from None
     q = L.stat_queries(label, ",".join(parts), window)
     data: dict[tuple[str, str], dict] = {}
 
@@ -192,7 +193,12 @@ def linkerd_edges(namespace: OptNamespace = None, limit: Limit = 30,
 
     snap = RUNTIME.snapshot(LINKERD_KINDS, None, None)
     _require_linkerd(snap)
-    prom = prometheus_for(RUNTIME, snap.of("Service"))
+    try:
+        prom = prometheus_for(RUNTIME, snap.of("Service"))
+    except NotFound as e:
+        raise NotFound(f"The viz Prometheus is not reachable: {e.message}",
+                       hint="install linkerd-viz, or start mesh-plugin with --prometheus-url URL "
+                            "(MESH_PLUGIN_PROMETHEUS_URL).") from None
     sel = 'direction="outbound"' + (f",namespace={label_value(namespace)}" if namespace else "")
     q = (f"sum(tcp_open_connections{{{sel}}}) by (namespace, deployment, dst_namespace, dst_deployment, "
          f"server_id, no_tls_reason)")
@@ -231,6 +237,8 @@ def linkerd_policies(workload: Workload, namespace: Namespace, files: Files = No
     ServerAuthorizations for them, the MeshTLS/NetworkAuthentications they require, HTTPRoutes, and traffic
     splits (HTTPRoute backendRefs weights) on its Services."""
     snap = RUNTIME.snapshot(LINKERD_KINDS, None, files)
+    if not files:
+        _require_linkerd(snap)  # on a cluster without Linkerd there is no policy to answer from
     pods = next((w.pods for w in workloads(snap, namespace) if w.name == workload), None)
     if not pods:
         raise NotFound(f"No workload {workload!r} with pods in {namespace!r}.", hint="list_workloads namespace=...")
@@ -298,6 +306,8 @@ def linkerd_authz_check(to: Target, port: TargetPort = None, caller: Caller = No
     from ..mesh.authz import validate_ip
 
     snap = RUNTIME.snapshot(LINKERD_KINDS, None, files)
+    if not files:
+        _require_linkerd(snap)  # on a cluster without Linkerd there is no policy to answer from
     ns, wl = to.split("/", 1)
     pods = next((w.pods for w in workloads(snap, ns) if w.name == wl), None)
     if not pods:
@@ -315,17 +325,23 @@ class Check(BaseModel):
     group: str
     check: str
     ok: bool
+    severity: Literal["error", "warning"] = Field(default="error", description="as linkerd check: a failed warning "
+                                                                                "(‼) does not fail the run")
     detail: str
     hint: str | None = None
 
 
 class LinkerdCheck(BaseModel):
-    ok: bool
+    ok: bool = Field(description="no check of severity error failed")
     checks: list[Check]
 
 
+def _mark(c: Check) -> str:
+    return "√" if c.ok else ("‼" if c.severity == "warning" else "×")
+
+
 @op("install_plan", "linkerd_check", cli="linkerd check", render=lambda r: "\n".join(
-    f"{'√' if c.ok else '×'} [{c.group}] {c.check}: {c.detail}" + (f"\n    hint: {c.hint}" if c.hint else "")
+    f"{_mark(c)} [{c.group}] {c.check}: {c.detail}" + (f"\n    hint: {c.hint}" if c.hint else "")
     for c in r.checks) + f"\nStatus check results are {'√' if r.ok else '×'}")
 def linkerd_check() -> LinkerdCheck:
     """linkerd check: control plane, CRDs, webhook, issuer expiry, proxy versions.
@@ -371,6 +387,7 @@ def linkerd_check() -> LinkerdCheck:
         days = (not_after - datetime.now(timezone.utc)).days
         checks.append(Check(group="linkerd-identity", check="issuer cert is valid and not expiring soon",
                             ok=issuer["valid"] and days >= 60,
+                            severity="warning" if issuer["valid"] and days >= 0 else "error",
                             detail=f"valid until {issuer['not_after']} ({days} days), subject {issuer['subject']}",
                             hint=None if days >= 60 else "rotate the issuer certificate: "
                                                         "https://linkerd.io/2/tasks/manually-rotating-control-plane-tls-credentials/"))
@@ -386,15 +403,16 @@ def linkerd_check() -> LinkerdCheck:
                 if m.version and v != m.version:
                     skew.append(f"{ns_of(p)}/{name_of(p)} ({v})")
     checks.append(Check(group="linkerd-data-plane", check="data plane proxies match the control plane version",
-                        ok=not skew, detail=f"control plane {m.version}" + (f"; outdated: {', '.join(skew[:10])}"
-                                                                            if skew else ": all match"),
+                        ok=not skew, severity="warning",  # linkerd check --proxy: version skew is a warning
+                        detail=f"control plane {m.version}" + (f"; outdated: {', '.join(skew[:10])}"
+                                                               if skew else ": all match"),
                         hint="kubectl rollout restart the listed workloads" if skew else None))
     viz = [p for p in snap.of("Pod") if labels_of(p).get("linkerd.io/extension") == "viz"]
     checks.append(Check(group="linkerd-viz", check="viz extension pods are ready",
-                        ok=bool(viz) and all(is_ready(p) for p in viz),
+                        ok=bool(viz) and all(is_ready(p) for p in viz), severity="warning",
                         detail=f"{sum(is_ready(p) for p in viz)}/{len(viz)} ready" if viz else "viz not installed",
                         hint=None if viz else "linkerd viz install | kubectl apply -f -"))
-    return LinkerdCheck(ok=all(c.ok for c in checks), checks=checks)
+    return LinkerdCheck(ok=all(c.ok or c.severity == "warning" for c in checks), checks=checks)
 
 
 @op("traffic_change", "linkerd_split", cli="linkerd split", args="host weights=K=V...", render=render_changes)
