@@ -270,7 +270,6 @@ def install(venv: Path, extras: list[str], editable: bool, locked: bool, compile
         raise InstallError(f"{LOCK} is missing", "reinstall the plugin, or run `make lock` in a checkout")
     python = find_python()
     uv = find_uv(python)
-    venv.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_PYTHON_DOWNLOADS": "never",
            "VIRTUAL_ENV": str(venv)}
     for var in ("UV_NO_SYNC", "UV_FROZEN", "UV_LOCKED"):
@@ -301,22 +300,16 @@ def install(venv: Path, extras: list[str], editable: bool, locked: bool, compile
 
 
 def with_lock(venv: Path, fn) -> None:
-    """One installer at a time per venv (two clients may start the server at once)."""
-    lockfile = venv.parent / f".{venv.name}.install-lock"
+    """One installer at a time per venv (a client may start the server twice at once). The lock file lives in the
+    venv's folder (uv venv --allow-existing keeps it) and is never removed, so that every installer locks one file."""
     try:
         import fcntl
     except ImportError:  # not POSIX: no lock
         return fn()
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    with open(lockfile, "w") as fh:
+    venv.mkdir(parents=True, exist_ok=True)
+    with open(venv / ".install-lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            return fn()
-        finally:
-            try:
-                os.unlink(lockfile)
-            except OSError:
-                pass
+        return fn()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -348,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
         log(f"could not install its Python environment: {e.why}")
         if e.fix:
             log(f"Fix: {e.fix}.")
+        return 1
+    except OSError as e:  # e.g. a plugin folder the user cannot write to
+        log(f"could not install its Python environment: {e}")
+        log("Fix: set MESH_PLUGIN_VENV to a folder you can write to (and check the plugin folder's permissions).")
         return 1
 
 

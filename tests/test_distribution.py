@@ -231,6 +231,25 @@ def test_first_start_with_uv_on_path_under_budget(tmp_path):
         fs.wait_background(plugin / ".venv")
 
 
+def test_two_first_starts_at_once_install_once(tmp_path):
+    """A client may start the server twice at once (Claude Code's version probe can): one installs, the other
+    waits for it, and both serve."""
+    plugin = fs.plugin_copy(tmp_path / "plugin")
+    env = fs.clean_env(tmp_path, uv())
+
+    async def both():
+        loop = asyncio.get_running_loop()
+        return await asyncio.gather(*(loop.run_in_executor(None, fs.time_start, str(plugin / "scripts/mcp-server"),
+                                                           [], env) for _ in range(2)))
+    try:
+        results = asyncio.run(both())
+    finally:
+        fs.wait_background(plugin / ".venv")
+    assert [n for _, n, _ in results] == [11, 11]
+    errs = "".join(err for *_, err in results)
+    assert errs.count("installed the locked packages") == 1, errs
+
+
 def _launch(plugin: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([str(plugin / "scripts/mcp-server")], env=env, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=120)
