@@ -73,9 +73,10 @@ def test_live_endpoints_show_the_ejected_host(runtime, sandbox):
         lb=99)
     assert set(codes) == {503}
     t = r.tables[0]
-    assert t.headers == ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER"]
+    assert t.headers == ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER", "POD"]  # live: the pod behind each
     v2 = sandbox.endpoint(sandbox.pod_name("payment-api-v2"))
-    assert t.rows[0] == [v2, "HEALTHY", "FAILED", f"outbound|8080|v2|{FQDN}"]
+    pod = "-" if v2.startswith("127.") else f"production/{sandbox.pod_name('payment-api-v2')}"  # pod IPs only
+    assert t.rows[0] == [v2, "HEALTHY", "FAILED", f"outbound|8080|v2|{FQDN}", pod]
     assert all(r[2] == "OK" for r in t.rows[1:])
 
 

@@ -85,6 +85,8 @@ def test_proxy_health_reports_the_ejected_endpoint_first(runtime, sandbox):
     first = h.endpoints[0]
     assert first.outlier_check == "FAILED" and "|v2|" in first.cluster
     assert first.endpoint == sandbox.endpoint(sandbox.pod_name("payment-api-v2"))
+    assert first.pod in ("-" if first.endpoint.startswith("127.") else "",
+                         f"production/{sandbox.pod_name('payment-api-v2')}")
 
 
 def test_default_answers_are_small_and_never_carry_secrets(runtime, sandbox):

@@ -161,3 +161,13 @@ def workloads(snap: Snapshot, namespace: str | None = None) -> list[WorkloadInfo
                 "desiredNumberScheduled")
             w.template = spec.get("template")
     return sorted(out.values(), key=lambda w: (w.namespace, w.name, w.kind))
+
+
+def pods_by_ip(pods: list[dict]) -> dict[str, str]:
+    """podIP -> "namespace/name", to name the pod behind an Envoy endpoint (running pods only)."""
+    out = {}
+    for p in pods:
+        ip = (p.get("status") or {}).get("podIP")
+        if ip and is_running(p):
+            out[str(ip)] = f"{ns_of(p)}/{name_of(p)}"
+    return out

@@ -82,6 +82,7 @@ def list_workloads(namespace: OptNamespace = None,
 
 class EndpointHealth(BaseModel):
     endpoint: str
+    pod: str = Field(default="-", description='"namespace/name" of the pod with that IP, or -')
     status: str = Field(description="HEALTHY or UNHEALTHY")
     outlier_check: Literal["OK", "FAILED"] = Field(description="FAILED: ejected by outlier detection")
     cluster: str
@@ -102,8 +103,9 @@ class ProxyHealth(BaseModel):
 def render_proxy_health(p: ProxyHealth) -> str:
     head = (f"{p.namespace}/{p.pod}: Envoy {p.envoy_version} {p.state}, up {p.uptime}, "
             f"{p.clusters} clusters, {p.ejected} ejected endpoint(s)")
-    return head + "\n" + table(["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER"],
-                               [[e.endpoint, e.status, e.outlier_check, e.cluster] for e in p.endpoints]) + note(p.page)
+    return head + "\n" + table(["ENDPOINT", "POD", "STATUS", "OUTLIER CHECK", "CLUSTER"],
+                               [[e.endpoint, e.pod, e.status, e.outlier_check, e.cluster] for e in p.endpoints]) + \
+        note(p.page)
 
 
 @op("proxy_inspect", "health", cli="proxy-health", args="pod.namespace", render=render_proxy_health,
@@ -129,8 +131,11 @@ def proxy_health(pod: ObjName, namespace: Namespace, filter: ProxyFilter = None,
     hosts = parse_clusters_text(fetch_admin(client, namespace, pod, "clusters", check_sidecar=False).decode())
     hosts = [h for h in hosts if h.cluster.startswith("outbound|") and (not cluster or cluster in h.cluster)]
     hosts.sort(key=lambda h: (not h.ejected, h.cluster, h.endpoint))
-    rows = [EndpointHealth(endpoint=h.endpoint, status=h.status, outlier_check="FAILED" if h.ejected else "OK",
-                           cluster=h.cluster) for h in hosts]
+    from ..mesh.workloads import pods_by_ip
+
+    by_ip = pods_by_ip(RUNTIME.snapshot(("Pod",), None, None).of("Pod")) if hosts else {}
+    rows = [EndpointHealth(endpoint=h.endpoint, pod=by_ip.get(h.endpoint.rpartition(":")[0], "-"), status=h.status,
+                           outlier_check="FAILED" if h.ejected else "OK", cluster=h.cluster) for h in hosts]
     shown, pg = page(rows, limit, 0, "endpoints", "filter cluster")
     return ProxyHealth(namespace=namespace, pod=pod, envoy_version=info.get("version"), state=info.get("state"),
                        uptime=info.get("uptime"), clusters=len({h.cluster for h in hosts}),

@@ -152,6 +152,12 @@ def proxy_config(kind: Annotated[ProxyKind, Field(description="config: as istioc
             raise InvalidInput("Give a pod or a dump file.", hint="find meshed pods with list_workloads.")
         body = fetch_admin(RUNTIME.client(), ns, pname, "clusters", query=[("format", "json")])
         t = endpoint_health_table(body, f)
+        from ..mesh.workloads import pods_by_ip
+
+        # live: the pod behind each endpoint (a dump from a file has no cluster to ask, istioctl's columns stay)
+        by_ip = pods_by_ip(RUNTIME.snapshot(("Pod",), None, None).of("Pod"))
+        t.headers = [*t.headers, "POD"]
+        t.rows = [[*r, by_ip.get(str(r[0]).rpartition(":")[0], "-")] for r in t.rows]
         rows, pg = _page_rows(t.rows, limit, offset, "endpoints", NARROW["endpoint"])
         return ProxyConfigResult(kind=kind, source=f"pod {ns}/{pname}",
                                  tables=[ProxyTable(title="endpoints", headers=t.headers, rows=rows, page=pg)])
