@@ -17,16 +17,18 @@ from mesh_plugin.sandbox import Sandbox
 def bench(config: str, n: int) -> None:
     starts, stops = [], []
     sb = None
+    envoys = 0
     for _ in range(n):
         t0 = time.perf_counter()
         sb = Sandbox(config=config).start()
         starts.append(time.perf_counter() - t0)
+        envoys = len(sb.sidecars)
         t1 = time.perf_counter()
         sb.stop()
         stops.append(time.perf_counter() - t1)
     assert sb is not None
     print(f"{sb.config_source:9s} start to ready: median {statistics.median(starts) * 1000:.0f} ms "
-          f"(max {max(starts) * 1000:.0f}, n={n}; target 3000 ms), {len(sb.sidecars)} Envoys; "
+          f"(max {max(starts) * 1000:.0f}, n={n}; target 3000 ms), {envoys} Envoys; "
           f"stop: median {statistics.median(stops) * 1000:.0f} ms (max {max(stops) * 1000:.0f})")
 
 
