@@ -143,9 +143,16 @@ def test_proxy_status_flags_a_diverging_sidecar(runtime, sandbox):
     by = {s.pod: s for s in r.sidecars}
     fe = by[sandbox.pod_name("frontend")]
     assert fe.status == "SYNCED" and fe.envoy_version == "1.40.0" and fe.istio_version == seed.ISTIO_VERSION
+    down = sandbox.pod_name("reviews-v1")
     with sandbox.sidecar_down("reviews-v1"):
+        since = len(sandbox.api.request_log)
         r = get_tool("proxy_status").call(namespace="production")
-    assert {s.pod: s for s in r.sidecars}[sandbox.pod_name("reviews-v1")].status == "UNREACHABLE"
+        asked = [p for m, p in sandbox.api.request_log[since:] if f"/pods/{down}:15000/" in p]
+    down_row = {s.pod: s for s in r.sidecars}[down]
+    assert down_row.status == "UNREACHABLE" and "not reachable" in down_row.detail
+    # the pod proxy's 503 is an answer, not retried; and no config_dump is asked of a sidecar that is down
+    assert asked == [f"/api/v1/namespaces/production/pods/{down}:15000/proxy/server_info"]
+    assert {s.pod: s for s in r.sidecars}[fe.pod].status == "SYNCED"
 
     def weights(v1: int, v2: int):
         def change(vs):

@@ -106,15 +106,17 @@ class KubeClient:
     MAX_ATTEMPTS = 3
     MAX_RETRY_WAIT = 5.0
 
-    def request_raw(self, method: str, path: str, **kw: Any) -> bytes:
-        """Send one request; reads (GET) are retried a bounded number of times on 429/5xx with backoff."""
+    def request_raw(self, method: str, path: str, *, no_retry: tuple[int, ...] = (), **kw: Any) -> bytes:
+        """Send one request; reads (GET) are retried a bounded number of times on 429/5xx with backoff,
+        except on the statuses in ``no_retry``."""
         attempt = 0
         while True:
             attempt += 1
             try:
                 return self._request_once(method, path, **kw)
             except ServerError as e:
-                if method != "GET" or e.status not in self.RETRY_STATUSES or attempt >= self.MAX_ATTEMPTS:
+                if (method != "GET" or e.status not in self.RETRY_STATUSES or e.status in no_retry
+                        or attempt >= self.MAX_ATTEMPTS):
                     raise
                 wait = min(self.MAX_RETRY_WAIT, getattr(e, "retry_after", None) or 0.2 * 2 ** (attempt - 1))
                 left = deadline.remaining()
@@ -312,10 +314,13 @@ class KubeClient:
     def pod_proxy(self, namespace: str, pod: str, port: int, path: str,
                   query: list[tuple[str, str]] | None = None, timeout: float | None = None,
                   method: str = "GET") -> bytes:
-        """GET (or POST) through the API server's pod proxy; bytes, query string preserved."""
+        """GET (or POST) through the API server's pod proxy; bytes, query string preserved.
+
+        A 502/503 here is the pod's port not answering (a sidecar not ready, a pod going away): it is not
+        retried, the caller says UNREACHABLE at once."""
         path = path.lstrip("/")
         return self.request_raw(
-            method, f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy/{path}", query=query,
+            method, f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy/{path}", query=query, no_retry=(502, 503),
             timeout=timeout, resource="pods/proxy", namespace=namespace,
             body=b"" if method == "POST" else None, content_type="text/plain",
         )
