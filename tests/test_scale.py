@@ -65,3 +65,58 @@ def test_snapshot_reused_within_ttl_and_cleared_by_writes(big, tmp_path, monkeyp
         assert big.api.requests_made - since > 1  # the write emptied the cache
     finally:
         rt.snapshot_ttl = 0
+
+
+MTLS_KEYS = ("Namespace", "Pod", "Service", "Deployment", "PeerAuthentication", "DestinationRule", "ConfigMap")
+
+
+def _ids(snap, key):
+    return sorted((o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in snap.of(key))
+
+
+def test_a_namespace_question_reads_that_namespace(big):
+    """Per-workload kinds in the namespace, policies there and in the root namespace, the mesh config by name,
+    routing kinds whole; and the objects are exactly the whole-cluster read's, for those namespaces."""
+    from mesh_plugin.kube.snapshot import Snapshot
+
+    rt = configure(big.kubeconfig, "sandbox")
+    big.api.put_object({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other", "namespace": "team-0003"},
+                        "data": {"k": "v"}})
+    big.api.put_object({"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+                        "metadata": {"name": "default", "namespace": "istio-system"}, "spec": {"mtls": {"mode": "STRICT"}}})
+    since = len(big.api.request_log)
+    snap = rt.snapshot(MTLS_KEYS, None, None, scoped="team-0003")
+    first, _ = lists(big, since)
+    paths = sorted(p.split("&limit=")[0].split("?limit=")[0] for p in first)
+    assert "/api/v1/namespaces/team-0003/pods" in paths and "/api/v1/pods" not in paths
+    assert "/api/v1/namespaces/team-0003/services" in paths
+    assert {"/apis/security.istio.io/v1/namespaces/team-0003/peerauthentications",
+            "/apis/security.istio.io/v1/namespaces/istio-system/peerauthentications"} <= set(paths)
+    assert "/apis/networking.istio.io/v1/destinationrules" in paths  # routing applies across namespaces
+    assert any(p.startswith("/api/v1/configmaps?") and "fieldSelector=metadata.name%3Distio" in p for p in first)
+    whole = Snapshot.from_cluster(rt.client(), MTLS_KEYS)
+    for key, spaces in (("Pod", {"team-0003"}), ("Service", {"team-0003"}),
+                        ("PeerAuthentication", {"team-0003", "istio-system"})):
+        assert _ids(snap, key) == [i for i in _ids(whole, key) if i[0] in spaces] and _ids(snap, key)
+    assert _ids(snap, "DestinationRule") == _ids(whole, "DestinationRule")
+    assert ("team-0003", "other") not in _ids(snap, "ConfigMap")
+
+
+def test_the_cache_drops_expired_entries(big):
+    import time
+
+    rt = configure(big.kubeconfig, "sandbox")
+    rt.snapshot_ttl = 0.3
+    try:
+        rt.snapshot(("Pod", "Service"), "team-0001")
+        assert {k[:2] for k in rt._cache} == {("Pod", "team-0001"), ("Service", "team-0001")}
+        since = big.api.requests_made
+        rt.snapshot(("Pod",), "team-0001")
+        assert big.api.requests_made - since == 1  # the namespace check; the pods came from the cache
+        time.sleep(0.35)
+        rt.snapshot(("Namespace",))
+        assert {k[0] for k in rt._cache} == {"Namespace"}  # expired entries are gone, not just ignored
+        time.sleep(0.6)
+        assert rt._cache == {}  # ... and an idle process does not keep them either
+    finally:
+        rt.snapshot_ttl = 0

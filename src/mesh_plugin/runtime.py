@@ -68,7 +68,12 @@ class Runtime:
     #: when set (the MCP server sets it), file inputs must resolve inside this folder
     files_root: str | None = None
     _client: Any = field(default=None, repr=False)
-    _cache: dict[str, tuple[float, str | None, list[dict]]] = field(default_factory=dict, repr=False)
+    _sweeper: Any = field(default=None, repr=False)
+    #: kinds the cluster does not serve, as last read
+    _absent: set[str] = field(default_factory=set, repr=False)
+    #: (kind, namespace or None for all, fieldSelector) -> (read at, objects); expired entries are dropped
+    _cache: dict[tuple[str, str | None, str | None], tuple[float, list[dict]]] = field(default_factory=dict,
+                                                                                      repr=False)
 
     def client(self) -> Any:
         if self._client is None:
@@ -85,12 +90,14 @@ class Runtime:
         self._cache.clear()
 
     def snapshot(self, keys: Iterable[str], namespace: str | None = None, paths: list[str] | None = None,
-                 fresh: bool = False) -> Any:
+                 fresh: bool = False, *, scoped: str | None = None) -> Any:
         """One LIST per kind from the cluster (reused for ``snapshot_ttl`` seconds), or the objects in
         ``paths`` (offline).
 
         ``fresh``: read every kind from the cluster now, whatever the cache holds, and keep the result in
         the cache (a write is computed from a fresh read, never a cached one).
+        ``scoped``: a question about this one namespace: what it reads grows with the namespace, not the
+        mesh (see :meth:`scope_plan`). Offline, files are read whole either way.
         """
         from .kube.snapshot import Snapshot
 
@@ -114,29 +121,153 @@ class Runtime:
         client = self.client()
         if namespace:
             self.require_namespace(namespace)
+        if scoped:
+            self.require_namespace(scoped)
         keys = list(dict.fromkeys(keys))
-        if self.snapshot_ttl <= 0:
-            return Snapshot.from_cluster(client, keys, namespace)
+        from .kube.kinds import get_kind
+
+        plan: dict[str, tuple[str | None, ...]] = {k: (namespace,) if get_kind(k).namespaced else (None,)
+                                                   for k in keys}
+        selectors: dict[str, str] = {}
+        if scoped:
+            plan, selectors = self.scope_plan(keys, scoped, fresh)
+        snap = Snapshot(source=f"cluster {client.context or client.host}", namespace=namespace)
+        for key in keys:
+            snap.objects[key] = []
+        todo: dict[str, tuple[str | None, ...]] = {}
+        for key in keys:
+            hit = self._cached(key, plan[key], selectors.get(key), fresh)
+            if hit is None:
+                todo[key] = plan[key]
+            else:
+                snap.objects[key] = hit
+                if key in self._absent:
+                    snap.absent.add(key)
+        if todo:
+            got = Snapshot.from_cluster(client, todo, None, scope=todo, field_selectors=selectors)
+            snap.absent |= got.absent
+            self._absent = (self._absent - set(todo)) | got.absent
+            for key, spaces in todo.items():
+                snap.objects[key] = got.objects.get(key, [])
+                self._remember(key, spaces, selectors.get(key), got.objects.get(key, []))
+        return snap
+
+    #: how many (kind, namespace, selector) LIST results the cache keeps at most
+    CACHE_ENTRIES = 256
+
+    def scope_plan(self, keys: list[str], namespace: str, fresh: bool = False
+                   ) -> tuple[dict[str, tuple[str | None, ...]], dict[str, str]]:
+        """What a question about one namespace LISTs, per kind: per-workload kinds (pods, services,
+        controllers, ...) in that namespace; policies in it and the mesh's root namespace (from the mesh
+        config, default istio-system); ConfigMaps as the mesh config only (fieldSelector metadata.name=istio,
+        every namespace); routing kinds and cluster-scoped kinds whole, as they apply across namespaces."""
+        from .kube.kinds import KINDS, LOCAL_KEYS, MESH_CONFIG_SELECTOR, POLICY_KEYS
+
+        selectors = {"ConfigMap": MESH_CONFIG_SELECTOR}
+        root = "istio-system"
+        if any(k in POLICY_KEYS for k in keys):
+            root = self._root_namespace(fresh)
+        plan: dict[str, tuple[str | None, ...]] = {}
+        for k in keys:
+            if not KINDS[k].namespaced or k == "ConfigMap":
+                plan[k] = (None,)
+            elif k in LOCAL_KEYS:
+                plan[k] = (namespace,)
+            elif k in POLICY_KEYS:
+                plan[k] = (namespace, root)
+            else:
+                plan[k] = (None,)
+        return plan, selectors
+
+    def _root_namespace(self, fresh: bool) -> str:
+        from .kube.kinds import MESH_CONFIG_SELECTOR
+        from .kube.snapshot import Snapshot
+        from .mesh.mtls import root_and_auto_mtls
+
+        items = self._cached("ConfigMap", (None,), MESH_CONFIG_SELECTOR, fresh)
+        if items is None:
+            items = Snapshot.from_cluster(self.client(), ["ConfigMap"], None,
+                                          field_selectors={"ConfigMap": MESH_CONFIG_SELECTOR}).objects["ConfigMap"]
+            self._remember("ConfigMap", (None,), MESH_CONFIG_SELECTOR, items)
+        return root_and_auto_mtls(Snapshot(objects={"ConfigMap": items}))[0]
+
+    def _expire(self, now: float) -> None:
+        """Drop the cache's expired entries, then the oldest beyond CACHE_ENTRIES (memory stays bounded)."""
+        entries = list(self._cache.items())  # one atomic copy: tool calls run in threads
+        for k, v in entries:
+            if now - v[0] >= self.snapshot_ttl:
+                self._cache.pop(k, None)
+        if len(self._cache) > self.CACHE_ENTRIES:
+            entries = sorted(self._cache.items(), key=lambda kv: kv[1][0])
+            for k, _ in entries[:len(entries) - self.CACHE_ENTRIES]:
+                self._cache.pop(k, None)
+
+    def _cached(self, key: str, spaces: tuple[str | None, ...], selector: str | None, fresh: bool
+                ) -> list[dict] | None:
+        """The objects of ``key`` in ``spaces`` from unexpired cache entries (a whole-cluster entry answers for
+        any namespace), or None when any is missing."""
+        if self.snapshot_ttl <= 0 or fresh:
+            return None
         import time
 
-        from .kube.kinds import KINDS
+        self._expire(time.monotonic())
+        out: list[dict] = []
+        for ns in dict.fromkeys(spaces):
+            hit = self._cache.get((key, ns, selector))
+            if hit is not None:
+                out += hit[1]
+                continue
+            whole = self._cache.get((key, None, selector)) or (self._cache.get((key, None, None)) if selector
+                                                                  is None else None)
+            if whole is None or ns is None:
+                return None
+            out += [o for o in whole[1] if (o.get("metadata") or {}).get("namespace") == ns]
+        return out
+
+    def _remember(self, key: str, spaces: tuple[str | None, ...], selector: str | None, items: list[dict]) -> None:
+        if self.snapshot_ttl <= 0:
+            return
+        import time
 
         now = time.monotonic()
-        cached: dict[str, list[dict]] = {}
-        for key in keys:
-            hit = None if fresh else self._cache.get(key)
-            if hit and now - hit[0] < self.snapshot_ttl and (hit[1] is None or hit[1] == namespace
-                                                             or not KINDS[key].namespaced):
-                items = hit[2]
-                cached[key] = items if hit[1] == namespace or not namespace or not KINDS[key].namespaced else [
-                    o for o in items if (o.get("metadata") or {}).get("namespace") == namespace]
-        missing = [k for k in keys if k not in cached]
-        snap = Snapshot.from_cluster(client, missing, namespace) if missing else Snapshot(
-            source=f"cluster {client.context or client.host}", namespace=namespace)
-        for key in missing:
-            self._cache[key] = (now, namespace if KINDS[key].namespaced else None, snap.objects.get(key, []))
-        snap.objects.update(cached)
-        return snap
+        if None in spaces:
+            self._cache[(key, None, selector)] = (now, items)
+        else:
+            by_ns: dict[str | None, list[dict]] = {ns: [] for ns in spaces}
+            for o in items:
+                ns = (o.get("metadata") or {}).get("namespace")
+                if ns in by_ns:
+                    by_ns[ns].append(o)
+            for ns, objs in by_ns.items():
+                self._cache[(key, ns, selector)] = (now, objs)
+        self._expire(now)
+        self._schedule_sweep(now + self.snapshot_ttl)
+
+    def _schedule_sweep(self, due: float) -> None:
+        """Expire entries at ``due`` (monotonic) even when no call comes: an idle server holds no stale LISTs."""
+        import threading
+        import time
+
+        current = self._sweeper
+        if current is not None and current[1] <= due and current[0].is_alive():
+            return
+        if current is not None:
+            current[0].cancel()
+        timer = threading.Timer(max(0.0, due - time.monotonic()) + 0.05, self._sweep)
+        timer.daemon = True
+        self._sweeper = (timer, due)
+        timer.start()
+
+    def _sweep(self) -> None:
+        import time
+
+        self._sweeper = None
+        try:
+            self._expire(time.monotonic())
+            if self._cache:
+                self._schedule_sweep(min(v[0] for v in list(self._cache.values())) + self.snapshot_ttl)
+        except (RuntimeError, ValueError):  # the cache changed under us (a concurrent call): it sweeps then
+            return
 
     def check_path(self, path: str) -> str:
         """A file argument, checked: the path to open (its real path inside ``files_root`` when one is set).

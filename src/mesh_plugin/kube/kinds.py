@@ -104,6 +104,17 @@ ALL_KINDS: tuple[Kind, ...] = (
 KINDS: dict[str, Kind] = {k.key: k for k in ALL_KINDS}
 _BY_GROUP_KIND: dict[tuple[str, str], Kind] = {(k.group, k.kind): k for k in ALL_KINDS}
 
+#: a question about one namespace reads these in that namespace only (the heavy, per-workload kinds)
+LOCAL_KEYS = frozenset({"Pod", "Service", "Endpoints", "EndpointSlice", "Deployment", "StatefulSet", "DaemonSet",
+                        "ReplicaSet", "ServiceAccount", "Secret"})
+#: ... these in that namespace and the mesh's root namespace (a root-namespace policy applies mesh-wide)
+POLICY_KEYS = frozenset({"PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication", "Sidecar",
+                         "EnvoyFilter", "Telemetry", "WasmPlugin", "TrafficExtension", "ProxyConfig"})
+#: ... and the ConfigMap kind as the mesh config only (every ConfigMap named istio); any other namespaced
+#: kind (routing: VirtualService, DestinationRule, ServiceEntry, Gateway, routes) in every namespace, as it
+#: can apply across namespaces (exportTo)
+MESH_CONFIG_SELECTOR = "metadata.name=istio"
+
 ISTIO_KEYS = tuple(k.key for k in ALL_KINDS if k.group in (NET, SEC, "telemetry.istio.io", "extensions.istio.io"))
 LINKERD_KEYS = tuple(k.key for k in ALL_KINDS if k.group == LP)
 

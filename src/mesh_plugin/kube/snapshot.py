@@ -95,20 +95,30 @@ class Snapshot:
 
     # -- loading from a cluster ----------------------------------------------------------------
     @classmethod
-    def from_cluster(cls, client: Any, keys: Iterable[str], namespace: str | None = None) -> "Snapshot":
-        """One LIST per kind. Cluster-scoped kinds are listed whole; the rest in ``namespace`` or all."""
+    def from_cluster(cls, client: Any, keys: Iterable[str], namespace: str | None = None, *,
+                     scope: dict[str, tuple[str | None, ...]] | None = None,
+                     field_selectors: dict[str, str] | None = None) -> "Snapshot":
+        """One LIST per kind. Cluster-scoped kinds are listed whole; the rest in ``namespace`` or all.
+
+        ``scope``: kind -> the namespaces to LIST it in instead (one LIST each; None: every namespace).
+        ``field_selectors``: kind -> a fieldSelector for its LISTs."""
         snap = cls(source=f"cluster {client.context or client.host}", namespace=namespace)
         for key in dict.fromkeys(keys):
             kind = get_kind(key)
-            ns = namespace if kind.namespaced else None
+            spaces = (scope or {}).get(key, (namespace,)) if kind.namespaced else (None,)
+            fs = (field_selectors or {}).get(key)
+            items: list[dict] = []
             try:
-                snap.objects[key] = [_scrub(kind, o) for o in client.list_all(kind, ns)]
+                for ns in dict.fromkeys(spaces):
+                    try:
+                        items += [_scrub(kind, o) for o in client.list_all(kind, ns, field_selector=fs)]
+                    except NotFound:
+                        if (not kind.group or kind.group in ("apps",)) and ns and key != "Namespace":
+                            continue  # core kinds always exist: a 404 here means the namespace is missing
+                        raise
+                snap.objects[key] = items
             except NotFound:
                 if not kind.group or kind.group in ("apps",):
-                    if ns and key != "Namespace":
-                        # core kinds always exist: a 404 here means the namespace is missing
-                        snap.objects[key] = []
-                        continue
                     raise
                 snap.objects[key] = []
                 snap.absent.add(key)
