@@ -99,6 +99,7 @@ class NetNS:
         self.name = name
         self.fd = fd
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def create(cls, name: str) -> "NetNS":
@@ -113,10 +114,14 @@ class NetNS:
     # -- doing things inside -------------------------------------------------------------------
     def run(self, fn: Callable[[], T]) -> T:
         """Call ``fn`` in a thread that is in this namespace (one worker thread per namespace)."""
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(
-                1, thread_name_prefix=f"netns-{self.name}", initializer=_setns, initargs=(self.fd,))
-        return self._pool.submit(fn).result()
+        with self._lock:
+            if self.fd < 0:
+                raise OSError(f"the network namespace of {self.name} is closed")
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(
+                    1, thread_name_prefix=f"netns-{self.name}", initializer=_setns, initargs=(self.fd,))
+            future = self._pool.submit(fn)
+        return future.result()
 
     def socket(self, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM) -> socket.socket:
         """A socket in this namespace (usable from any thread)."""
@@ -161,12 +166,13 @@ class NetNS:
             raise OSError(f"ip in namespace {self.name} failed: {p.stderr.strip()}")
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        with self._lock:
+            pool, self._pool = self._pool, None
+            fd, self.fd = self.fd, -1
+        if pool is not None:
+            pool.shutdown(wait=True)
+        if fd >= 0:
+            os.close(fd)
 
 
 class PodNetwork:
