@@ -81,3 +81,21 @@ def test_live_overview_and_tools_listing(sandbox):
     assert f"istio  {seed.ISTIO_VERSION}" in r.stdout and "production" in r.stdout
     r = run("--read-only", "tools")
     assert r.returncode == 0 and "mesh_overview" in r.stdout
+
+
+@pytest.mark.parametrize("argv", [["analyze", "-f", "tests/data/skill-base.yaml"],
+                                  ["proxy-config", "cluster", "-f",
+                                   "tests/data/istio-proxy-config/data/all/config_dump.json"]])
+def test_offline_commands_do_not_import_the_cluster_client_or_mcp(argv):
+    """Issue 23: file-only commands start without the kubernetes client, the MCP SDK or the Anthropic SDK."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "mesh_plugin.cli", *argv], cwd=root,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode in (0, 3), r.stderr[-2000:]  # 3: analyze found errors
+    assert r.stdout.strip()
+    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+    assert "mesh_plugin.tools.registry" in imported  # the probe sees our own imports
+    assert not {m for m in imported if m.split(".")[0] in ("kubernetes", "mcp", "anthropic", "urllib3")}
