@@ -1,5 +1,15 @@
 """Routing explained: VirtualServices, DestinationRule subsets and gateways for one host. Pure.
 
+Each HTTP route also carries what istiod programs into Envoy for it (``envoy``), as
+``pilot/pkg/networking/core/route/route.go`` builds it: relative weights as given (a destination of weight 0 is
+left out when there are several; a single destination gets all traffic whatever its weight), the cluster port
+(the destination's, else the Service's only port, else the listener's), the timeout (0s = none), the retry
+policy (the mesh's defaultHttpRetryPolicy or Istio's 2 attempts when the route has none; attempts 0 turns
+retries off; status codes in retryOn become retriable_status_codes: ``route/retry/retry.go``), mirrors with
+their percentage (0% = no mirror, default 100%), and whether Envoy ever sees it (istiod stops after the first
+catch-all route). ``clients`` says, per client namespace, whether its Sidecar imports the host and the
+VirtualService (``pilot/pkg/model/sidecar.go``).
+
 Also the pure halves of the traffic writes: validating weights and building the edited objects.
 """
 from __future__ import annotations
@@ -31,6 +41,40 @@ class Destination(BaseModel):
     weight: int | None = None
 
 
+class EnvoyCluster(BaseModel):
+    host: str
+    subset: str | None = None
+    port: int | None = Field(default=None, description="null: the port of the listener the request came in on")
+    weight: int | None = Field(default=None, description="relative weight; null for a single destination")
+
+
+class EnvoyMirror(BaseModel):
+    host: str
+    subset: str | None = None
+    port: int | None = None
+    percent: float
+
+
+class EnvoyRetry(BaseModel):
+    attempts: int
+    retry_on: str
+    retriable_status_codes: list[int] = []
+    per_try_timeout: str | None = None
+
+
+class EnvoyRoute(BaseModel):
+    """What istiod sends Envoy for one VirtualService route."""
+
+    reachable: bool = Field(description="false: after a catch-all route, istiod does not send it")
+    names: list[str] = Field(default=[], description=(
+        "the Envoy routes istiod emits for it: one per match (name or name.matchName), none after a catch-all"))
+    action: str = Field(description="route, redirect or direct_response")
+    clusters: list[EnvoyCluster] = []
+    timeout: str = Field(default="0s", description="0s = no timeout")
+    retry: EnvoyRetry | None = Field(default=None, description="null: retries off")
+    mirrors: list[EnvoyMirror] = []
+
+
 class RouteEntry(BaseModel):
     kind: str = Field(description="http, tcp or tls")
     index: int
@@ -44,6 +88,7 @@ class RouteEntry(BaseModel):
     rewrite: str | None = None
     headers: str | None = None
     redirect: str | None = None
+    envoy: EnvoyRoute | None = Field(default=None, description="http routes: what Envoy is sent for this route")
 
 
 class VirtualServiceView(BaseModel):
@@ -67,6 +112,9 @@ class RoutingView(BaseModel):
     destination_rule: str | None = None
     subsets: list[SubsetView] = []
     gateways: list[str] = Field(default=[], description="gateways that expose the host")
+    clients: dict[str, str] = Field(default={}, description=(
+        "client namespace -> what its sidecars do for this host: the VirtualService, the default route, or not "
+        "visible (Sidecar egress)"))
     findings: list[str] = Field(default=[], description="what will misroute, most severe first")
 
 
@@ -175,6 +223,281 @@ def _route_view(kind: str, i: int, r: dict, ns: str) -> RouteEntry:
     return e
 
 
+# -- what Envoy is sent (pilot/pkg/networking/core/route/route.go, route/retry/retry.go) -------------------
+#: Go's http.StatusText: the numbers Istio takes as status codes in retryOn
+_HTTP_STATUS = {100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304,
+                305, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415,
+                416, 417, 418, 421, 422, 423, 424, 425, 426, 428, 429, 431, 451, 500, 501, 502, 503, 504, 505,
+                506, 507, 508, 510, 511}
+DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+
+
+def is_catch_all(match: dict | None) -> bool:
+    """IsCatchAllRoute: no match, or a path of prefix "/" or regex ".*" with no header, method, authority,
+    scheme or query parameter condition."""
+    if not match:
+        return True
+    if any(match.get(k) for k in ("headers", "withoutHeaders", "queryParams", "method", "authority", "scheme")):
+        return False
+    uri = match.get("uri")
+    if not uri:
+        return True
+    return uri.get("prefix") == "/" or uri.get("regex") == ".*"
+
+
+def _service_ports(snap: Snapshot, host: str) -> list[int]:
+    parts = host.split(".")
+    if len(parts) >= 3 and host.endswith("." + DOMAIN):
+        svc = snap.get("Service", parts[0], parts[1])
+        if svc is not None:
+            return [int(p["port"]) for p in (svc.get("spec") or {}).get("ports") or [] if str(p.get("port", "")).isdigit()]
+    return []
+
+
+def _cluster_port(snap: Snapshot, dest: dict, ns: str) -> int | None:
+    """GetDestinationCluster: the destination's port, else the Service's only port, else the listener's (None)."""
+    number = (dest.get("port") or {}).get("number")
+    if str(number).isdigit():
+        return int(number)
+    ports = _service_ports(snap, fqdn(str(dest.get("host") or ""), ns))
+    return ports[0] if len(ports) == 1 else None
+
+
+def retry_policy(retries: dict | None, mesh: dict | None) -> EnvoyRetry | None:
+    """retry.ConvertPolicy of the route's retries, else of the mesh's defaultHttpRetryPolicy, else Istio's
+    default (2 attempts)."""
+    from .resilience import pb_duration
+
+    policy = retries if retries is not None else (mesh or {}).get("defaultHttpRetryPolicy")
+    if policy is None:
+        return EnvoyRetry(attempts=2, retry_on=DEFAULT_RETRY_ON)
+    attempts = int(policy.get("attempts") or 0)
+    if attempts <= 0:
+        return None
+    retry_on, codes = DEFAULT_RETRY_ON, []
+    if policy.get("retryOn"):
+        words = []
+        for part in str(policy["retryOn"]).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if part.lstrip("+-").isdigit() and int(part) in _HTTP_STATUS:
+                codes.append(int(part))
+            else:
+                words.append(part)
+        retry_on = ",".join(words)
+        if codes and "retriable-status-codes" not in retry_on:
+            retry_on += ",retriable-status-codes"
+    return EnvoyRetry(attempts=attempts, retry_on=retry_on, retriable_status_codes=codes,
+                      per_try_timeout=pb_duration(policy["perTryTimeout"]) if policy.get("perTryTimeout") else None)
+
+
+def _mirror_percent(value: Any, default: float | None = 100.0) -> float | None:
+    """The mirrored share as Envoy gets it (uint32(value*10000) per million); None: no mirror."""
+    if value is None:
+        return default
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return default
+    return int(v * 10000) / 10000 if v > 0 else None
+
+
+def route_names(r: dict, reachable: bool) -> list[str]:
+    """TranslateRoute's names: the route's name, plus ".<match name>" per named match, one per match up to and
+    including the first catch-all match."""
+    if not reachable:
+        return []
+    base = str(r.get("name") or "")
+    matches = r.get("match") or []
+    if not matches:
+        return [base]
+    out = []
+    for m in matches:
+        out.append(base + ("." + str(m["name"]) if m.get("name") else ""))
+        if is_catch_all(m):
+            break
+    return out
+
+
+def envoy_route(snap: Snapshot, r: dict, ns: str, mesh: dict | None, reachable: bool) -> EnvoyRoute:
+    from .resilience import pb_duration
+
+    names = route_names(r, reachable)
+    if r.get("redirect") is not None:
+        return EnvoyRoute(reachable=reachable, names=names, action="redirect", retry=None)
+    if r.get("directResponse") is not None:
+        return EnvoyRoute(reachable=reachable, names=names, action="direct_response", retry=None)
+    dests = list(r.get("route") or [])
+    clusters = []
+    for d in dests:
+        dest = d.get("destination") or {}
+        weight = int(d.get("weight") or 0)
+        if len(dests) > 1 and weight == 0:
+            continue
+        clusters.append(EnvoyCluster(host=fqdn(str(dest.get("host") or ""), ns), subset=dest.get("subset") or None,
+                                     port=_cluster_port(snap, dest, ns), weight=weight if len(dests) > 1 else None))
+    mirrors = []
+    if r.get("mirror"):
+        pct = _mirror_percent((r.get("mirrorPercentage") or {}).get("value") if r.get("mirrorPercentage") is not None
+                              else r.get("mirrorPercent"), 100.0)
+        if r.get("mirrorPercentage") is not None and (r.get("mirrorPercentage") or {}).get("value") is None:
+            pct = None  # an explicit mirrorPercentage without a value is 0%
+        if pct is not None:
+            m = r["mirror"]
+            mirrors.append(EnvoyMirror(host=fqdn(str(m.get("host") or ""), ns), subset=m.get("subset") or None,
+                                       port=_cluster_port(snap, m, ns), percent=pct))
+    for m in r.get("mirrors") or []:
+        dest = m.get("destination")
+        if not dest:
+            continue
+        pct = _mirror_percent((m.get("percentage") or {}).get("value") if m.get("percentage") is not None else None)
+        if m.get("percentage") is not None and (m.get("percentage") or {}).get("value") is None:
+            pct = None
+        if pct is not None:
+            mirrors.append(EnvoyMirror(host=fqdn(str(dest.get("host") or ""), ns), subset=dest.get("subset") or None,
+                                       port=_cluster_port(snap, dest, ns), percent=pct))
+    return EnvoyRoute(reachable=reachable, names=names, action="route", clusters=clusters,
+                      timeout=pb_duration(r["timeout"]) if r.get("timeout") else "0s",
+                      retry=retry_policy(r.get("retries"), mesh), mirrors=mirrors)
+
+
+def reachable_routes(http: list[dict]) -> list[bool]:
+    """Which HTTP routes istiod sends (BuildHTTPRoutesForVirtualService stops after the first catch-all)."""
+    out, done = [], False
+    for r in http:
+        out.append(not done)
+        if done:
+            continue
+        matches = r.get("match") or []
+        if not matches or any(is_catch_all(m) for m in matches):
+            done = True
+    return out
+
+
+# -- Sidecar visibility (pilot/pkg/model/sidecar.go) ---------------------------------------------------------
+def sidecar_for(snap: Snapshot, namespace: str, labels: dict[str, str], root: str) -> dict | None:
+    """The Sidecar of a workload: one whose workloadSelector matches it, else its namespace's default (no
+    selector), else the root namespace's default."""
+    from .mtls import _oldest
+
+    def selector(sc: dict) -> dict:
+        return ((sc.get("spec") or {}).get("workloadSelector") or {}).get("labels") or {}
+
+    local = snap.of("Sidecar", namespace)
+    chosen = _oldest([sc for sc in local if selector(sc) and all(labels.get(k) == v for k, v in selector(sc).items())])
+    chosen = chosen or _oldest([sc for sc in local if not selector(sc)])
+    if chosen is None and namespace != root:
+        chosen = _oldest([sc for sc in snap.of("Sidecar", root) if not selector(sc)])
+    return chosen
+
+
+def _egress(sc: dict | None) -> list[tuple[str, str]]:
+    if sc is None:
+        return [("*", "*")]
+    out = []
+    for listener in (sc.get("spec") or {}).get("egress") or []:
+        for h in listener.get("hosts") or []:
+            ns, _, dns = str(h).partition("/")
+            out.append((ns, dns) if dns else ("*", ns))
+    return out or [("*", "*")]
+
+
+def _dns_match(pattern: str, host: str) -> bool:
+    if pattern == "*" or pattern == host:
+        return True
+    if pattern.startswith("*"):
+        return host.endswith(pattern[1:])
+    if host.startswith("*"):
+        return pattern.endswith(host[1:])
+    return False
+
+
+def imports(sc: dict | None, obj_ns: str, hosts: list[str]) -> bool:
+    """Whether a Sidecar's egress hosts import an object of namespace ``obj_ns`` with these hosts."""
+    sc_ns = ns_of(sc) if sc else ""
+    for ns, dns in _egress(sc):
+        if ns == "~":
+            continue
+        if ns == "*" or ns == obj_ns or (ns == "." and obj_ns == sc_ns):
+            if any(_dns_match(dns, h) for h in hosts):
+                return True
+    return False
+
+
+def exported_to(obj: dict, client_ns: str) -> bool:
+    export = (obj.get("spec") or {}).get("exportTo") or ["*"]
+    return any(e == "*" or e == client_ns or (e == "." and client_ns == ns_of(obj)) for e in export)
+
+
+def vs_destinations(vs: dict) -> dict[str, set[int]]:
+    """virtualServiceDestinations: FQDN -> ports its routes and mirrors send to (0: no port given)."""
+    spec = vs.get("spec") or {}
+    ns = ns_of(vs)
+    out: dict[str, set[int]] = {}
+
+    def add(dest: dict | None) -> None:
+        if not dest or not dest.get("host"):
+            return
+        number = (dest.get("port") or {}).get("number")
+        out.setdefault(fqdn(str(dest["host"]), ns), set()).add(int(number) if str(number).isdigit() else 0)
+
+    for h in spec.get("http") or []:
+        for r in h.get("route") or []:
+            add(r.get("destination"))
+        add(h.get("mirror"))
+        for m in h.get("mirrors") or []:
+            add(m.get("destination"))
+    for kind in ("tcp", "tls"):
+        for t in spec.get(kind) or []:
+            for r in t.get("route") or []:
+                add(r.get("destination"))
+    return out
+
+
+def client_views(snap: Snapshot, full: str, svc: dict | None, vss: list[dict], root: str) -> dict[str, str]:
+    """client namespace -> what its sidecars do for ``full``: the VirtualService that routes it, the default route,
+    or not visible. A Service the Sidecar does not import is still visible when an imported VirtualService sends
+    to it (pilot/pkg/model/sidecar.go: "Infer more possible destinations from virtual services"), then only on
+    the ports it names (" [ports: ...]")."""
+    from .workloads import sidecar_of
+
+    out: dict[str, str] = {}
+    namespaces = sorted({ns_of(p) for p in snap.of("Pod") if sidecar_of(p) == "istio" and is_running(p)})
+    by_age = lambda v: (str((v.get("metadata") or {}).get("creationTimestamp") or "9999"), name_of(v))  # noqa: E731
+    all_mesh_vs = sorted([vs for vs in snap.of("VirtualService")
+                          if "mesh" in ((vs.get("spec") or {}).get("gateways") or ["mesh"])], key=by_age)
+    mesh_vs = [vs for vs in all_mesh_vs if vs in vss]
+    for ns in namespaces:
+        sc = sidecar_for(snap, ns, {}, root)
+        sc_name = f"Sidecar {ns_of(sc)}/{name_of(sc)}" if sc else ""
+
+        def in_scope(vs: dict, ns: str = ns, sc: dict | None = sc) -> bool:
+            return exported_to(vs, ns) and imports(
+                sc, ns_of(vs), [fqdn(str(h), ns_of(vs)) for h in (vs.get("spec") or {}).get("hosts") or []])
+
+        ports_note = ""
+        if svc is not None and (not imports(sc, ns_of(svc), [full]) or not exported_to(svc, ns)):
+            referenced: set[int] = set()
+            for vs in all_mesh_vs:
+                if in_scope(vs):
+                    referenced |= vs_destinations(vs).get(full, set())
+            if not referenced or not exported_to(svc, ns):
+                out[ns] = f"not visible: {sc_name or 'exportTo'} does not import {full}"
+                continue
+            if 0 not in referenced:
+                ports_note = f" [ports: {', '.join(str(p) for p in sorted(referenced))}]"
+        visible = [vs for vs in mesh_vs if in_scope(vs)]
+        if visible:
+            out[ns] = f"VirtualService {ns_of(visible[0])}/{name_of(visible[0])}{ports_note}"
+        elif mesh_vs:
+            out[ns] = (f"default route: VirtualService {ns_of(mesh_vs[0])}/{name_of(mesh_vs[0])} is not imported "
+                       f"({sc_name or 'exportTo'}){ports_note}")
+        else:
+            out[ns] = f"default route (no VirtualService){ports_note}"
+    return out
+
+
 def _match_key(m: dict) -> tuple:
     return tuple(sorted((k, repr(v)) for k, v in m.items() if k != "name"))
 
@@ -210,7 +533,11 @@ def _covers(a: dict, b: dict) -> bool:
 
 
 def describe(snap: Snapshot, host: str, namespace: str | None = None) -> RoutingView:
+    from .mtls import mesh_config
+
     full, svc = resolve_host(snap, host, namespace)
+    mesh = mesh_config(snap)
+    root = str(mesh.get("rootNamespace") or "istio-system")
     vss = virtual_services_for(snap, full)
     vss += [vs for vs in routing_to(snap, full) if vs not in vss]
     dr = destination_rule_for(snap, full)
@@ -244,8 +571,11 @@ def describe(snap: Snapshot, host: str, namespace: str | None = None) -> Routing
             mesh_bound.append(v.name)
         for kind in ("http", "tcp", "tls"):
             routes = spec.get(kind) or []
+            reach = reachable_routes(routes) if kind == "http" else []
             for i, r in enumerate(routes):
                 e = _route_view(kind, i, r, ns_of(vs))
+                if kind == "http":
+                    e.envoy = envoy_route(snap, r, ns_of(vs), mesh, reach[i])
                 v.routes.append(e)
                 weights = [d.weight for d in e.destinations]
                 if len(weights) > 1 or any(w is not None for w in weights):
@@ -270,6 +600,7 @@ def describe(snap: Snapshot, host: str, namespace: str | None = None) -> Routing
         findings.append((3, f"several VirtualServices route {full} for the mesh ({', '.join(mesh_bound)}): "
                             "Istio merges them unpredictably; keep one"))
     view.gateways = sorted(set(view.gateways))
+    view.clients = client_views(snap, full, svc, vss, root)
     findings.sort(key=lambda f: -f[0])
     view.findings = [f for _, f in findings]
     return view
