@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,50 @@ def _type(x: Any) -> str:
             list: "a list", dict: "an object"}.get(type(x), type(x).__name__)
 
 
+_CAMEL = re.compile(r"^[a-z][a-z0-9]*(?:[A-Z][a-z0-9]*)+$")
+_SNAKE_CACHE: dict[str, str] = {}
+
+
+def snake_key(k: str) -> str:
+    """A protobuf JSON field name (lowerCamelCase, as istiod's /debug/config_dump and protojson write it) as the
+    proto field name Envoy's admin writes (snake_case); other keys unchanged."""
+    if not _CAMEL.match(k):
+        return k
+    out = _SNAKE_CACHE.get(k)
+    if out is None:
+        out = _SNAKE_CACHE[k] = re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m.group(1).lower(), k)
+    return out
+
+
+def snake_case_keys(doc: Any, max_depth: int = 1000) -> Any:
+    """A copy of ``doc`` with lowerCamelCase keys turned into snake_case (both spellings are valid protobuf JSON;
+    istioctl reads either). Iterative, so a deep input cannot overflow; deeper than ``max_depth`` is refused."""
+    def fresh(o: Any) -> Any:
+        return {} if isinstance(o, dict) else [] if isinstance(o, list) else o
+
+    out = fresh(doc)
+    todo: list[tuple[Any, Any, int]] = [(doc, out, 1)] if isinstance(doc, (dict, list)) else []
+    while todo:
+        src, dst, depth = todo.pop()
+        if depth > max_depth:
+            raise InvalidInput(f"not an Envoy config dump: nested more than {max_depth} levels deep.", hint=_NEXT)
+        items = src.items() if isinstance(src, dict) else enumerate(src)
+        for k, v in items:
+            c = fresh(v)
+            if isinstance(dst, dict):
+                dst[snake_key(k) if isinstance(k, str) else k] = c
+            else:
+                dst.append(c)
+            if isinstance(v, (dict, list)):
+                todo.append((v, c, depth + 1))
+    return out
+
+
+def _is_camel_dump(doc: dict) -> bool:
+    return any(isinstance(c, dict) and any(isinstance(k, str) and _CAMEL.match(k) for k in c)
+               for c in (doc.get("configs") if isinstance(doc.get("configs"), list) else []))
+
+
 def _clip(text: Any, limit: int = 100) -> str:
     text = str(text)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
@@ -75,8 +120,10 @@ class ConfigDump:
     """A parsed, redacted Envoy config dump. Accessors return only well-typed entries; the others are
     skipped and listed in ``skipped`` (the answer says so)."""
 
-    def __init__(self, doc: dict) -> None:
+    def __init__(self, doc: dict, cluster_statuses: list | None = None) -> None:
         self.doc = doc
+        #: a /clusters?format=json answer (the file istioctl proxy-config endpoint -f reads), when that was loaded
+        self.cluster_statuses = cluster_statuses
         self.sections: dict[str, dict] = {}
         self.skipped: list[str] = []
         self._flagged: set[str] = set()
@@ -105,10 +152,15 @@ class ConfigDump:
                 raise InvalidInput(f"{source} is not JSON, so not an Envoy config dump.",
                                    hint="save one with: kubectl exec POD -c istio-proxy -- pilot-agent request GET "
                                         "config_dump > dump.json (or use mesh-plugin proxy-config KIND POD.NS).") from None
+        if isinstance(doc, dict) and isinstance(doc.get("cluster_statuses", doc.get("clusterStatuses")), list):
+            statuses = snake_case_keys(doc).get("cluster_statuses")
+            return cls({"configs": []}, cluster_statuses=statuses)
         if not isinstance(doc, dict) or not isinstance(doc.get("configs"), list):
             raise InvalidInput(f"{source} is JSON but not an Envoy config dump (no 'configs' list).",
                                hint="pass the output of the admin endpoint /config_dump.")
         try:
+            if _is_camel_dump(doc):  # istiod's debug dump / protojson: camelCase names (redaction reads snake_case)
+                doc = snake_case_keys(doc)
             doc = redact_config_dump(doc)
         except InvalidInput as e:
             raise InvalidInput(f"{source} is {e.message}", hint=_NEXT) from None
@@ -164,14 +216,16 @@ class ConfigDump:
                 out.append(v)
         return out
 
-    def clusters(self) -> list[dict]:
-        return self._entries(T_CLUSTERS, ("static_clusters", "dynamic_active_clusters", "dynamic_warming_clusters"),
-                             "cluster")
+    def clusters(self, warming: bool = True) -> list[dict]:
+        """Static and active clusters, and warming ones unless ``warming`` is false (istioctl's tables show
+        dynamic active and static clusters only)."""
+        keys = ("static_clusters", "dynamic_active_clusters") + (("dynamic_warming_clusters",) if warming else ())
+        return self._entries(T_CLUSTERS, keys, "cluster")
 
-    def listeners(self) -> list[dict]:
+    def listeners(self, warming: bool = True) -> list[dict]:
         out = self._entries(T_LISTENERS, ("static_listeners",), "listener")
         for x in self._entries(T_LISTENERS, ("dynamic_listeners",)):
-            state = _d(x.get("active_state")) or _d(x.get("warming_state"))
+            state = _d(x.get("active_state")) or (_d(x.get("warming_state")) if warming else {})
             lst = state.get("listener")
             if isinstance(lst, dict) and lst:
                 out.append(lst)
@@ -239,24 +293,41 @@ def cluster_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Table
         fqdn, port, subset, direction = parse_cluster_name(raw)
         if port == "-":  # istioctl shows unparsed names whole, prefix included
             fqdn = name
-        if f.fqdn and f.fqdn not in fqdn:
+        if not cluster_filter_ok(raw, f):
             return
-        if f.port is not None and port != str(f.port):
-            return
-        if f.subset and subset != f.subset:
-            return
-        if f.direction and direction != f.direction:
-            return
-        ctype = (c.get("cluster_type") or {}).get("name") or c.get("type") or "STATIC"
+        ctype = c.get("type") or "STATIC"  # Cluster.GetType(): a cluster_type (custom) cluster is STATIC
         dr = render_config_path(_istio_config(c.get("metadata")))
         row = [fqdn, port, subset, direction, str(ctype), dr]
         yield [name, *row] if with_name else row
 
-    t.rows = list(dump.guard("cluster", dump.clusters(), rows))
+    t.rows = list(dump.guard("cluster", dump.clusters(warming=False), rows))
     return t
 
 
+def cluster_filter_ok(name: str, f: Filter) -> bool:
+    """istioctl's ClusterFilter.Verify: FQDN, direction and subset are substrings of the whole cluster name, the
+    port is "|PORT|" in it."""
+    if f.fqdn and f.fqdn not in name:
+        return False
+    if f.direction and f.direction not in name:
+        return False
+    if f.subset and f.subset not in name:
+        return False
+    if f.port is not None and f.port != 0 and f"|{f.port}|" not in name:
+        return False
+    return True
+
+
 # -- listeners --------------------------------------------------------------------------------------
+#: istioctl's names for exact ALPN lists (istioctl/pkg/writer/envoy/configdump/listener.go protDescrs)
+_APP_PROTOCOLS = {
+    "App: HTTP TLS": ["http/1.0", "http/1.1", "h2c", "istio-http/1.0", "istio-http/1.1", "istio-h2"],
+    "App: Istio HTTP Plain": ["istio", "istio-http/1.0", "istio-http/1.1", "istio-h2"],
+    "App: TCP TLS": ["istio-peer-exchange", "istio"],
+    "App: HTTP": ["http/1.0", "http/1.1", "h2c"],
+}
+
+
 def _match(fc: dict) -> str:
     m = fc.get("filter_chain_match") or {}
     descrs = []
@@ -265,7 +336,9 @@ def _match(fc: dict) -> str:
     if m.get("transport_protocol"):
         descrs.append("Trans: " + m["transport_protocol"])
     if m.get("application_protocols"):
-        descrs.append("App: " + ",".join(m["application_protocols"]))
+        protos = list(m["application_protocols"])
+        named = next((d for d, ps in _APP_PROTOCOLS.items() if ps == protos), None)
+        descrs.append(named or "App: " + ",".join(protos))
     port = f":{m['destination_port']}" if m.get("destination_port") is not None else ""
     if m.get("prefix_ranges"):
         pf = [f"{p.get('address_prefix')}/{p.get('prefix_len', 0)}" for p in m["prefix_ranges"]]
@@ -324,14 +397,10 @@ def _destination(fc: dict) -> str:
                 return _describe_route_config(cfg["route_config"])
             return "HTTP"
         if name == "envoy.filters.network.tcp_proxy":
-            cluster = cfg.get("cluster")
-            if cluster:
-                return cluster if "Cluster" in cluster else f"Cluster: {cluster}"
-            weighted = (cfg.get("weighted_clusters") or {}).get("clusters") or []
-            return "WeightedCluster: " + ",".join(c.get("name", "") for c in weighted)
-        if name in ("envoy.filters.network.mongo_proxy", "envoy.filters.network.redis_proxy",
-                    "envoy.filters.network.mysql_proxy"):
-            return name.rsplit(".", 1)[-1]
+            if "BlackHoleCluster" in json.dumps(cfg):
+                continue  # istioctl skips a TCP proxy to the BlackHoleCluster (getFilterType)
+            cluster = str(cfg.get("cluster") or "")
+            return cluster if "Cluster" in cluster else f"Cluster: {cluster}"
     return "Non-HTTP/Non-TCP"
 
 
@@ -363,10 +432,10 @@ def listener_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Tabl
 
     def rows(lst: dict) -> Any:
         addr, port = _address(lst)
-        if f.port is not None and port != f.port:
+        if f.port is not None and f.port != 0 and port != f.port:
             return
-        if f.address and f.address not in addr:
-            return
+        if f.address and f.address.lower() not in addr.lower().split(","):
+            return  # istioctl: equal (case-insensitive) to the address or an additional address
         if f.name and f.name != lst.get("name"):
             return
         chains = list(lst.get("filter_chains") or [])
@@ -376,17 +445,31 @@ def listener_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Tabl
             row = [addr, str(port), _match(fc), _destination(fc)]
             yield [f"listener/{lst.get('name') or ''}", *row] if with_name else row
 
-    t.rows = list(dump.guard("listener", dump.listeners(), rows))
+    t.rows = list(dump.guard("listener", dump.listeners(warming=False), rows))
     return t
 
 
 # -- routes -----------------------------------------------------------------------------------------
+def _unexpand_domains(domains: list[str]) -> list[str]:
+    """istioctl's unexpandDomains: drop a domain whose short form (without .svc.cluster.local or .svc) is listed."""
+    unique = set(domains)
+    drop = set()
+    for h in domains:
+        for suffix in (".svc.cluster.local", ".svc"):
+            short = h[: -len(suffix)] if h.endswith(suffix) else h
+            if short != h and short in unique:
+                drop.add(h)
+    return [h for h in domains if h not in drop]
+
+
 def _route_domains(domains: list[str]) -> str:
+    """istioctl's describeRouteDomains: the domains without a port, short forms only, two of them and a count."""
     if not domains:
         return ""
     if len(domains) == 1:
         return domains[0]
-    without_port = [d for d in domains if ":" not in d or "]" in d]
+    without_port = [d for d in domains if ":" not in d or (d.count(":") > 2 and d.endswith("]"))]
+    without_port = _unexpand_domains(without_port)
     visible = without_port[:2]
     out = ", ".join(visible)
     if len(without_port) > 2:
@@ -416,48 +499,104 @@ def route_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Table:
 
 
 # -- endpoints --------------------------------------------------------------------------------------
-def _endpoint_address(ep: dict) -> tuple[str, int | None]:
-    addr = ((ep.get("endpoint") or {}).get("address")) or {}
-    if addr.get("socket_address"):
-        sa = addr["socket_address"]
-        port = _port(sa.get("port_value") or 0)
-        return f"{sa.get('address')}:{port}", port
-    if addr.get("envoy_internal_address"):
-        ia = addr["envoy_internal_address"]
-        eid = str(ia.get("endpoint_id", ""))
-        port = int(eid.rsplit(":", 1)[1]) if ":" in eid and eid.rsplit(":", 1)[1].isdigit() else None
-        return f"envoy://{ia.get('server_listener_name', '')}/{eid}", port
-    if addr.get("pipe"):
-        return str(addr["pipe"].get("path", "")), None
-    return "", None
-
-
 def _locality(loc: dict) -> str:
     parts = [loc.get("region", ""), loc.get("zone", ""), loc.get("sub_zone", "")]
     return "/".join(parts) if any(parts) else ""
 
 
+def _lb_addresses(lb: dict) -> list[str]:
+    """istioctl's retrieveEndpointAddresses: "ip:port" (or pipe path, envoy:// internal address) for the address
+    and each additional address of an lb endpoint."""
+    ep = _d(lb.get("endpoint"))
+    addrs = [_d(ep.get("address"))] + [_d(_d(a).get("address")) for a in _l(ep.get("additional_addresses"))]
+    out = []
+    for a in addrs:
+        if a.get("socket_address"):
+            sa = _d(a["socket_address"])
+            out.append(f"{sa.get('address', '')}:{_port(sa.get('port_value') or 0)}")
+        elif a.get("pipe"):
+            out.append(str(_d(a["pipe"]).get("path", "")))
+        elif _d(a.get("envoy_internal_address")).get("server_listener_name") is not None:
+            ia = _d(a["envoy_internal_address"])
+            out.append(f"envoy://{ia.get('server_listener_name', '')}/{ia.get('endpoint_id', '')}")
+        else:
+            out.append("unknown")
+    return out
+
+
 def endpoint_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Table:
+    """The EDS endpoints of a config dump (istioctl/pkg/writer/envoy/configdump/endpoint.go): NAME (the addresses),
+    STATUS (the health status, UNKNOWN when unset), LOCALITY, CLUSTER; the filter's address equals one "ip:port",
+    port, cluster (case-insensitive) and status (the name, case-insensitive) as istioctl's EndpointFilter."""
+    if dump.cluster_statuses is not None and not with_name:
+        return clusters_endpoint_table(dump.cluster_statuses, f)
     t = Table(["NAME", "STATUS", "LOCALITY", "CLUSTER"])
 
     def rows(ec: dict) -> Any:
         cluster = str(ec.get("cluster_name") or "")
-        if f.cluster and f.cluster not in cluster:
-            return
         for group in ec.get("endpoints") or []:
             loc = _locality(group.get("locality") or {})
             for lb in group.get("lb_endpoints") or []:
-                addr, port = _endpoint_address(lb)
-                status = str(lb.get("health_status") or "HEALTHY")
-                if f.port is not None and port != f.port:
+                addrs = _lb_addresses(lb)
+                sa = _d(_d(_d(lb.get("endpoint")).get("address")).get("socket_address"))
+                port = _port(sa.get("port_value") or 0) if sa else 0
+                status = str(lb.get("health_status") or "UNKNOWN")  # the enum's zero value, as istioctl prints it
+                if f.address and not any(a.lower() == f.address.lower() for a in addrs):
                     continue
-                if f.address and f.address not in addr:
+                if f.port is not None and f.port != 0 and port != f.port:
                     continue
-                if f.status and f.status.upper() != status:
+                if f.cluster and f.cluster.lower() != cluster.lower():
                     continue
+                if f.status and f.status.upper() != status.upper():
+                    continue
+                addr = ",".join(addrs)
                 yield [f"endpoint/{addr}" if with_name else addr, status, loc, cluster]
 
     t.rows = list(dump.guard("endpoint config", dump.endpoint_configs(), rows))
+    return t
+
+
+_HEALTH = ("UNKNOWN", "HEALTHY", "UNHEALTHY", "DRAINING", "TIMEOUT", "DEGRADED")
+
+
+def clusters_endpoint_table(statuses: list, f: Filter) -> Table:
+    """``istioctl proxy-config endpoint -f CLUSTERS.json``: ENDPOINT, STATUS (the EDS health status), OUTLIER
+    CHECK, CLUSTER; filters as istioctl's EndpointFilter.Verify: address and cluster equal (case-insensitive),
+    port equal, status the health status name (case-insensitive) (istioctl/pkg/writer/envoy/clusters)."""
+    t = Table(["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER"])
+    rows = []
+    for cs in _l(statuses):
+        if not isinstance(cs, dict):
+            continue
+        cluster = str(cs.get("name") or "")
+        for hs in _l(cs.get("host_statuses")):
+            if not isinstance(hs, dict):
+                continue
+            a = _d(hs.get("address"))
+            sa = _d(a.get("socket_address"))
+            if sa:
+                addr, port = str(sa.get("address", "")), int(sa.get("port_value") or 0)
+            elif a.get("pipe"):
+                addr, port = "unix://" + str(_d(a["pipe"]).get("path", "")), 0
+            elif a.get("envoy_internal_address"):
+                ia = _d(a["envoy_internal_address"])
+                addr, port = f"envoy://{ia.get('server_listener_name', '')}/{ia.get('endpoint_id', '')}", 0
+            else:
+                addr, port = "unknown", 0
+            health = _d(hs.get("health_status"))
+            status = health.get("eds_health_status", "UNKNOWN")
+            status = _HEALTH[status] if isinstance(status, int) and 0 <= status < len(_HEALTH) else str(status)
+            if f.address and f.address.lower() != addr.lower():
+                continue
+            if f.port is not None and port != f.port:
+                continue
+            if f.cluster and f.cluster.lower() != cluster.lower():
+                continue
+            if f.status and f.status.lower() != status.lower():
+                continue
+            endpoint = f"{addr}:{port}" if port else addr
+            rows.append([endpoint, status, "FAILED" if health.get("failed_outlier_check") else "OK", cluster])
+    t.rows = rows
     return t
 
 
@@ -592,6 +731,10 @@ def secret_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Table:
         else:
             yield [shown, "", status, "false", "", "", ""], ""
 
+    s = dump.section(T_SECRETS)
+    if not _l(s.get("dynamic_active_secrets")) and not _l(s.get("dynamic_warming_secrets")):
+        # istioctl/pkg/writer/envoy/configdump/configdump.go PrintSecretSummary: a line, no table
+        return Table([NO_SECRETS], [])
     rows: list[tuple[list[str], str]] = list(dump.guard("secret", dump.secrets(), secret_rows))
     headers = ["RESOURCE NAME", "TYPE", "STATUS", "VALID CERT", "SERIAL NUMBER", "NOT AFTER", "NOT BEFORE"]
     if spiffe:
@@ -599,14 +742,21 @@ def secret_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Table:
     return Table(headers, [r for r, _ in rows])
 
 
+NO_SECRETS = "No active or warming secrets found."
 KINDS = ("cluster", "listener", "route", "endpoint", "secret", "bootstrap", "log", "all")
 BUILDERS = {"cluster": cluster_table, "listener": listener_table, "route": route_table,
             "endpoint": endpoint_table, "secret": secret_table}
 
 
 def all_tables(dump: ConfigDump, f: Filter) -> list[Table]:
-    return [cluster_table(dump, f, True), listener_table(dump, f, True), route_table(dump, f, True),
-            secret_table(dump, f, True), endpoint_table(dump, f, True)]
+    """istioctl proxy-config all: clusters (fqdn, port, subset, direction), listeners (address, port), routes (name),
+    secrets, EDS endpoints (address, port) (istioctl/pkg/proxyconfig allConfigCmd)."""
+    from dataclasses import replace
+
+    return [cluster_table(dump, replace(f, name=None, address=None, cluster=None, status=None), True),
+            listener_table(dump, Filter(port=f.port, address=f.address), True),
+            route_table(dump, Filter(name=f.name), True), secret_table(dump, f, True),
+            endpoint_table(dump, Filter(port=f.port, address=f.address), True)]
 
 
 def raw_items(dump: ConfigDump, kind: str, f: Filter) -> list[dict]:
@@ -640,6 +790,4 @@ def raw_items(dump: ConfigDump, kind: str, f: Filter) -> list[dict]:
 
 
 def _keep_cluster(c: dict, f: Filter) -> bool:
-    fqdn, port, subset, direction = parse_cluster_name(str(c.get("name") or ""))
-    return ((not f.fqdn or f.fqdn in fqdn) and (f.port is None or port == str(f.port))
-            and (not f.subset or subset == f.subset) and (not f.direction or direction == f.direction))
+    return cluster_filter_ok(str(c.get("name") or ""), f)
