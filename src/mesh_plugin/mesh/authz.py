@@ -84,6 +84,8 @@ class Request:
         so Envoy takes the last X-Forwarded-For address, else the peer address."""
         if self.remote_ip:
             return self.remote_ip
+        if not self.http:  # a TCP connection has no X-Forwarded-For: the peer address
+            return self.source_ip
         xff = {k.lower(): v for k, v in self.headers.items()}.get("x-forwarded-for")
         if xff:
             last = xff.split(",")[-1].strip()
@@ -691,6 +693,17 @@ def provider_kind(name: str, mesh: dict) -> str:
 
 
 # -- the decision -----------------------------------------------------------------------------------------
+def validation_trust_domains(mesh: dict, trust_domain: str = "cluster.local") -> list[str]:
+    """The trust domains an inbound mTLS connection's client certificate must belong to (its URI SAN starts with
+    spiffe://<td>/): the mesh's, its aliases and the caCertificates' (TrustDomainsForValidation; none when
+    PILOT_SKIP_VALIDATE_TRUST_DOMAIN is set, which is not the default)."""
+    tds = [str(mesh.get("trustDomain") or trust_domain)] + [str(a) for a in mesh.get("trustDomainAliases") or []]
+    for ca in mesh.get("caCertificates") or []:
+        if isinstance(ca, dict):
+            tds += [str(t) for t in ca.get("trustDomains") or []]
+    return [t for t in dict.fromkeys(tds) if t]
+
+
 def connection_refusal(mode: str, req: Request, port: int | None) -> str | None:
     at = f"port {port}" if port is not None else "the workload"
     if not req.mtls and mode == "STRICT":
@@ -716,6 +729,12 @@ def decide(snap: Snapshot, namespace: str, labels: dict[str, str], req: Request,
 
         mtls_mode = effective_mode(snap, namespace, labels, req.port, root).mode
     refusal = connection_refusal(mtls_mode, req, req.port)
+    if refusal is None and req.mtls and req.peer_uri and mtls_mode in ("STRICT", "PERMISSIVE"):
+        allowed = validation_trust_domains(mesh, trust_domain)
+        if allowed and not any(req.peer_uri.startswith(f"{SPIFFE}{td}/") for td in allowed):
+            refusal = (f"refused at the connection: the client certificate's identity {req.peer_uri} is not in the "
+                       f"mesh's trust domains ({', '.join(allowed)}), so the sidecar rejects it in the TLS handshake "
+                       "(pilot/pkg/networking/plugin/authn TrustDomainsForValidation)")
     if refusal:
         return Decision("DENY", reason=refusal, status=0, refused=True)
     deny_status = 403 if req.http else 0

@@ -14,8 +14,10 @@ Merge (``pilot/pkg/networking/util/util.go`` GetPortLevelTrafficPolicy and Merge
 Envoy values (``pilot/pkg/networking/core/cluster_traffic_policy.go`` applyConnectionPool,
 applyOutlierDetection): every outbound cluster has circuit breakers (4294967295 unless set above 0); with
 ``outlierDetection`` set (even ``{}``) the cluster gets ``healthy_panic_threshold`` = minHealthPercent
-(default 0: panic mode off; 0 as well when the Service sets trafficDistribution), otherwise Envoy's own 50%
-applies; fields Istio leaves unset take Envoy's defaults (``envoy/config/cluster/v3/outlier_detection.proto``).
+(default 0: panic mode off; 0 as well when the Service sets trafficDistribution); without it, the pinned Istio
+still sets 0 (PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS, on by default: applyLoadBalancer), so Envoy's own 50% applies only
+when that flag is off; fields Istio leaves unset take Envoy's defaults
+(``envoy/config/cluster/v3/outlier_detection.proto``).
 """
 from __future__ import annotations
 
@@ -29,8 +31,11 @@ FIELDS = ("connectionPool", "outlierDetection", "loadBalancer", "tls")
 #: what MergeTrafficPolicy carries besides FIELDS (never replaced by port-level settings)
 EXTRA_FIELDS = ("tunnel", "proxyProtocol", "retryBudget")
 UNLIMITED = 4294967295
-#: Envoy's panic threshold when Istio leaves it unset (cluster.proto CommonLbConfig.healthy_panic_threshold)
+#: Envoy's panic threshold when nothing sets it (cluster.proto CommonLbConfig.healthy_panic_threshold)
 ENVOY_PANIC_THRESHOLD = 50.0
+#: istiod's PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS (pilot/pkg/features/experimental.go), true at the pinned Istio: every
+#: Service then "supports unhealthy endpoints" and applyLoadBalancer sets an unset panic threshold to 0
+AUTO_SEND_UNHEALTHY_ENDPOINTS = True
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
 
 
@@ -117,8 +122,12 @@ def _uint(value: Any) -> int | None:
 
 def panic_threshold(od: dict | None, service: dict | None = None) -> float:
     """The cluster's healthy_panic_threshold in percent: minHealthPercent (default 0) whenever outlierDetection is
-    set (0 too when the Service sets trafficDistribution), else Envoy's default 50."""
+    set (0 too when the Service sets trafficDistribution: applyOutlierDetection); otherwise applyLoadBalancer sets 0
+    when the Service supports unhealthy endpoints (every Service at the pinned Istio, PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS,
+    or one with trafficDistribution), else Envoy's default 50 applies."""
     if od is None:
+        if AUTO_SEND_UNHEALTHY_ENDPOINTS or ((service or {}).get("spec") or {}).get("trafficDistribution"):
+            return 0.0
         return ENVOY_PANIC_THRESHOLD
     if ((service or {}).get("spec") or {}).get("trafficDistribution"):
         return 0.0

@@ -159,7 +159,8 @@ class RequestSpec(BaseModel):
     path: str = Field(default="/", max_length=2048)
     host: str | None = Field(default=None, max_length=253)
     headers: dict[str, str] = Field(default={}, max_length=50)
-    jwt_claims: dict[str, str | list[str]] = Field(default={}, max_length=50)
+    jwt_claims: dict[str, Any] = Field(default={}, max_length=50, description=(
+        "the token's claims (JSON values: strings, numbers, lists, objects)"))
     request_principal: str | None = Field(default=None, max_length=500)
     no_token: bool = False
 
