@@ -231,9 +231,12 @@ def build_server(read_only: bool = False, lazy: bool = False) -> Any:
                                     f"each).") from None
                 raise
 
+    from .prompts import register_prompts
+
     if not lazy:
         server = Server(name="service-mesh", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
         _register(server, read_only)
+        register_prompts(server)
         return server
 
     class LazyServer(Server):  # type: ignore[misc]
@@ -270,7 +273,9 @@ def build_server(read_only: bool = False, lazy: bool = False) -> Any:
             self._ensure()
             return super()._tool_input_schema(name)
 
-    return LazyServer(name="service-mesh", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")  # type: ignore[no-any-return]
+    server = LazyServer(name="service-mesh", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
+    register_prompts(server)  # the /service-mesh flows, for every MCP client
+    return server
 
 
 def _schema_cache(read_only: bool) -> Any:
