@@ -120,3 +120,27 @@ def test_the_cache_drops_expired_entries(big):
         assert rt._cache == {}  # ... and an idle process does not keep them either
     finally:
         rt.snapshot_ttl = 0
+
+
+@pytest.mark.parametrize("operation,args", [("mesh_overview", {}), ("list_workloads", {}), ("mtls_status", {}),
+                                            ("analyze", {}), ("analyze", {"namespace": "team-0001"})])
+def test_the_text_an_mcp_client_receives_fits_the_budget(big, operation, args):
+    """Issue 20: the 8 KB budget holds for the text content actually sent over MCP, not a re-serialisation."""
+    import asyncio
+
+    import mcp
+
+    from mcpproc import call_op
+    from mesh_plugin.server import build_server
+
+    configure(big.kubeconfig, "sandbox", prometheus_url="http://127.0.0.1:9")
+
+    async def go():
+        async with mcp.Client(build_server()) as c:
+            return await call_op(c.session if hasattr(c, "session") else c, operation, args)
+    r = asyncio.run(go())
+    assert not r.is_error, r.content[0].text[:500]
+    text = "".join(c.text for c in r.content if c.type == "text")
+    assert len(text.encode()) <= 8000, len(text.encode())
+    if not args:  # the whole mesh does not fit: the answer says what it shows and how to narrow
+        assert len(text.encode()) > 4000 and "showing " in text and "narrow with" in text
