@@ -478,3 +478,37 @@ async def test_d14_log_level_needs_the_production_confirmation(sandbox, tmp_path
         r = await call_op(s, "proxy_config", {"kind": "log", "pod": pod, "namespace": "production",
                                               "filter": {"name": "upstream"}})
         assert answer(r, "proxy_config")["tables"][0]["rows"] == [["upstream", "warning"]]
+
+
+async def test_sigterm_after_a_cancelled_call_leaves_no_sandbox_behind():
+    """Issue 20 (real MCP clients): `serve --sandbox`, a call cancelled by the client, then SIGTERM: the
+    process ends and leaves no sandbox folder and no process started from it (Envoys, istiod)."""
+    import signal
+
+    import anyio
+
+    async with http_server(server_env(None), "--sandbox") as (port, proc):
+        line = b""
+        with anyio.fail_after(30):
+            while b"KUBECONFIG=" not in line:
+                line = await proc.stderr.readline()  # type: ignore[union-attr]
+        folder = os.path.dirname(line.decode().split("KUBECONFIG=", 1)[1].strip())
+        assert os.path.isdir(folder)
+        async with http_session(port) as s:
+            assert not (await call_op(s, "list_workloads", {})).is_error
+            with anyio.move_on_after(0.05):  # the client gives up: notifications/cancelled
+                await call_op(s, "analyze", {})
+        proc.send_signal(signal.SIGTERM)
+        with anyio.fail_after(30):
+            rc = await proc.wait()
+    assert rc == 143
+    assert not os.path.exists(folder)
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if folder.encode() in fh.read():
+                    left.append(pid)
+        except OSError:
+            continue
+    assert not left, left

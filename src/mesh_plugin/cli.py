@@ -360,6 +360,12 @@ def _serve(args: argparse.Namespace) -> int:
         configure(sb.kubeconfig, "sandbox", getattr(args, "timeout", None), getattr(args, "read_only", False),
                   getattr(args, "prometheus_url", None))
         print(f"sandbox cluster: KUBECONFIG={sb.kubeconfig}", file=sys.stderr)
+        import signal
+
+        def stop(*_: object) -> None:  # SIGTERM (even mid-call): no Envoy, netns or temp folder left behind
+            sb.stop()
+            os._exit(143)
+        signal.signal(signal.SIGTERM, stop)
     try:
         serve(args.transport, args.host, args.port, read_only=RUNTIME.read_only)
     finally:
