@@ -7,7 +7,7 @@ folder), so every download is counted, as for a new user. Routes:
   no-uv  no uv on PATH: the launcher fetches the uv pinned in uv.lock from PyPI first
 Then --later starts of the same copy (the ones after the first), beside a minimal one-tool server.
 
-Usage: python bench/first_start.py [--route uv|no-uv|both] [--later 3] [--warm-cache] [--old]
+Usage: python bench/first_start.py [--route uv|no-uv|both] [--later 3] [--warm-cache] [--old] [--rev HEAD]
   --old: the launcher of the previous version (pip into .venv: scripts/mcp-server at c14d003) for comparison
 """
 from __future__ import annotations
@@ -29,8 +29,14 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def plugin_copy(dest: Path, src: Path = ROOT) -> Path:
-    """The repository's files (tracked, and new ones not ignored) copied to dest, as a clean clone would hold."""
+def plugin_copy(dest: Path, src: Path = ROOT, rev: str | None = None) -> Path:
+    """The repository's files (tracked, and new ones not ignored) copied to dest, as a clean clone would hold;
+    with rev, the files of that commit instead of the work tree's."""
+    if rev:
+        dest.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", "--format=tar", rev], cwd=src, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+        return dest
     files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=src,
                            capture_output=True, check=True).stdout.decode().split("\0")
     for f in filter(None, files):
@@ -117,13 +123,13 @@ def wait_background(venv: Path, limit: float = 120) -> float:
     return time.perf_counter() - t0
 
 
-def first_start(route: str, later: int, warm_cache: bool, old: bool) -> dict[str, float]:
+def first_start(route: str, later: int, warm_cache: bool, old: bool, rev: str | None = None) -> dict[str, float]:
     uv = find_uv() if route == "uv" else None
     if route == "uv" and not uv:
         raise SystemExit("no uv found: run `make venv` (bootstraps .tools/uv) or put uv on PATH")
     with tempfile.TemporaryDirectory(prefix="mesh-first-start-", ignore_cleanup_errors=True) as t:
         tmp = Path(t)
-        plugin = plugin_copy(tmp / "plugin")
+        plugin = plugin_copy(tmp / "plugin", rev=rev)
         if old:
             launcher = subprocess.run(["git", "show", "c14d003:scripts/mcp-server"], cwd=ROOT, capture_output=True,
                                       text=True, check=True).stdout
@@ -138,14 +144,14 @@ def first_start(route: str, later: int, warm_cache: bool, old: bool) -> dict[str
         res = {"first": dt}
         waited = wait_background(plugin / ".venv")  # as between two sessions
         print(f"    background bytecode compile ended {waited:.1f} s after the answer")
-        if later:
-            times = [time_start(cmd, [], env)[0] for _ in range(later)]
-            res["later"] = statistics.median(times)
-            minimal = [time_start(str(plugin / ".venv/bin/python"), [str(ROOT / "bench/_minimal_server.py")], env)[0]
-                       for _ in range(later)]
-            res["minimal"] = statistics.median(minimal)
+        if later:  # interleaved pairs, so that a busy neighbour slows both of a pair alike
+            minimal = (str(plugin / ".venv/bin/python"), [str(ROOT / "bench/_minimal_server.py")])
+            pairs = [(time_start(cmd, [], env)[0], time_start(*minimal, env)[0]) for _ in range(later)]
+            res["later"] = statistics.median(a for a, _ in pairs)
+            res["minimal"] = statistics.median(b for _, b in pairs)
+            res["ratio"] = statistics.median(a / b for a, b in pairs)
             print(f"later starts: median {res['later'] * 1000:.0f} ms; minimal one-tool server in the same venv "
-                  f"{res['minimal'] * 1000:.0f} ms; ratio {res['later'] / res['minimal']:.2f}x (n={later})")
+                  f"{res['minimal'] * 1000:.0f} ms; ratio {res['ratio']:.2f}x (median of {later} interleaved pairs)")
         return res
 
 
@@ -155,9 +161,10 @@ def main() -> None:
     ap.add_argument("--later", type=int, default=3)
     ap.add_argument("--warm-cache", action="store_true", help="use the user's uv/pip caches (a reinstall, not a new user)")
     ap.add_argument("--old", action="store_true", help="the previous launcher (pip into .venv), for comparison")
+    ap.add_argument("--rev", help="copy this commit (git archive) instead of the work tree, e.g. HEAD")
     a = ap.parse_args()
     for route in (["uv", "no-uv"] if a.route == "both" else [a.route]):
-        first_start(route, a.later, a.warm_cache, a.old)
+        first_start(route, a.later, a.warm_cache, a.old, a.rev)
 
 
 if __name__ == "__main__":
