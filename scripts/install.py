@@ -291,6 +291,8 @@ def install(venv: Path, extras: list[str], editable: bool, locked: bool, compile
     run(sync, f"installing the locked packages (uv.lock) with {uv}", fix, env)
     if not editable:
         link_source(venv)
+    else:  # the editable install puts src/ on the path itself
+        (site_packages(venv) / "_mesh_plugin_src.pth").unlink(missing_ok=True)
     if compile_now:
         run([str(venv / "bin" / "python"), "-m", "compileall", "-q", str(ROOT / "src")], "compiling src", "", env)
     else:
