@@ -501,6 +501,13 @@ def our_cluster_view(p: Any) -> dict:
     return out
 
 
+def _clusters_of(case: Case, proxy: str, host: str) -> list[str]:
+    key = ("_clusters", proxy)
+    if key not in case.__dict__:
+        case.__dict__[key] = sorted(dump_clusters(case.dump(proxy)))
+    return [n for n in case.__dict__[key] if n.startswith("outbound|") and n.endswith("|" + host)]
+
+
 def check_resilience(case: Case, rng: random.Random) -> CapResult:
     from mesh_plugin.tools import get_tool
 
@@ -510,17 +517,22 @@ def check_resilience(case: Case, rng: random.Random) -> CapResult:
         host = f"{svc['metadata']['name']}.{svc['metadata']['namespace']}.svc.cluster.local"
         if svc["metadata"]["namespace"] == meshgen.EXT_AUTHZ_NS:
             continue
-        proxy = next((p for _, p in sorted(clients.items())
-                      if any(n.endswith("|" + host) for n in dump_clusters(case.dump(p)))), None)
-        if proxy is None:
+        # a client that sees every port of the host (a Sidecar may import only the ports a VirtualService names)
+        seeing = [(len({n.split("|")[1] for n in _clusters_of(case, p, host)}), p) for _, p in sorted(clients.items())]
+        seeing = [x for x in seeing if x[0]]
+        if not seeing:
             continue
+        proxy = max(seeing, key=lambda x: x[0])[1]
         clusters = {n: c for n, c in dump_clusters(case.dump(proxy)).items()
                     if n.startswith("outbound|") and n.endswith("|" + host)}
+        ports_seen = {n.split("|")[1] for n in clusters}
         ours = get_tool("resilience_status").call(host=host, files=case.files(), live=False)
         seen = set()
         for p in ours.policies:
             name = f"outbound|{p.port or ''}|{p.subset or ''}|{host}"
             seen.add(name)
+            if str(p.port or "") not in ports_seen:
+                continue  # no client imports this port (routing compares visibility)
             res.items += 1
             c = clusters.get(name)
             if c is None:

@@ -203,6 +203,13 @@ class Gen:
                                                        {"attempts": 1, "retryOn": "5xx", "perTryTimeout": "1s"}])
         if self.chance(0.1):
             mesh["enableAutoMtls"] = False
+        if self.chance(0.15):  # a mesh-wide baseline for clusters (DestinationRules override it per block)
+            dtp: dict[str, Any] = {}
+            if self.chance(0.7):
+                dtp["outlierDetection"] = self.outlier()
+            if self.chance(0.6) or not dtp:
+                dtp["connectionPool"] = self.pool()
+            mesh["defaultTrafficPolicy"] = dtp
         if self.chance(0.6):
             mesh["extensionProviders"] = [{"name": EXT_AUTHZ_PROVIDER, "envoyExtAuthzHttp": {
                 "service": f"ext-authz.{EXT_AUTHZ_NS}.svc.cluster.local", "port": 8000}}]
@@ -425,6 +432,8 @@ class Gen:
             spec["tcp"] = [{"match": [{"port": port}], "route": self.destinations(app, subsets, ns, port)}]
         if "http" not in spec and "tcp" not in spec:
             return
+        if self.chance(0.1):
+            spec["exportTo"] = ["."]  # only clients of its own namespace use it; the others get the default route
         self.objs.append(istio("networking.istio.io/v1", "VirtualService", f"{app.name}-{app.ns}", ns, spec,
                                creationTimestamp=self.created()))
 
@@ -593,6 +602,13 @@ class Gen:
                 self.pa(f"{app.name}-mtls-2", app.ns, sel, None)
 
     def make_request_authentications(self) -> None:
+        if self.chance(0.15):  # mesh-wide: applies to every workload, with the namespace's own (several providers)
+            iss = self.pick(ISSUERS)
+            rule: dict[str, Any] = {"issuer": iss, "jwks": jwks(iss)}
+            if self.chance(0.5):
+                rule["audiences"] = ["api"]
+            self.objs.append(istio("security.istio.io/v1", "RequestAuthentication", "mesh-jwt", ROOT_NS,
+                                   {"jwtRules": [rule]}))
         for ns in self.namespaces:
             if not self.chance(0.4):
                 continue
@@ -732,6 +748,8 @@ class Gen:
         for i in range(n):
             if self.chance(0.1):
                 ns, app = ROOT_NS, None
+                if self.chance(0.4):  # a root-namespace policy with a selector applies in every namespace
+                    app = self.pick([a for a in self.apps if a.name != "client"] or self.apps)
             else:
                 ns, app = self.pick(scopes)
             action = self.pick(["ALLOW", "ALLOW", "ALLOW", "DENY", "DENY", "AUDIT", "CUSTOM"])
@@ -775,6 +793,20 @@ class Gen:
         if not web:
             return
         app = self.pick(web)
+        if self.chance(0.7):  # the ingress gateway's pod: a router proxy the oracle dumps too
+            ip = self.ip()
+            self.objs.append({"apiVersion": "v1", "kind": "Pod", "metadata": meta(
+                "istio-ingressgateway-7d4f8-gw1", ROOT_NS,
+                labels={"istio": "ingressgateway", "app": "istio-ingressgateway"},
+                annotations={"sidecar.istio.io/inject": "false"}),
+                "spec": {"serviceAccountName": "istio-ingressgateway", "nodeName": "node-1", "containers": [
+                    {"name": "istio-proxy", "image": PROXY_IMAGE, "args": ["proxy", "router"],
+                     "ports": [{"containerPort": 8080, "protocol": "TCP"}]}]},
+                "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+                           "conditions": [{"type": "Ready", "status": "True"}]}})
+            self.objs.append({"apiVersion": "v1", "kind": "Service", "metadata": meta("istio-ingressgateway", ROOT_NS),
+                              "spec": {"selector": {"istio": "ingressgateway"},
+                                       "ports": [{"name": "http2", "port": 80, "targetPort": 8080}]}})
         self.objs.append(istio("networking.istio.io/v1", "Gateway", "public", app.ns, {
             "selector": {"istio": "ingressgateway"},
             "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["shop.example.com"]}]}))

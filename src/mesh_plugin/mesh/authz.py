@@ -606,8 +606,10 @@ def jwt_check(ras: list[dict], req: Request, token_location: tuple[str, str] = (
 
 def jwt_authn(ras: list[dict], req: Request, token_location: tuple[str, str] = ("header", "authorization")
               ) -> tuple[tuple[int, str] | None, dict | None]:
-    """(rejection or None, the verified payload or None). Requirements as policy_applier.go builds them:
-    each provider OR allow_missing (and, with several providers, any provider OR all of those)."""
+    """(rejection or None, the verified payload or None). Requirements as policy_applier.go builds them (each
+    provider OR allow_missing; with several providers, any provider OR all of those), which Envoy answers so: a
+    token no provider's issuer matches is 401, one that some provider of its issuer accepts passes (checked
+    against a real Envoy by bench/fidelity.py)."""
     rules = jwt_rules(ras)
     if not rules or not req.token:
         return None, None
@@ -635,11 +637,13 @@ def jwt_authn(ras: list[dict], req: Request, token_location: tuple[str, str] = (
                 return (401, "Jwt not yet valid"), None
         except (TypeError, ValueError):
             return (401, "Jwt verification fails"), None
-    rule = matching[0]
-    auds = [str(a) for a in rule.get("audiences") or []]
     token_aud = req.claims.get("aud")
-    token_auds = token_aud if isinstance(token_aud, list) else ([token_aud] if token_aud is not None else [])
-    if auds and not set(map(str, token_auds)) & set(auds):
+    token_auds = set(map(str, token_aud if isinstance(token_aud, list) else
+                         ([token_aud] if token_aud is not None else [])))
+    # any provider of the token's issuer that accepts it is enough (the requirement ORs the providers)
+    rule = next((r for r in matching if not r.get("audiences") or token_auds & {str(a) for a in r["audiences"]}),
+                None)
+    if rule is None:
         return (403, "Audiences in Jwt are not allowed"), None
     payload: dict[str, Any] = {"iss": req.issuer}
     if req.subject is not None:

@@ -430,6 +430,37 @@ def exported_to(obj: dict, client_ns: str) -> bool:
     return any(e == "*" or e == client_ns or (e == "." and client_ns == ns_of(obj)) for e in export)
 
 
+_HTTP_FAMILY = ("HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-Web")
+
+
+def _port_protocol(sp: dict) -> str:
+    from ..analyzers.util import convert_protocol
+
+    return convert_protocol(sp.get("port"), str(sp.get("name") or ""), str(sp.get("protocol") or "TCP"),
+                            sp.get("appProtocol"))
+
+
+def _http_ports(svc: dict) -> list[int]:
+    """Service ports that get HTTP routes: the HTTP family, and undeclared (sniffed) ones."""
+    return [int(sp["port"]) for sp in (svc.get("spec") or {}).get("ports") or []
+            if str(sp.get("port", "")).isdigit() and _port_protocol(sp) in _HTTP_FAMILY + ("UnsupportedProtocol",)]
+
+
+def _shared_http_ports(snap: Snapshot, sc: dict | None, client_ns: str) -> set[int]:
+    """Ports on which a client's sidecar has a shared HTTP route configuration (named after the port): the
+    HTTP-family ports of the Services its Sidecar imports. A host the Sidecar does not import, but an imported
+    VirtualService names, gets routes only there."""
+    out: set[int] = set()
+    for svc in snap.of("Service"):
+        full = f"{name_of(svc)}.{ns_of(svc)}.{DOMAIN}"
+        if not imports(sc, ns_of(svc), [full]) or not exported_to(svc, client_ns):
+            continue
+        for sp in (svc.get("spec") or {}).get("ports") or []:
+            if str(sp.get("port", "")).isdigit() and _port_protocol(sp) in _HTTP_FAMILY:
+                out.add(int(sp["port"]))
+    return out
+
+
 def vs_destinations(vs: dict) -> dict[str, set[int]]:
     """virtualServiceDestinations: FQDN -> ports its routes and mirrors send to (0: no port given)."""
     spec = vs.get("spec") or {}
@@ -457,9 +488,9 @@ def vs_destinations(vs: dict) -> dict[str, set[int]]:
 
 def client_views(snap: Snapshot, full: str, svc: dict | None, vss: list[dict], root: str) -> dict[str, str]:
     """client namespace -> what its sidecars do for ``full``: the VirtualService that routes it, the default route,
-    or not visible. A Service the Sidecar does not import is still visible when an imported VirtualService sends
-    to it (pilot/pkg/model/sidecar.go: "Infer more possible destinations from virtual services"), then only on
-    the ports it names (" [ports: ...]")."""
+    or not visible. A Service the Sidecar does not import still gets clusters when an imported VirtualService sends
+    to it (pilot/pkg/model/sidecar.go: "Infer more possible destinations from virtual services"), and routes only
+    on the ports where the sidecar already has an HTTP route configuration (" [ports: ...]")."""
     from .workloads import sidecar_of
 
     out: dict[str, str] = {}
@@ -482,11 +513,15 @@ def client_views(snap: Snapshot, full: str, svc: dict | None, vss: list[dict], r
             for vs in all_mesh_vs:
                 if in_scope(vs):
                     referenced |= vs_destinations(vs).get(full, set())
-            if not referenced or not exported_to(svc, ns):
-                out[ns] = f"not visible: {sc_name or 'exportTo'} does not import {full}"
+            routed = sorted(p for p in _http_ports(svc) if p in _shared_http_ports(snap, sc, ns))
+            if not referenced or not exported_to(svc, ns) or not routed:
+                why = f"{sc_name or 'exportTo'} does not import {full}"
+                if referenced and exported_to(svc, ns):
+                    why += (" (an imported VirtualService sends to it, so its clusters exist, but no listener of the "
+                            "sidecar serves its ports)")
+                out[ns] = f"not visible: {why}"
                 continue
-            if 0 not in referenced:
-                ports_note = f" [ports: {', '.join(str(p) for p in sorted(referenced))}]"
+            ports_note = f" [ports: {', '.join(str(p) for p in routed)}]"
         visible = [vs for vs in mesh_vs if in_scope(vs)]
         if visible:
             out[ns] = f"VirtualService {ns_of(visible[0])}/{name_of(visible[0])}{ports_note}"
