@@ -55,6 +55,16 @@ def runtime_closure(here: bool = True) -> dict[str, str]:
     return seen
 
 
+def check_budget(ok: bool, message: str) -> None:
+    """Fail when over budget, unless the machine is overloaded by other work (never in CI): then skip, saying so."""
+    if ok:
+        return
+    busy = fs.overloaded()
+    if busy:
+        pytest.skip(f"{message}; not judged: {busy}")
+    pytest.fail(message)
+
+
 def free_port() -> int:
     import socket
 
@@ -178,7 +188,7 @@ def test_first_start_without_uv_under_budget(fresh_plugin):
     plugin, env, seconds, n, err = fresh_plugin
     assert n == 11
     assert "bootstrapped uv " in err and "installed the locked packages" in err, err
-    assert seconds < FIRST_START_BUDGET, f"first start took {seconds:.1f} s (budget {FIRST_START_BUDGET} s)\n{err}"
+    check_budget(seconds < FIRST_START_BUDGET, f"first start took {seconds:.1f} s (budget {FIRST_START_BUDGET} s)\n{err}")
 
 
 def test_first_start_installs_the_locked_runtime(fresh_plugin):
@@ -215,7 +225,8 @@ def test_later_starts_skip_the_install_and_stay_near_a_minimal_server(fresh_plug
     ratio = statistics.median(a / b for a, b in zip(ours, base))
     print(f"later starts {statistics.median(ours) * 1000:.0f} ms, minimal {statistics.median(base) * 1000:.0f} ms: "
           f"{ratio:.2f}x (median of 7 interleaved pairs)")
-    assert ratio < LATER_START_RATIO, (ours, base)
+    check_budget(ratio < LATER_START_RATIO, f"later starts {ratio:.2f}x a minimal server (budget {LATER_START_RATIO}x): "
+                 f"{ours} vs {base}")
 
 
 def test_first_start_with_uv_on_path_under_budget(tmp_path):
@@ -227,7 +238,7 @@ def test_first_start_with_uv_on_path_under_budget(tmp_path):
         print(f"first start, uv on PATH, empty caches: {seconds:.2f} s\n{err}")
         assert n == 11 and "installed the locked packages" in err and "bootstrapped" not in err, err
         assert not (plugin / ".tools/uv").exists()
-        assert seconds < FIRST_START_BUDGET, f"first start took {seconds:.1f} s\n{err}"
+        check_budget(seconds < FIRST_START_BUDGET, f"first start took {seconds:.1f} s (budget {FIRST_START_BUDGET} s)\n{err}")
     finally:
         fs.wait_background(plugin / ".venv")
 
