@@ -39,7 +39,7 @@ def test_offline_workloads_table_and_json(manifests):
     r = run("workloads", "-n", "production", "-f", str(manifests))
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["NAMESPACE", "WORKLOAD", "KIND", "READY", "SIDECAR", "MESHED", "IDENTITY", "ISSUE"]
+    assert lines[0].split() == ["NAMESPACE", "WORKLOAD", "KIND", "READY", "DATAPLANE", "MESHED", "IDENTITY", "ISSUE"]
     assert lines[1].split()[:5] == ["production", "legacy-batch", "Deployment", "1/1", "none"]
     r = run("workloads", "-f", str(manifests), "-o", "json", "--limit", "2")
     data = json.loads(r.stdout)

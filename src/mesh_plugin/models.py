@@ -5,7 +5,11 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-Sidecar = Literal["istio", "linkerd", "istio-gateway", "none"]
+Sidecar = Literal["istio", "linkerd", "istio-gateway", "ztunnel", "none"]
+#: what carries a workload's traffic (mesh/ambient.py): a sidecar, ztunnel (ambient), ztunnel + a waypoint, or
+#: nothing; mesh infrastructure (waypoint, ztunnel, gateway pods) is named as what it is
+DataPlane = Literal["sidecar", "ambient", "ambient+waypoint", "ambient-pending", "waypoint", "ztunnel", "gateway",
+                    "none"]
 
 
 class Page(BaseModel):
@@ -24,6 +28,7 @@ class MeshInfo(BaseModel):
     revisions: list[str] = []
     components_ready: str = Field(description='ready/total control-plane pods, e.g. "1/1"')
     extensions: list[str] = Field(default=[], description="e.g. linkerd viz")
+    ambient: str | None = Field(default=None, description="Istio ambient data plane: ztunnel and istio-cni readiness")
     problems: list[str] = []
 
 
@@ -33,6 +38,20 @@ class NamespaceSummary(BaseModel):
     pods: int
     meshed_pods: int
     coverage_pct: int = Field(description="meshed pods / running pods, percent")
+    ambient: str | None = Field(default=None, description='"istio.io/dataplane-mode=ambient" when the namespace is '
+                                                          "labelled for ambient")
+    ambient_pods: int = Field(default=0, description="running pods captured by ztunnel (counted in meshed_pods)")
+    waypoint: str | None = Field(default=None, description="the namespace's istio.io/use-waypoint (ns/name)")
+
+
+class WaypointSummary(BaseModel):
+    waypoint: str = Field(description="namespace/name of the Gateway (class istio-waypoint)")
+    traffic_type: str = Field(description="istio.io/waypoint-for in effect: service, workload, all or none")
+    programmed: bool | None = Field(description="the Gateway's Programmed condition (None: no status)")
+    ready: bool = Field(description="has status.addresses: istiod uses it only then")
+    services: int = Field(description="Services bound to it")
+    workloads: int = Field(description="pods bound to it for workload traffic")
+    problems: list[str] = []
 
 
 class MeshOverview(BaseModel):
@@ -43,6 +62,7 @@ class MeshOverview(BaseModel):
     meshes: list[MeshInfo]
     namespaces: list[NamespaceSummary]
     namespaces_page: Page
+    waypoints: list[WaypointSummary] = Field(default=[], description="ambient waypoints and what is bound to them")
     resources: dict[str, int] = Field(description="counts of mesh resources by kind")
     absent_kinds: list[str] = Field(default=[], description="kinds whose CRDs are not installed")
     findings: list[str] = Field(default=[], description="what needs attention, most severe first")
@@ -55,6 +75,9 @@ class Workload(BaseModel):
     kind: str = Field(description="Deployment, StatefulSet, DaemonSet, Job, Pod...")
     replicas: str = Field(description='ready/desired, e.g. "2/2"')
     sidecar: Sidecar
+    data_plane: DataPlane = Field(default="none", description="what carries its traffic")
+    waypoint: str | None = Field(default=None, description="ambient+waypoint: the waypoint (ns/name)")
+    data_plane_reason: str | None = Field(default=None, description="why this data plane (labels, annotation, binding)")
     meshed_pods: int
     pods: int
     service_account: str

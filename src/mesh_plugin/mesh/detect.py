@@ -35,6 +35,7 @@ def detect_meshes(snap: Snapshot) -> list[MeshInfo]:
             info.problems.append(f"istiod runs several versions: {', '.join(versions)} (canary upgrade in progress?)")
         if not any(is_ready(p) for p in istiod):
             info.problems.append("no istiod pod is ready: sidecars get no config updates and new pods no injection")
+        _ambient(snap, info)
         meshes.append(info)
     elif any(c.endswith(ISTIO_CRD_SUFFIX) for c in crds):
         meshes.append(MeshInfo(mesh="istio", namespace="istio-system", components_ready="0/0",
@@ -57,3 +58,24 @@ def detect_meshes(snap: Snapshot) -> list[MeshInfo]:
         meshes.append(MeshInfo(mesh="linkerd", namespace="linkerd", components_ready="0/0",
                                problems=["Linkerd CRDs are installed but no control plane runs"]))
     return meshes
+
+
+def _ambient(snap: Snapshot, info: MeshInfo) -> None:
+    """Istio's ambient data plane: the ztunnel DaemonSet, istio-cni, istiod's PILOT_ENABLE_AMBIENT."""
+    from .ambient import ambient_components
+
+    comps = ambient_components(snap)
+    parts = []
+    if comps.ztunnel:
+        z = comps.ztunnel
+        ready = f" {z.ready}/{z.desired} ready" if z.desired is not None else ""
+        parts.append(f"ztunnel {z.namespace}/{z.name}{ready}" + (f" ({z.version})" if z.version else "")
+                     + (f" revision {z.revision}" if z.revision != "default" else ""))
+    if comps.cni:
+        c = comps.cni
+        ready = f" {c.ready}/{c.desired} ready" if c.desired is not None else ""
+        state = "" if c.ambient_enabled else " (AMBIENT_ENABLED false)" if c.ambient_enabled is False else ""
+        parts.append(f"istio-cni{ready}{state}")
+    if parts:
+        info.ambient = ", ".join(parts)
+    info.problems += list(comps.problems)

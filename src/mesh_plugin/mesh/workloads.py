@@ -16,15 +16,20 @@ def containers_of(pod: dict) -> list[dict]:
 
 
 def sidecar_of(pod: dict) -> str:
-    """istio, istio-gateway, linkerd or none."""
+    """istio, istio-gateway (gateways and waypoints: Envoy), ztunnel (a ztunnel pod: not Envoy), linkerd or none.
+    An ambient pod has none: ztunnel carries its traffic (mesh/ambient.py pod_data_plane)."""
+    from .ambient import is_ztunnel_pod
+
     names = {c.get("name") for c in containers_of(pod)}
     if "linkerd-proxy" in names:
         return "linkerd"
+    if "istio-proxy" in names and is_ztunnel_pod(pod):
+        return "ztunnel"
     if "istio-proxy" in names:
         labels = labels_of(pod)
         proxy = next(c for c in containers_of(pod) if c.get("name") == "istio-proxy")
         args = proxy.get("args") or []
-        if "router" in args or labels.get("istio") in ("ingressgateway", "egressgateway") or \
+        if "router" in args or "waypoint" in args or labels.get("istio") in ("ingressgateway", "egressgateway") or \
                 labels.get("gateway.istio.io/managed"):
             return "istio-gateway"
         return "istio"

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import InvalidInput
 from ..mesh.overview import OVERVIEW_KINDS, WORKLOAD_KINDS, list_workloads as _list_workloads, mesh_overview as _overview
-from ..models import MeshOverview, Page, WorkloadList
+from ..models import MeshOverview, Page, Workload, WorkloadList
 from ..render import note, table
 from ..runtime import RUNTIME
 from .registry import (Files, Limit, Namespace, ObjName, Offset, OptNamespace, ProxyFilter, ProxyFilterSpec, op,
@@ -20,12 +20,18 @@ def render_overview(o: MeshOverview) -> str:
         out.append(table(["MESH", "VERSION", "NAMESPACE", "REVISIONS", "READY", "EXTENSIONS"],
                          [[m.mesh, m.version or "?", m.namespace, ",".join(m.revisions) or "-", m.components_ready,
                            ",".join(m.extensions) or "-"] for m in o.meshes]))
+        out += [f"Ambient ({m.mesh}): {m.ambient}" for m in o.meshes if m.ambient]
     else:
         out.append("No mesh control plane found.")
     out.append("")
     out.append(table(["NAMESPACE", "INJECTION", "PODS", "MESHED", "COVERAGE"],
-                     [[n.namespace, n.injection or "-", n.pods, n.meshed_pods, f"{n.coverage_pct}%"]
+                     [[n.namespace, n.injection or n.ambient or "-", n.pods, n.meshed_pods, f"{n.coverage_pct}%"]
                       for n in o.namespaces]) + note(o.namespaces_page))
+    if o.waypoints:
+        out.append("")
+        out.append(table(["WAYPOINT", "FOR", "PROGRAMMED", "SERVICES", "WORKLOADS"],
+                         [[w.waypoint, w.traffic_type, "-" if w.programmed is None else str(w.programmed).lower(),
+                           w.services, w.workloads] for w in o.waypoints]))
     if o.resources:
         out.append("")
         out.append("Mesh resources: " + ", ".join(f"{k} {v}" for k, v in o.resources.items()))
@@ -46,8 +52,10 @@ def mesh_overview(namespace: OptNamespace = None,
                   files: Files = None) -> MeshOverview:
     """Meshes, control planes, namespaces with injection and sidecar coverage, findings.
 
-    Start here. Which meshes run (Istio istiod: version, revisions; Linkerd control plane and viz), each
-    namespace's injection label and sidecar coverage, counts of mesh resources (VirtualService,
+    Start here. Which meshes run (Istio istiod: version, revisions, the ambient data plane: ztunnel and
+    istio-cni; Linkerd control plane and viz), each namespace's injection or ambient label and mesh
+    coverage (sidecars and ztunnel-captured pods), waypoints with what is bound to them, counts of mesh
+    resources (VirtualService,
     DestinationRule, PeerAuthentication, AuthorizationPolicy, Linkerd policy...), and findings sorted by
     severity (e.g. pods without a sidecar in an injected namespace). One LIST per kind. Use list_workloads
     for per-workload detail; files= reads YAML instead of the cluster."""
@@ -58,24 +66,38 @@ def mesh_overview(namespace: OptNamespace = None,
     return _overview(snap, namespace, version, limit)
 
 
+def data_plane_cell(x: Workload) -> str:
+    """The DATAPLANE column: the data plane, with the sidecar kind or the waypoint."""
+    if x.data_plane == "sidecar":
+        return x.sidecar
+    if x.data_plane == "gateway":
+        return "istio-gateway"
+    if x.data_plane == "ambient+waypoint":
+        return f"ambient+waypoint:{x.waypoint}"
+    return x.data_plane
+
+
 def render_workloads(w: WorkloadList) -> str:
-    rows = [[x.namespace, x.name, x.kind, x.replicas, x.sidecar, f"{x.meshed_pods}/{x.pods}",
+    rows = [[x.namespace, x.name, x.kind, x.replicas, data_plane_cell(x), f"{x.meshed_pods}/{x.pods}",
              x.identity or "-", x.issue or ""] for x in w.workloads]
-    return table(["NAMESPACE", "WORKLOAD", "KIND", "READY", "SIDECAR", "MESHED", "IDENTITY", "ISSUE"],
+    return table(["NAMESPACE", "WORKLOAD", "KIND", "READY", "DATAPLANE", "MESHED", "IDENTITY", "ISSUE"],
                  rows) + note(w.page) + warnings(w.warnings)
 
 
 @op("mesh_overview", "workloads", cli="workloads", render=render_workloads)
 def list_workloads(namespace: OptNamespace = None,
-                   sidecar: Annotated[Literal["istio", "linkerd", "istio-gateway", "none"] | None,
-                                      Field(description="only workloads with this sidecar")] = None,
+                   sidecar: Annotated[Literal["istio", "linkerd", "istio-gateway", "ambient", "waypoint", "ztunnel",
+                                              "none"] | None,
+                                      Field(description="only this sidecar or data plane")] = None,
                    limit: Limit = 25, offset: Offset = 0, files: Files = None) -> WorkloadList:
     """Workloads with replicas, data plane, mesh identity and why one is not meshed.
 
     Workloads (Deployments, StatefulSets, DaemonSets, bare pods) per namespace: ready/desired replicas,
-    whether pods have a sidecar (istio, linkerd, none), the mesh identity (SPIFFE ID or Linkerd identity)
-    and an issue line when a workload should be in the mesh and is not. Workloads that need attention come
-    first; the answer says 'showing N of M' with offset= for the next page."""
+    the data plane (a sidecar: istio, linkerd; ambient: captured by ztunnel, with the waypoint its pods or
+    Services are bound to; waypoint, ztunnel and gateway pods as such; none) and why, the mesh identity
+    (SPIFFE ID or Linkerd identity) and an issue line when a workload should be in the mesh and is not.
+    Workloads that need attention come first; the answer says 'showing N of M' with offset= for the next
+    page."""
     snap = RUNTIME.snapshot(WORKLOAD_KINDS, namespace, files)
     return _list_workloads(snap, namespace, sidecar, limit, offset)
 
