@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InvalidInput, MeshError, NotFound, ServerError, Timeout, Unreachable
 from ..models import Page
@@ -18,7 +18,12 @@ FILTER_FLAGS = {f"--{k}": f"filter.{k}" for k in ProxyFilterSpec.model_fields}
 #: JSON text per raw page: what is left of the answer budget once the rest of the answer is counted
 RAW_PAGE_BYTES = 6000
 
-ProxyKind = Literal["cluster", "listener", "route", "endpoint", "secret", "bootstrap", "log", "all"]
+ProxyKind = Literal["cluster", "listener", "route", "endpoint", "secret", "bootstrap", "log", "all",
+                    "workload", "service", "policy", "certificate", "connections"]
+#: istioctl ztunnel-config's kinds: a ztunnel pod (or a workload pod: its node's ztunnel) or a ztunnel dump
+ZTUNNEL_KINDS = ("workload", "service", "policy", "certificate", "connections")
+#: istioctl ztunnel-config's flags, onto the ``filter`` argument (--address, --name and --direction are shared)
+ZTUNNEL_FLAGS = {"--workload-namespace": "filter.namespace", "--node": "filter.node"}
 LOG_LEVELS = ("trace", "debug", "info", "warning", "error", "critical", "off")
 
 
@@ -71,7 +76,9 @@ def _page_text(text: str, offset: int, what: str, narrow: str) -> tuple[str, Pag
 
 NARROW = {"cluster": "filter fqdn, port, subset or direction", "listener": "filter port, address or name",
           "route": "filter name", "endpoint": "filter cluster, port, address or status", "secret": "filter name",
-          "log": "filter name", "all": "a single kind"}
+          "log": "filter name", "all": "a single kind", "workload": "filter namespace, node, address or name",
+          "service": "filter namespace", "policy": "filter namespace", "certificate": "output=json",
+          "connections": "filter namespace, name or direction"}
 
 
 def resolve_pod(pod: str, namespace: str | None) -> tuple[str, str]:
@@ -115,9 +122,10 @@ def render_proxy_config(r: ProxyConfigResult) -> str:
     return "\n\n".join(parts) + skipped
 
 
-@op("proxy_inspect", "config", cli=("proxy-config", "pc"), args="kind pod.namespace?", render=render_proxy_config,
-    flags=FILTER_FLAGS, limit=100_000)
-def proxy_config(kind: Annotated[ProxyKind, Field(description="config: as istioctl proxy-config KIND")],
+@op("proxy_inspect", "config", cli=("proxy-config", "pc", "ztunnel-config", "zc"), args="kind pod.namespace?",
+    render=render_proxy_config, flags={**FILTER_FLAGS, **ZTUNNEL_FLAGS}, limit=100_000)
+def proxy_config(kind: Annotated[ProxyKind, Field(description=(
+        "config: istioctl proxy-config KIND, or ztunnel-config KIND (workload..connections; filter namespace, node)"))],
                  pod: Annotated[str | None, Field(max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
                                                   description="pod name")] = None,
                  namespace: OptNamespace = None,
@@ -128,16 +136,22 @@ def proxy_config(kind: Annotated[ProxyKind, Field(description="config: as istioc
                      "config: json gives the filtered raw config, paged by lines"))] = "table",
                  limit: Annotated[int, Field(ge=1, le=100_000, description="rows per table")] = 30,
                  offset: Offset = 0) -> ProxyConfigResult:
-    """istioctl proxy-config tables (cluster, listener, route, endpoint, secret...) of a pod or a dump.
+    """istioctl proxy-config / ztunnel-config tables of a pod (Envoy, ztunnel) or a saved dump.
 
     What istioctl proxy-config shows, from a pod's Envoy sidecar (through the API server) or a saved
     dump: clusters (SERVICE FQDN, PORT, SUBSET, DIRECTION, TYPE, DESTINATION RULE), listeners, routes
     (with the VirtualService behind each), endpoints, secrets (certificate metadata only, never keys),
     bootstrap, log levels, or all. Live endpoint rows come from /clusters with OUTLIER CHECK (FAILED =
     ejected). Tables are cut to limit rows with 'showing N of M'; output=json gives the filtered raw
-    config as JSON text, paged by lines. Use proxy_status for a namespace-wide view."""
+    config as JSON text, paged by lines. Use proxy_status for a namespace-wide view. On a ztunnel pod or a
+    ztunnel dump, or with a ztunnel kind, the answer is istioctl ztunnel-config's (certificate metadata only);
+    waypoint pods are Envoys and take the Envoy kinds."""
     from ..mesh.proxyconfig import BUILDERS, Filter, all_tables, endpoint_health_table, raw_items
 
+    if kind in ZTUNNEL_KINDS or kind == "all":
+        zt = _ztunnel_config(kind, pod, namespace, file, filter, output, limit, offset)
+        if zt is not None:
+            return zt
     f = Filter(**parse_arg(ProxyFilterSpec, filter, "filter").model_dump())
     name = f.name
     if kind == "log":
@@ -178,6 +192,120 @@ def proxy_config(kind: Annotated[ProxyKind, Field(description="config: as istioc
         out.append(ProxyTable(title=title, headers=t.headers, rows=rows, page=pg))
     return ProxyConfigResult(kind=kind, source=source, preamble=dump.preamble() if kind == "all" else [],
                              tables=out, skipped=dump.skipped)
+
+
+class ZtunnelFilterSpec(BaseModel):
+    """The ``filter`` argument for ztunnel kinds (istioctl ztunnel-config's filter flags)."""
+
+    model_config = ConfigDict(extra="forbid")
+    namespace: str | None = Field(default=None, max_length=63)
+    node: str | None = Field(default=None, max_length=253)
+    address: str | None = Field(default=None, max_length=253)
+    name: str | None = Field(default=None, max_length=253)
+    direction: Literal["inbound", "outbound"] | None = None
+
+
+def _ztunnel_source(pod: str | None, namespace: str | None, file: str | None, want: bool
+                    ) -> tuple[object, str, tuple[str, str] | None] | None:
+    """(ZtunnelDump, source, targeted workload) for a ztunnel pod, a workload pod (the ztunnel on its node, as
+    istioctl resolves it) or a ztunnel dump file. ``want``: a ztunnel kind was asked for; else (kind=all)
+    None when the pod or file is not ztunnel's."""
+    from ..envoy.admin import fetch_admin
+    from ..envoy.ztunnel import ZtunnelDump, is_ztunnel_dump
+    from ..kube.kinds import KINDS
+    from ..kube.snapshot import name_of, ns_of
+    from ..mesh.ambient import is_ztunnel_pod
+    from ..mesh.proxyconfig import MAX_DUMP_BYTES
+    from ..runtime import clip_path
+
+    if file is not None:
+        data = RUNTIME.read_file(file, max_bytes=MAX_DUMP_BYTES, what="config dump file",
+                                 hint="pass a JSON file saved from ztunnel's admin endpoint /config_dump "
+                                      "(or a live pod instead of file=).")
+        if not want:
+            try:
+                if not is_ztunnel_dump(json.loads(data)):
+                    return None
+            except (ValueError, RecursionError):
+                return None
+        return ZtunnelDump.load(data, clip_path(file)), clip_path(file), None
+    if not pod:
+        if not want:
+            return None
+        raise InvalidInput("Give a pod (a ztunnel pod, or a workload pod for its node's ztunnel) or a ztunnel dump "
+                           "file (file=).", hint="mesh_overview shows whether ztunnel runs; list_workloads "
+                           "sidecar=ztunnel lists its pods.")
+    name, ns = resolve_pod(pod, namespace)
+    client = RUNTIME.client()
+    try:
+        obj = client.get(KINDS["Pod"], name, ns)
+    except NotFound:
+        raise NotFound(f"Pod {ns}/{name} not found.", hint="list pods with list_workloads namespace=...") from None
+    target = None
+    if not is_ztunnel_pod(obj):
+        if not want:
+            return None
+        node = str((obj.get("spec") or {}).get("nodeName") or "")
+        if not node:
+            raise InvalidInput(f"Pod {ns}/{name} is not scheduled to a node: no ztunnel serves it yet.",
+                               hint="wait until it is scheduled, or pass a ztunnel pod.")
+        zpods = [p for p in client.list_all(KINDS["Pod"], None, label_selector="app=ztunnel",
+                                            field_selector=f"spec.nodeName={node}") if is_ztunnel_pod(p)]
+        zpods.sort(key=lambda p: ((p.get("status") or {}).get("phase") != "Running", name_of(p)))
+        if not zpods:
+            raise InvalidInput(f"No ztunnel pod runs on node {node} (where {ns}/{name} runs).",
+                               hint="ambient needs the ztunnel DaemonSet: mesh_overview says whether it is installed.")
+        target = (name, ns)
+        name, ns = name_of(zpods[0]), ns_of(zpods[0])
+    try:
+        body = fetch_admin(client, ns, name, "config_dump", check_sidecar=False)
+    except Unreachable as e:
+        raise Unreachable(e.message, hint="ztunnel's admin listens on localhost:15000 only: save it with `kubectl "
+                          f"exec -n {ns} {name} -- curl -s localhost:15000/config_dump > zt.json` (or a "
+                          "port-forward) and pass file=zt.json.") from None
+    return ZtunnelDump.load(body, f"the config dump of ztunnel {ns}/{name}"), f"ztunnel {ns}/{name}", target
+
+
+def _ztunnel_config(kind: str, pod: str | None, namespace: str | None, file: str | None,
+                    filter: dict | None,  # noqa: A002 - istioctl's word
+                    output: str, limit: int, offset: int) -> ProxyConfigResult | None:
+    from ..envoy import ztunnel as zt
+
+    src = _ztunnel_source(pod, namespace, file, kind != "all")
+    if src is None:
+        return None
+    dump, source, target = src
+    assert isinstance(dump, zt.ZtunnelDump)
+    spec = parse_arg(ZtunnelFilterSpec, filter, "filter")
+    f = zt.ZtunnelFilter(**spec.model_dump())
+    preamble = []
+    if target is not None:
+        preamble.append(f"{target[1]}/{target[0]} runs on the node of {source}: workload and connections rows are "
+                        "this pod's")
+    kinds = list(zt.KINDS) if kind == "all" else [kind]
+    if output == "json":
+        items = {k: zt.raw_items(dump, k, _targeted(f, target, k)) for k in kinds}
+        doc = items[kind] if kind != "all" else items
+        text, pg = _page_text(json.dumps(doc, indent=1), offset, kind, NARROW.get(kind, "filter="))
+        return ProxyConfigResult(kind=kind, source=source, preamble=preamble, raw=text, raw_page=pg,
+                                 skipped=dump.skipped)
+    per_table = limit if kind != "all" else max(1, limit // 3)
+    tables = []
+    for k in kinds:
+        t = zt.table(dump, k, _targeted(f, target, k))
+        rows, pg = _page_rows(t.rows, per_table, offset, k + ("" if k.endswith("s") else "s"),
+                              NARROW.get(k, "filter="))
+        tables.append(ProxyTable(title=k, headers=t.headers, rows=rows, page=pg))
+    return ProxyConfigResult(kind=kind, source=source, preamble=preamble, tables=tables, skipped=dump.skipped)
+
+
+def _targeted(f, target: tuple[str, str] | None, kind: str):  # type: ignore[no-untyped-def]
+    """istioctl's TargetWorkload: a workload pod's name and namespace filter the workload and connections views."""
+    from dataclasses import replace
+
+    if target is None or kind not in ("workload", "connections"):
+        return f
+    return replace(f, name=target[0], namespace=target[1])
 
 
 def _bootstrap_table(dump) -> ProxyTable:  # type: ignore[no-untyped-def]
