@@ -110,7 +110,7 @@ def load_known() -> dict[tuple[str, str], str]:
         if not line or line.startswith("#") or line.count("|") < 2 or line.startswith("capability"):
             continue
         cap, key, reason = (x.strip() for x in line.strip("|").split("|", 2))
-        if cap and key and not set(cap) <= {"-", " "}:
+        if re.fullmatch(r"[a-z][a-z-]*", cap) and re.fullmatch(r"[\w.:-]+", key):
             out[(cap, key)] = reason
     return out
 
@@ -253,7 +253,7 @@ def check_mtls(case: Case, rng: random.Random, simulate_all: bool = False) -> Ca
             res.diffs.append(Diff("mtls", "injected", f"{ns}/{wl}", w.injected, has_proxy))
     sims = sorted(injected_proxies.items())
     if not simulate_all:
-        sims = rng.sample(sims, min(2, len(sims)))
+        sims = rng.sample(sims, min(1, len(sims)))
     simulate = {k for k, _ in sims}
     for (ns, wl), proxy in sorted(injected_proxies.items()):
         w = by.get((ns, wl))
