@@ -11,6 +11,10 @@ import fnmatch
 
 from .annotations import K8sAnalyzer
 from .annotations_alpha import AlphaAnalyzer
+from .ambient_target_ref import TargetRefAnalyzer
+from .ambient_waypoint_binding import WaypointBindingAnalyzer
+from .ambient_waypoint_identity import WaypointIdentityAnalyzer
+from .ambient_ztunnel_policy import ZtunnelPolicyAnalyzer
 from .application_uid import ApplicationUIDAnalyzer
 from .auth import AuthorizationPoliciesAnalyzer
 from .authn_blocked_cidrs import BlockedCIDRsAnalyzer
@@ -83,7 +87,8 @@ ISTIO: tuple[Analyzer, ...] = _sorted((
 MESH: tuple[Analyzer, ...] = _sorted((
     RouteWeightsAnalyzer(), MTLSConflictAnalyzer(), ResilienceAnalyzer(), AllowNothingAnalyzer(),
     AuthzLintAnalyzer(), RequestAuthenticationAnalyzer(), JwksBlockedCIDRAnalyzer(), FailureAccrualAnalyzer(),
-    HTTPRouteBackendAnalyzer(), ServerAuthorizationAnalyzer(),
+    HTTPRouteBackendAnalyzer(), ServerAuthorizationAnalyzer(), ZtunnelPolicyAnalyzer(), TargetRefAnalyzer(),
+    WaypointBindingAnalyzer(), WaypointIdentityAnalyzer(),
 ))
 
 ALL: tuple[Analyzer, ...] = _sorted(ISTIO + MESH)

@@ -475,4 +475,33 @@ CATALOG: dict[str, MessageType] = {m.code: m for m in [
     _m("MESH0503", "LinkerdHTTPRouteBackendNotFound", "Error",
        "HTTPRoute backendRef %s does not match any Service in namespace %s.",
        "An HTTPRoute backend that does not exist."),
+    _m("MESH0601", "AmbientAllowWithHTTPRulesDeniesAll", "Warning",
+       "In ambient mode ztunnel enforces no HTTP rule: every rule of this ALLOW policy has HTTP fields (%s), so it "
+       "reaches ztunnel with no rules and denies every connection to %s. Attach it to a waypoint with targetRefs.",
+       "istiod drops ALLOW rules with HTTP fields for ztunnel; with none left the policy matches nothing."),
+    _m("MESH0602", "AmbientDenyWithHTTPRulesIgnored", "Warning",
+       "In ambient mode ztunnel enforces no HTTP rule: without its HTTP fields (%s) no rule of this DENY policy can "
+       "match, so ztunnel denies nothing to %s. Attach it to a waypoint with targetRefs.",
+       "istiod removes the HTTP fields of DENY rules for ztunnel; a clause left empty never matches."),
+    _m("MESH0603", "AmbientHTTPRulesDropped", "Info",
+       "In ambient mode ztunnel enforces no HTTP rule (%s): %s, more restrictive than written, for %s.",
+       "ztunnel enforces the L4 part of a policy with HTTP fields: ALLOW rules with them are dropped, DENY rules "
+       "lose their HTTP conditions."),
+    _m("MESH0604", "AmbientPolicyNotSentToZtunnel", "Warning", "%s: the policy is not enforced for %s.",
+       "CUSTOM, AUDIT and dry-run AuthorizationPolicies are not sent to ztunnel (ZtunnelAccepted=False)."),
+    _m("MESH0605", "TargetRefPolicyNotEnforced", "Warning",
+       "No waypoint or gateway takes this policy, so it is enforced nowhere (sidecars and ztunnel ignore "
+       "targetRefs policies): %s.",
+       "A targetRefs policy whose Service has no waypoint, whose target is missing, or that references another "
+       "namespace."),
+    _m("MESH0606", "WaypointBindingRefused", "Warning",
+       "istio.io/use-waypoint asks for waypoint %s, which istiod refuses (%s: %s): the traffic skips the "
+       "waypoint and its L7 policies and routes.",
+       "A namespace, Service or pod bound to a waypoint that is missing, not ready, denies the namespace, or does "
+       "not take that traffic."),
+    _m("MESH0607", "AmbientAllowRefusesWaypoint", "Warning",
+       "Traffic to %s goes through waypoint %s, and ztunnel sees the waypoint's identity (%s), which this L4 "
+       "ALLOW policy does not allow: that traffic is refused. Allow the waypoint's identity or move the policy "
+       "to the waypoint with targetRefs.",
+       "Behind a waypoint the destination ztunnel sees the waypoint's identity, not the client's."),
 ]}
