@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	kubeyaml "k8s.io/apimachinery/pkg/util/yaml"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	sigyaml "sigs.k8s.io/yaml"
 
 	meshconfig "istio.io/api/mesh/v1alpha1"
@@ -450,6 +451,158 @@ func applyAPIDefaults(obj runtime.Object) {
 			if o.Ports[i].Protocol == nil {
 				o.Ports[i].Protocol = ptrTo(corev1.ProtocolTCP)
 			}
+		}
+	case *gatewayv1.HTTPRoute:
+		defaultHTTPRoute(o)
+	case *gatewayv1.GRPCRoute:
+		defaultGRPCRoute(o)
+	case *gatewayv1.Gateway:
+		defaultGateway(o)
+	}
+}
+
+// The Gateway API CRDs' schema defaults (the +kubebuilder:default markers of sigs.k8s.io/gateway-api
+// apis/v1 at v1.6.0, which the API server applies on every write and istiod relies on: without a
+// match path, createURIMatch dereferences nil). Only the fields istiod reads are defaulted.
+
+func defaultParentRefs(refs []gatewayv1.ParentReference) {
+	for i := range refs {
+		if refs[i].Group == nil {
+			refs[i].Group = ptrTo(gatewayv1.Group(gatewayv1.GroupName))
+		}
+		if refs[i].Kind == nil {
+			refs[i].Kind = ptrTo(gatewayv1.Kind("Gateway"))
+		}
+	}
+}
+
+func defaultBackendObjectRef(ref *gatewayv1.BackendObjectReference) {
+	if ref.Group == nil {
+		ref.Group = ptrTo(gatewayv1.Group(""))
+	}
+	if ref.Kind == nil {
+		ref.Kind = ptrTo(gatewayv1.Kind("Service"))
+	}
+}
+
+func defaultBackendRef(ref *gatewayv1.BackendRef) {
+	defaultBackendObjectRef(&ref.BackendObjectReference)
+	if ref.Weight == nil {
+		ref.Weight = ptrTo(int32(1))
+	}
+}
+
+func defaultHTTPFilters(filters []gatewayv1.HTTPRouteFilter) {
+	for i := range filters {
+		f := &filters[i]
+		if f.RequestRedirect != nil && f.RequestRedirect.StatusCode == nil {
+			f.RequestRedirect.StatusCode = ptrTo(302)
+		}
+		if f.RequestMirror != nil {
+			defaultBackendObjectRef(&f.RequestMirror.BackendRef)
+			if f.RequestMirror.Fraction != nil && f.RequestMirror.Fraction.Denominator == nil {
+				f.RequestMirror.Fraction.Denominator = ptrTo(int32(100))
+			}
+		}
+		if f.CORS != nil && f.CORS.MaxAge == 0 {
+			f.CORS.MaxAge = 5
+		}
+	}
+}
+
+func defaultHTTPRoute(o *gatewayv1.HTTPRoute) {
+	defaultParentRefs(o.Spec.ParentRefs)
+	if o.Spec.Rules == nil {
+		o.Spec.Rules = []gatewayv1.HTTPRouteRule{{}}
+	}
+	for i := range o.Spec.Rules {
+		r := &o.Spec.Rules[i]
+		if r.Matches == nil {
+			r.Matches = []gatewayv1.HTTPRouteMatch{{}}
+		}
+		for j := range r.Matches {
+			m := &r.Matches[j]
+			if m.Path == nil {
+				m.Path = &gatewayv1.HTTPPathMatch{}
+			}
+			if m.Path.Type == nil {
+				m.Path.Type = ptrTo(gatewayv1.PathMatchPathPrefix)
+			}
+			if m.Path.Value == nil {
+				m.Path.Value = ptrTo("/")
+			}
+			for k := range m.Headers {
+				if m.Headers[k].Type == nil {
+					m.Headers[k].Type = ptrTo(gatewayv1.HeaderMatchExact)
+				}
+			}
+			for k := range m.QueryParams {
+				if m.QueryParams[k].Type == nil {
+					m.QueryParams[k].Type = ptrTo(gatewayv1.QueryParamMatchExact)
+				}
+			}
+		}
+		defaultHTTPFilters(r.Filters)
+		for j := range r.BackendRefs {
+			defaultBackendRef(&r.BackendRefs[j].BackendRef)
+			defaultHTTPFilters(r.BackendRefs[j].Filters)
+		}
+	}
+}
+
+func defaultGRPCRoute(o *gatewayv1.GRPCRoute) {
+	defaultParentRefs(o.Spec.ParentRefs)
+	for i := range o.Spec.Rules {
+		r := &o.Spec.Rules[i]
+		for j := range r.Matches {
+			m := &r.Matches[j]
+			if m.Method != nil && m.Method.Type == nil {
+				m.Method.Type = ptrTo(gatewayv1.GRPCMethodMatchExact)
+			}
+			for k := range m.Headers {
+				if m.Headers[k].Type == nil {
+					m.Headers[k].Type = ptrTo(gatewayv1.GRPCHeaderMatchExact)
+				}
+			}
+		}
+		for j := range r.Filters {
+			if f := r.Filters[j].RequestMirror; f != nil {
+				defaultBackendObjectRef(&f.BackendRef)
+				if f.Fraction != nil && f.Fraction.Denominator == nil {
+					f.Fraction.Denominator = ptrTo(int32(100))
+				}
+			}
+		}
+		for j := range r.BackendRefs {
+			defaultBackendRef(&r.BackendRefs[j].BackendRef)
+		}
+	}
+}
+
+func defaultGateway(o *gatewayv1.Gateway) {
+	for i := range o.Spec.Addresses {
+		if o.Spec.Addresses[i].Type == nil {
+			o.Spec.Addresses[i].Type = ptrTo(gatewayv1.IPAddressType)
+		}
+	}
+	for i := range o.Spec.Listeners {
+		l := &o.Spec.Listeners[i]
+		if l.AllowedRoutes == nil {
+			l.AllowedRoutes = &gatewayv1.AllowedRoutes{}
+		}
+		if l.AllowedRoutes.Namespaces == nil {
+			l.AllowedRoutes.Namespaces = &gatewayv1.RouteNamespaces{}
+		}
+		if l.AllowedRoutes.Namespaces.From == nil {
+			l.AllowedRoutes.Namespaces.From = ptrTo(gatewayv1.NamespacesFromSame)
+		}
+		for k := range l.AllowedRoutes.Kinds {
+			if l.AllowedRoutes.Kinds[k].Group == nil {
+				l.AllowedRoutes.Kinds[k].Group = ptrTo(gatewayv1.Group(gatewayv1.GroupName))
+			}
+		}
+		if l.TLS != nil && l.TLS.Mode == nil {
+			l.TLS.Mode = ptrTo(gatewayv1.TLSModeTerminate)
 		}
 	}
 }

@@ -319,3 +319,114 @@ def test_simulator_agrees_with_envoy(authz_envoy):
     assert len(results) >= 20
     statuses = {r[4] for r in results}
     assert {200, 401, 403} <= statuses
+
+
+# -- Istio's own matching (pilot/pkg/security/authz/model/generator.go, matcher/*.go, builder/builder.go) ----------
+ISTIO = [
+    # principals are strings on spiffe:// URIs, whatever their shape (StringMatcherWithPrefix)
+    ("a non-SPIFFE principal matches the URI spiffe://allow", {"principals": ["allow"]}, {"principal": "allow"},
+     "ALLOW"),
+    ("* is any authenticated peer", {"principals": ["*"]}, {"principal": "allow"}, "ALLOW"),
+    ("* needs a peer certificate", {"principals": ["*"]}, {"mtls": False}, "DENY"),
+    ("*suffix matches the end of the URI", {"principals": ["*sa/frontend"]}, {"principal": FRONT}, "ALLOW"),
+    ("prefix* matches after spiffe://", {"principals": ["cluster.local/ns/sh*"]}, {"principal": FRONT}, "ALLOW"),
+    ("namespaces are a regex on the URI", {"namespaces": ["s*p"]}, {"principal": FRONT}, "ALLOW"),
+    ("serviceAccounts default to the policy's namespace", {"serviceAccounts": ["frontend"]}, {"principal": FRONT},
+     "ALLOW"),
+    ("serviceAccounts with another namespace", {"serviceAccounts": ["ops/frontend"]}, {"principal": FRONT}, "DENY"),
+    ("trustDomains match the URI's trust domain", {"trustDomains": ["cluster.local"]}, {"principal": FRONT},
+     "ALLOW"),
+    ("notTrustDomains", {"notTrustDomains": ["clu*"]}, {"principal": FRONT}, "DENY"),
+    # requestPrincipals split at the last "/": "https://issuer.test*" is issuer "https:" + subject prefix
+    ("request principal split at the last /", {"requestPrincipals": [ISS + "*"]},
+     {"token": True, "issuer": ISS, "subject": "alice"}, "DENY"),
+    ("request principal with a subject prefix", {"requestPrincipals": [ISS + "/ali*"]},
+     {"token": True, "issuer": ISS, "subject": "alice"}, "ALLOW"),
+    ("remoteIpBlocks use the last X-Forwarded-For address", {"remoteIpBlocks": ["203.0.113.0/24"]},
+     {"source_ip": "10.0.0.1", "headers": {"x-forwarded-for": "1.2.3.4, 203.0.113.9"}}, "ALLOW"),
+    ("a TCP connection has no X-Forwarded-For", {"remoteIpBlocks": ["203.0.113.0/24"]},
+     {"port": 5432, "http": False, "source_ip": "10.0.0.1", "headers": {"x-forwarded-for": "203.0.113.9"}}, "DENY"),
+]
+
+
+@pytest.mark.parametrize("name,source,req,want", ISTIO, ids=[c[0] for c in ISTIO])
+def test_matching_as_istio_generates_it(name, source, req, want):
+    """One rule, matched as Envoy's RBAC matches istiod's translation (the connection checks aside: a sidecar's
+    TLS handshake refuses a certificate outside the mesh's trust domains, see the next tests)."""
+    res = A.evaluate_rule({"from": [{"source": source}]}, A.Request(**req), "ALLOW", "cluster.local", "shop")
+    assert ("ALLOW" if res.matched else "DENY") == want, res.failed
+
+
+def test_methods_are_case_sensitive_and_take_wildcards():
+    s = snap_of(ap("p", {"rules": [{"to": [{"operation": {"methods": ["get", "P*"]}}]}]}))
+    assert A.decide(s, "shop", LABELS, A.Request(method="GET"), mtls_mode="PERMISSIVE").decision == "DENY"
+    assert A.decide(s, "shop", LABELS, A.Request(method="PATCH"), mtls_mode="PERMISSIVE").decision == "ALLOW"
+
+
+def test_trust_domain_aliases_expand_principals():
+    s = snap_of(ap("p", {"rules": [{"from": [{"source": {"principals": [FRONT]}}]}]}))
+    alias = "old.td/ns/shop/sa/frontend"
+    mesh = {"trustDomain": "cluster.local", "trustDomainAliases": ["old.td"]}
+    assert A.decide(s, "shop", LABELS, A.Request(principal=alias), mesh=mesh, mtls_mode="STRICT").decision == "ALLOW"
+    assert A.decide(s, "shop", LABELS, A.Request(principal=alias), mtls_mode="STRICT").refused  # not in the bundle
+
+
+def test_the_port_mode_decides_the_connection_first():
+    s = snap_of(ap("all", {"rules": [{}]}))
+    plain = A.decide(s, "shop", LABELS, A.Request(port=8080, mtls=False), mtls_mode="STRICT")
+    assert (plain.decision, plain.status, plain.refused) == ("DENY", 0, True) and "STRICT" in plain.reason
+    tls = A.decide(s, "shop", LABELS, A.Request(port=8080, principal=FRONT), mtls_mode="DISABLE")
+    assert tls.refused and "DISABLE" in tls.reason
+    foreign = A.decide(s, "shop", LABELS, A.Request(port=8080, principal="evil.td/ns/x/sa/y"), mtls_mode="STRICT")
+    assert foreign.refused and "trust domains" in foreign.reason
+    assert A.decide(s, "shop", LABELS, A.Request(port=8080, mtls=False), mtls_mode="PERMISSIVE").decision == "ALLOW"
+    assert A.decide(s, "shop", LABELS, A.Request(mtls=False), injected=False).decision == "ALLOW"
+
+
+def test_custom_policies_as_istio_builds_them():
+    custom = ap("c", {"action": "CUSTOM", "provider": {"name": "authz"}, "rules": [{"to": [{"operation": {
+        "paths": ["/admin"]}}]}]})
+    provider = {"extensionProviders": [{"name": "authz", "envoyExtAuthzHttp": {
+        "service": "api.shop.svc.cluster.local", "port": 8080}}]}
+    s = snap_of(custom)
+    unknown = A.decide(s, "shop", LABELS, A.Request(path="/admin"), mtls_mode="PERMISSIVE")
+    assert (unknown.decision, unknown.action) == ("DENY", "CUSTOM") and "not in the mesh config" in unknown.reason
+    known = A.decide(s, "shop", LABELS, A.Request(path="/admin"), mesh=provider, mtls_mode="PERMISSIVE")
+    assert known.decision == "ALLOW" and "cannot be simulated" in known.notes[0]
+    missing_svc = {"extensionProviders": [{"name": "authz", "envoyExtAuthzHttp": {"service": "no.where", "port": 1}}]}
+    assert A.decide(s, "shop", LABELS, A.Request(path="/admin"), mesh=missing_svc,
+                    mtls_mode="PERMISSIVE").decision == "DENY"
+    two = snap_of(custom + ap("d", {"action": "CUSTOM", "provider": {"name": "other"}, "rules": [{"to": [
+        {"operation": {"paths": ["/x"]}}]}]}))
+    assert A.decide(two, "shop", LABELS, A.Request(path="/admin"), mesh=provider,
+                    mtls_mode="PERMISSIVE").decision == "DENY"  # several providers need a feature flag
+
+
+def test_rules_istio_drops():
+    unknown_key = ap("p", {"rules": [{"when": [{"key": "request.nope", "values": ["x"]}]}]})
+    assert A.decide(snap_of(unknown_key), "shop", LABELS, A.Request(), mtls_mode="PERMISSIVE").decision == "DENY"
+    deny_http_only = ap("p", {"action": "DENY", "rules": [{"to": [{"operation": {"paths": ["/x"]}}]}]})
+    tcp = A.decide(snap_of(deny_http_only), "shop", LABELS, A.Request(port=5432, http=False),
+                   mtls_mode="PERMISSIVE")
+    assert (tcp.decision, tcp.status) == ("DENY", 0)  # the field is dropped: the DENY takes every TCP connection
+
+
+def test_root_namespace_selector_policy_applies_in_every_namespace():
+    s = snap_of(ap("root", {"action": "DENY", "selector": {"matchLabels": LABELS}, "rules": [{}]}, ns="istio-system"))
+    assert A.decide(s, "shop", LABELS, A.Request(), mtls_mode="PERMISSIVE").decision == "DENY"
+    assert A.decide(s, "shop", {"app": "other"}, A.Request(), mtls_mode="PERMISSIVE").decision == "ALLOW"
+
+
+def test_jwt_with_several_providers_of_one_issuer():
+    ras = ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: a, namespace: istio-system}\n"
+           f"spec: {{jwtRules: [{{issuer: '{ISS}', audiences: [api]}}]}}\n---\n"
+           "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: b, namespace: shop}\n"
+           f"spec: {{jwtRules: [{{issuer: '{ISS}'}}]}}\n---\n")
+    s = snap_of(ras)
+    d = A.decide(s, "shop", LABELS, A.Request(token=True, issuer=ISS, subject="x", claims={"aud": "shop"}),
+                 mtls_mode="PERMISSIVE")
+    assert d.decision == "ALLOW"  # the second provider accepts any audience
+    only = snap_of(ras.split("---\n")[0] + "---\n")
+    d = A.decide(only, "shop", LABELS, A.Request(token=True, issuer=ISS, subject="x", claims={"aud": "shop"}),
+                 mtls_mode="PERMISSIVE")
+    assert (d.decision, d.status) == ("DENY", 403)

@@ -11,7 +11,7 @@ READ_VERBS = ("get", "list")
 WRITE_VERBS = ("create", "update", "patch", "delete")
 #: what the write tools change
 WRITE_KEYS = ("PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication", "VirtualService",
-              "DestinationRule", "Service")
+              "DestinationRule", "Service", "gateway.networking.k8s.io/HTTPRoute", "gateway.networking.k8s.io/GRPCRoute")
 
 
 def _group_rules(keys: list[str], verbs: tuple[str, ...]) -> list[dict]:

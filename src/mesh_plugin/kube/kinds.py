@@ -92,6 +92,8 @@ ALL_KINDS: tuple[Kind, ...] = (
     Kind(f"{GW}/Gateway", "Gateway", GW, "v1", "gateways"),
     Kind(f"{GW}/HTTPRoute", "HTTPRoute", GW, "v1", "httproutes"),
     Kind(f"{GW}/GRPCRoute", "GRPCRoute", GW, "v1", "grpcroutes"),
+    Kind("GatewayClass", "GatewayClass", GW, "v1", "gatewayclasses", namespaced=False),
+    Kind("ReferenceGrant", "ReferenceGrant", GW, "v1beta1", "referencegrants", fallback_versions=("v1", "v1alpha2")),
     # Linkerd policy
     Kind("Server", "Server", LP, "v1beta3", "servers", fallback_versions=("v1beta2", "v1beta1")),
     Kind("ServerAuthorization", "ServerAuthorization", LP, "v1beta1", "serverauthorizations"),

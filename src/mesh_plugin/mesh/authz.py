@@ -23,6 +23,11 @@ hosts case-insensitively, paths with templates, request principals split at the 
 subject, claims as lists or strings (``scope``, ``permission`` and ``spaceDelimitedClaims`` split on
 spaces). HTTP-only fields on a TCP port: an ALLOW rule that uses one is dropped whole; in DENY/AUDIT/CUSTOM
 only the field is dropped. A ``when`` key Istio does not know drops the rule.
+
+A policy principal that is not SPIFFE-shaped (``allow``) is still a string match, on ``spiffe://allow``; but a
+sidecar's TLS handshake only accepts client certificates of the mesh's trust domains (``spiffe://<td>/...``,
+aliases included: TrustDomainsForValidation), so such a peer is refused before any policy unless
+PILOT_SKIP_VALIDATE_TRUST_DOMAIN is set.
 """
 from __future__ import annotations
 

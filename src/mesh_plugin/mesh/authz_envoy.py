@@ -1,9 +1,11 @@
 """AuthorizationPolicy and RequestAuthentication as Envoy HTTP filters, the way istiod builds them.
 
-Used by the sandbox to configure a real Envoy like an Istio sidecar, so the simulator in
-``mesh.authz`` can be checked against what Envoy really answers. Covers the common fields:
-principals, namespaces, ipBlocks, requestPrincipals, serviceAccounts, hosts, methods, paths, ports,
-request headers, JWT claims, and their negations.
+A Python rendering of ``pilot/pkg/security/authz/model/generator.go`` and ``matcher/*.go`` for the common
+fields: principals (spiffe:// strings: exact, prefix*, *suffix as a regex, * as ".+"), namespaces and service
+accounts as Istio's regexes, trust domains, ipBlocks, requestPrincipals (issuer and subject split at the last
+"/"), hosts (case-insensitive, * = present), methods and request headers (case-sensitive, * = present), paths,
+ports, JWT claims, and their negations. Used by tests/test_authz.py to run a real Envoy without the oracle (the
+fidelity bench runs istiod's own filters instead).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ JWT = "envoy.filters.http.jwt_authn"
 def _sm(pattern: str, ignore_case: bool = False) -> dict:
     m: dict[str, Any]
     if pattern == "*":
-        m = {"safe_regex": {"regex": ".*"}}
+        m = {"safe_regex": {"regex": ".+"}}
     elif pattern.endswith("*"):
         m = {"prefix": pattern[:-1]}
     elif pattern.startswith("*"):
@@ -42,42 +44,98 @@ def _and(items: list[dict], key: str, any_key: str) -> dict:
 
 
 def _principal_name(p: str) -> dict:
+    """StringMatcherWithPrefix(p, "spiffe://") on the authenticated principal."""
+    import re
+
     if p == "*":
-        return {"authenticated": {"principal_name": {"safe_regex": {"regex": ".+"}}}}
-    if p.endswith("*"):
-        return {"authenticated": {"principal_name": {"prefix": "spiffe://" + p[:-1]}}}
-    if p.startswith("*"):
-        return {"authenticated": {"principal_name": {"suffix": p[1:]}}}
-    return {"authenticated": {"principal_name": {"exact": "spiffe://" + p}}}
+        m: dict = {"safe_regex": {"regex": ".+"}}
+    elif p.startswith("*"):
+        m = {"safe_regex": {"regex": "spiffe://.*" + re.escape(p[1:])}}
+    elif p.endswith("*"):
+        m = {"prefix": "spiffe://" + p[:-1]}
+    else:
+        m = {"exact": "spiffe://" + p}
+    return {"authenticated": {"principal_name": m}}
 
 
 def _namespace(ns: str) -> dict:
+    """srcNamespaceGenerator: ".*/ns/<ns, * as .*>/.*"."""
     import re
 
-    rx = ".*" if ns == "*" else (re.escape(ns[:-1]) + ".*" if ns.endswith("*") else
-                                 (".*" + re.escape(ns[1:]) if ns.startswith("*") else re.escape(ns)))
-    return {"authenticated": {"principal_name": {"safe_regex": {"regex": f"spiffe://[^/]+/ns/{rx}/sa/[^/]+"}}}}
+    rx = ".*".join(re.escape(part) for part in ns.split("*"))
+    return {"authenticated": {"principal_name": {"safe_regex": {"regex": f".*/ns/{rx}/.*"}}}}
 
 
-def _jwt_field(field: str, pattern: str | None) -> dict:
-    value: dict = {"present_match": True} if pattern in (None, "*") else {"string_match": _sm(pattern)}
-    return {"metadata": {"filter": JWT, "path": [{"key": "payload"}, {"key": field}], "value": value}}
+def _service_account(value: str, policy_ns: str) -> dict:
+    import re
+
+    ns, sep, sa = value.partition("/")
+    if not sep:
+        ns, sa = policy_ns, value
+    rx = f"spiffe://.+/ns/{re.escape(ns)}/(.+/|)sa/{re.escape(sa)}(/.+)?"
+    return {"authenticated": {"principal_name": {"safe_regex": {"regex": rx}}}}
+
+
+def _trust_domain(td: str) -> dict:
+    import re
+
+    if td == "*":
+        m: dict = {"prefix": "spiffe://"}
+    elif "*" not in td:
+        m = {"prefix": f"spiffe://{td}/"}
+    else:
+        a, b = td.split("*", 1)
+        m = {"safe_regex": {"regex": f"spiffe://{re.escape(a)}[^/]*{re.escape(b)}/.*"}}
+    return {"authenticated": {"principal_name": m}}
+
+
+def _header(name: str, v: str, ignore_case: bool = False) -> dict:
+    """matcher.HeaderMatcher / HostMatcher: * = present, *x suffix, x* prefix, else exact."""
+    if v == "*":
+        return {"header": {"name": name, "present_match": True}}
+    if v.startswith("*"):
+        m: dict = {"suffix": v[1:]}
+    elif v.endswith("*"):
+        m = {"prefix": v[:-1]}
+    else:
+        m = {"exact": v}
+    if ignore_case:
+        m["ignore_case"] = True
+    return {"header": {"name": name, "string_match": m}}
+
+
+def _jwt_claim(field: str, m: dict) -> dict:
+    return {"metadata": {"filter": JWT, "path": [{"key": "payload"}, {"key": field}], "value": {"string_match": m}}}
 
 
 def _request_principal(p: str) -> dict:
+    """requestPrincipalGenerator: issuer and subject matchers, split at the last "/"."""
+    any_ = {"safe_regex": {"regex": ".+"}}
+    idx = p.rfind("/")
+    found = idx >= 0
+    iss, sub = (p[:idx], p[idx + 1:]) if found else (p, "")
     if p == "*":
-        return _jwt_field("iss", None)
-    iss, _, sub = p.rpartition("/")
-    if not iss:
-        return _jwt_field("iss", p)
-    return {"and_ids": {"ids": [_jwt_field("iss", iss), _jwt_field("sub", sub)]}}
+        mi, ms = any_, any_
+    elif p.startswith("*"):
+        if found:
+            mi, ms = (any_ if iss == "*" else {"suffix": iss[1:]}), {"exact": sub}
+        else:
+            mi, ms = any_, {"suffix": p[1:]}
+    elif p.endswith("*"):
+        if found:
+            mi, ms = {"exact": iss}, (any_ if sub == "*" else {"prefix": sub[:-1]})
+        else:
+            mi, ms = {"prefix": p[:-1]}, any_
+    else:
+        mi, ms = {"exact": iss}, {"exact": sub}
+    return {"and_ids": {"ids": [_jwt_claim("iss", mi), _jwt_claim("sub", ms)]}}
 
 
 def _not(x: dict, key: str) -> dict:
     return {"not_id": x} if key == "ids" else {"not_rule": x}
 
 
-def _source(src: dict, td: str) -> dict:
+def _source(src: dict, td: str, policy_ns: str = "") -> dict:
     ids: list[dict] = []
     if src.get("principals"):
         ids.append(_or([_principal_name(p) for p in src["principals"]], "ids"))
@@ -88,8 +146,13 @@ def _source(src: dict, td: str) -> dict:
     if src.get("notNamespaces"):
         ids.append(_not(_or([_namespace(n) for n in src["notNamespaces"]], "ids"), "ids"))
     if src.get("serviceAccounts"):
-        ids.append(_or([_principal_name(f"{td}/ns/{s.split('/')[0]}/sa/{s.split('/')[1]}")
-                        for s in src["serviceAccounts"]], "ids"))
+        ids.append(_or([_service_account(s, policy_ns) for s in src["serviceAccounts"]], "ids"))
+    if src.get("notServiceAccounts"):
+        ids.append(_not(_or([_service_account(s, policy_ns) for s in src["notServiceAccounts"]], "ids"), "ids"))
+    if src.get("trustDomains"):
+        ids.append(_or([_trust_domain(t) for t in src["trustDomains"]], "ids"))
+    if src.get("notTrustDomains"):
+        ids.append(_not(_or([_trust_domain(t) for t in src["notTrustDomains"]], "ids"), "ids"))
     for field, key in (("ipBlocks", "direct_remote_ip"), ("remoteIpBlocks", "remote_ip")):
         for neg in (False, True):
             vals = src.get(("not" + field[0].upper() + field[1:]) if neg else field)
@@ -108,19 +171,19 @@ def _source(src: dict, td: str) -> dict:
 
 
 def _path(p: str) -> dict:
-    import re
-
-    if "{" in p:
-        rx = "".join("[^/]+" if part == "{*}" else ".*" if part == "{**}" else re.escape(part)
-                     for part in re.split(r"(\{\*\*\}|\{\*\})", p))
-        return {"url_path": {"path": {"safe_regex": {"regex": rx}}}}
-    return {"url_path": {"path": _sm(p)}}
+    """pathGenerator: templates as Envoy's uri_template ({*} -> *, {**} -> **), else StringMatcher (* = ".+")."""
+    if "{*" in p:
+        return {"uri_template": {"name": "uri-template", "typed_config": {
+            "@type": T + "envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig",
+            "path_template": p.replace("{**}", "**").replace("{*}", "*")}}}
+    m = {"safe_regex": {"regex": ".+"}} if p == "*" else _sm(p)
+    return {"url_path": {"path": m}}
 
 
 def _operation(op: dict) -> dict:
     rules: list[dict] = []
-    pairs = (("hosts", lambda h: {"header": {"name": ":authority", "string_match": _sm(h, True)}}),
-             ("methods", lambda m: {"header": {"name": ":method", "string_match": {"exact": m}}}),
+    pairs = (("hosts", lambda h: _header(":authority", h, True)),
+             ("methods", lambda m: _header(":method", m)),
              ("paths", _path),
              ("ports", lambda p: {"destination_port": int(p)}))
     for field, build in pairs:
@@ -139,8 +202,8 @@ def _when(cond: dict) -> tuple[str, dict] | None:
     neg = [str(v) for v in cond.get("notValues") or []]
     if key.startswith("request.headers["):
         name = key[len("request.headers["):-1].lower()
-        mk = lambda v: {"header": {"name": name, "string_match": _sm(v)}}  # noqa: E731
-        kind, k = "permission", "rules"
+        mk = lambda v: _header(name, v)  # noqa: E731
+        kind, k = "principal", "ids"
     elif key.startswith("request.auth.claims["):
         claim = key[len("request.auth.claims["):-1]
         mk = lambda v: {"or_ids": {"ids": [  # noqa: E731
@@ -173,8 +236,8 @@ def _when(cond: dict) -> tuple[str, dict] | None:
     return kind, _and(parts, k, "any")
 
 
-def rbac_policy(rule: dict, td: str) -> dict:
-    froms = [_source(f.get("source") or {}, td) for f in rule.get("from") or []]
+def rbac_policy(rule: dict, td: str, policy_ns: str = "") -> dict:
+    froms = [_source(f.get("source") or {}, td, policy_ns) for f in rule.get("from") or []]
     tos = [_operation(t.get("operation") or {}) for t in rule.get("to") or []]
     perms: list[dict] = [_or(tos, "rules")] if tos else []
     ids: list[dict] = [_or(froms, "ids")] if froms else []
@@ -195,7 +258,7 @@ def rbac_filters(policies: dict[str, list[dict]], trust_domain: str = "cluster.l
         rules: dict[str, dict] = {}
         for ap in pols:
             for i, rule in enumerate((ap.get("spec") or {}).get("rules") or []):
-                rules[f"ns[{ns_of(ap)}]-policy[{name_of(ap)}]-rule[{i}]"] = rbac_policy(rule, trust_domain)
+                rules[f"ns[{ns_of(ap)}]-policy[{name_of(ap)}]-rule[{i}]"] = rbac_policy(rule, trust_domain, ns_of(ap))
         out.append({"name": "envoy.filters.http.rbac", "typed_config": {
             "@type": T + "envoy.extensions.filters.http.rbac.v3.RBAC",
             "rules": {"action": action, "policies": rules}}})

@@ -110,7 +110,7 @@ def resilience_status(host: Host, namespace: OptNamespace = None, files: Files =
     call the host: which endpoints are ejected right now (/clusters failed_outlier_check) and ejection
     counters where stats are available. Lint findings with codes; Linkerd failure-accrual annotations too."""
     snap, full, svc, _, _ = _context(host, namespace, files)
-    mesh = mesh_config(snap)
+    mesh = mesh_config(snap) if files else _live_mesh_config()
     dr = destination_rule_for(snap, full, None, str(mesh.get("rootNamespace") or "istio-system"))
     mesh_default = mesh.get("defaultTrafficPolicy") if isinstance(mesh.get("defaultTrafficPolicy"), dict) else None
     subsets = [None] + [str(s.get("name")) for s in ((dr or {}).get("spec") or {}).get("subsets") or []]
@@ -150,6 +150,15 @@ def resilience_status(host: Host, namespace: OptNamespace = None, files: Files =
     elif files:
         result.live_note = "live state: not read in offline mode"
     return result
+
+
+def _live_mesh_config() -> dict:
+    """The mesh config of a live cluster (connectTimeout, defaultTrafficPolicy, rootNamespace): one LIST of the
+    ConfigMaps of istio-system; Istio's defaults when it cannot be read."""
+    try:
+        return mesh_config(RUNTIME.snapshot(("ConfigMap",), "istio-system", None))
+    except MeshError:
+        return {}
 
 
 def _live(snap: Any, host: str) -> tuple[list[LiveEndpoint], str]:

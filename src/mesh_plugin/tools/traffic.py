@@ -11,6 +11,7 @@ from ..changes.path import ChangeResult, diff as object_diff, execute_all, kind_
 from ..errors import InvalidInput, MeshError, NotFound, Unreachable
 from ..kube.kinds import KINDS
 from ..kube.snapshot import Snapshot, labels_of, name_of, ns_of
+from ..mesh import gatewayapi as GA
 from ..mesh import routing as R
 from ..mesh.workloads import is_running, sidecar_of
 from ..models import Page
@@ -19,12 +20,45 @@ from ..runtime import RUNTIME
 from .registry import (Apply, Confirm, Files, Force, Host, Limit, Namespace, Offset, OptNamespace, ShowDiff,
                        Weights, Window, op)
 
-ROUTING_KINDS = ("Service", "Pod", "VirtualService", "DestinationRule", "Gateway", "Namespace")
+ROUTING_KINDS = ("Service", "Pod", "VirtualService", "DestinationRule", "Gateway", "Namespace", "ServiceEntry",
+                 GA.GATEWAY, GA.HTTPROUTE, GA.GRPCROUTE, GA.REFERENCE_GRANT, GA.GATEWAY_CLASS)
 #: what the routing writes may change
 ROUTE_WRITE_KINDS = {"VirtualService", "DestinationRule"}
+HTTPROUTE_WRITE_KINDS = {GA.HTTPROUTE, GA.GRPCROUTE}
 
 
-def render_routing(v: R.RoutingView) -> str:
+class RoutingAnswer(R.RoutingView):
+    gateway_api: GA.GatewayAPIRouting | None = Field(default=None, description=(
+        "Gateway API: HTTPRoutes/GRPCRoutes that route the host (mesh) or send to it (ingress), as Istio accepts "
+        "and translates them, and which VirtualService or HTTPRoute applies to which client"))
+
+
+def _render_gateway_api(g: GA.GatewayAPIRouting) -> list[str]:
+    out = []
+    for r in g.routes:
+        parents = "; ".join(p.ref + ("" if p.accepted else f" [{p.reason}]") + (f" {', '.join(p.hosts)}" if p.hosts
+                                                                              else "") for p in r.parents) or "none"
+        out.append(f"\n{r.kind} {r.name}  parents: {parents}" + (f"\n  refs: {r.resolved_refs}" if r.resolved_refs
+                                                                    else ""))
+        rows = []
+        for rule in r.rules:
+            backends = ", ".join(f"{b.name.split('/')[-1]}" + (f":{b.port}" if b.port else "") + f" {b.share:g}%"
+                                 + (" (500)" if b.problem else "") for b in rule.backends) or "-"
+            extras = "; ".join(x for x in ([f"timeout {rule.timeout}"] if rule.timeout else []) +
+                               ([f"retries {rule.retries}"] if rule.retries else []) +
+                               [f"mirror {m}" for m in rule.mirrors] + rule.filters if x)
+            rows.append([f"rules[{rule.index}]", " | ".join(rule.match) or "any",
+                         backends if rule.action == "route" else rule.action, extras])
+        out.append(table(["RULE", "MATCH", "BACKENDS", "POLICY"], rows))
+    if g.applies:
+        out.append("\nFor sidecar clients: " + "; ".join(
+            f"{'other namespaces' if ns == '*' else ns} -> {a}" for ns, a in g.applies.items()))
+    if g.note:
+        out.append(f"({g.note})")
+    return out
+
+
+def render_routing(v: RoutingAnswer) -> str:
     out = [f"Host {v.host}" + (f" (Service {v.service}, ports {', '.join(v.ports)})" if v.service else " (no Service)")]
     for vs in v.virtual_services:
         out.append(f"\nVirtualService {vs.name}  gateways: {', '.join(vs.gateways)}  hosts: {', '.join(vs.hosts)}")
@@ -40,31 +74,42 @@ def render_routing(v: R.RoutingView) -> str:
                                            f"rewrite {r.rewrite}" if r.rewrite else "") if x)
             rows.append([f"{r.kind}[{r.index}]", r.name or "", " | ".join(r.match) or "any", dests, extras])
         out.append(table(["ROUTE", "NAME", "MATCH", "DESTINATIONS", "POLICY"], rows))
-    if not v.virtual_services:
-        out.append("\nNo VirtualService: traffic goes round-robin to every pod of the Service.")
+    gapi = getattr(v, "gateway_api", None)
+    if gapi is not None:
+        out += _render_gateway_api(gapi)
+    if not v.virtual_services and not (gapi and gapi.routes):
+        out.append("\nNo VirtualService or HTTPRoute: traffic goes round-robin to every pod of the Service.")
     if v.destination_rule:
         out.append(f"\nDestinationRule {v.destination_rule}")
         out.append(table(["SUBSET", "LABELS", "PODS"], [[s.name, ",".join(f"{k}={x}" for k, x in s.labels.items()),
                                                           s.pods] for s in v.subsets]))
     if v.gateways:
         out.append(f"\nExposed by gateways: {', '.join(v.gateways)}")
-    if v.findings:
+    findings = list(v.findings) + (list(gapi.findings) if gapi else [])
+    if findings:
         out.append("\nFindings:")
-        out += [f"  - {f}" for f in v.findings]
+        out += [f"  - {f}" for f in findings]
     return "\n".join(out)
 
 
 @op("traffic_status", "routing", cli="routing", args="host", render=render_routing)
-def describe_routing(host: Host, namespace: OptNamespace = None, files: Files = None) -> R.RoutingView:
-    """Routes for a host: VirtualServices in order, weights, subsets and their pods, findings.
+def describe_routing(host: Host, namespace: OptNamespace = None, files: Files = None) -> RoutingAnswer:
+    """Routes for a host: VirtualServices and HTTPRoutes, weights, subsets and their pods, findings.
 
     How requests to a host are routed: every VirtualService that routes it (mesh and gateways), each
     HTTP/TCP/TLS route in order (matches, destinations with subset and weight, retries, timeouts, fault
     injection, mirror and percentage, rewrites), the DestinationRule subsets with the running pods each
-    selects, the gateways that expose it, and findings that will misroute (weights != 100, missing or
-    empty subsets, shadowed routes, two VirtualServices for one host)."""
+    selects, the gateways that expose it; the Gateway API HTTPRoutes/GRPCRoutes (mesh parentRefs to the
+    Service, Gateway parentRefs with listener status) as Istio translates them, and which of a VirtualService
+    and an HTTPRoute applies to which clients; findings that will misroute."""
     snap = RUNTIME.snapshot(ROUTING_KINDS, None, files)
-    return R.describe(snap, host, namespace)
+    view = R.describe(snap, host, namespace)
+    answer = RoutingAnswer.model_validate(view.model_dump())
+    full, svc = R.resolve_host(snap, host, namespace)
+    if snap.of(GA.HTTPROUTE) or snap.of(GA.GRPCROUTE):
+        clients = sorted({ns_of(p) for p in snap.of("Pod") if sidecar_of(p) == "istio" and is_running(p)})
+        answer.gateway_api = GA.describe(snap, full, svc, R.virtual_services_for(snap, full), clients)
+    return answer
 
 
 class TrafficChange(BaseModel):
@@ -145,19 +190,57 @@ def _manifest(o: dict) -> dict:
     return clean(o) or {}
 
 
+def _route_notes(snap: Snapshot, target: GA.SplitTarget, svc: dict) -> list[str]:
+    """What an HTTPRoute write does not change, or reaches only partly."""
+    out = [f"edits {target.label}"]
+    if target.mesh and ns_of(target.route) != ns_of(svc):
+        out.append(f"{target.label} is a consumer route: it applies only to clients in {ns_of(target.route)}")
+    if not target.mesh:
+        out.append(f"{target.label} is a gateway route: traffic inside the mesh to the Service is not split")
+    else:
+        out += _ingress_notes(snap, f"{name_of(svc)}.{ns_of(svc)}.{R.DOMAIN}")
+    return out
+
+
+def _ingress_notes(snap: Snapshot, full: str) -> list[str]:
+    """Gateway API routes that send to the host directly: a VirtualService change does not reach them."""
+    if not (snap.of(GA.HTTPROUTE) or snap.of(GA.GRPCROUTE)):
+        return []
+    t = GA.translate(snap)
+    out = []
+    for i in t.routes:
+        if any(not p.mesh and p.denied is None for p in i.parents) and any(
+                (d.get("destination") or {}).get("host") == full for r in i.gateway_rules for d in r.get("route") or []):
+            out.append(f"{i.key.rpartition('/')[2]} {ns_of(i.route)}/{name_of(i.route)} sends gateway traffic to "
+                       f"{full} itself: this change does not reach it")
+    return out
+
+
 @op("traffic_change", "split", cli="traffic split", args="host weights=K=V...", render=render_changes)
 def set_traffic_split(host: Host, weights: Weights,
                       namespace: OptNamespace = None, files: Files = None, apply: Apply = False,
                       confirm: Confirm = None, show_diff: ShowDiff = False) -> TrafficChange:
-    """Route a host by subset weights (relative, as Istio applies them).
+    """Route a host by weights: VirtualService subsets, or HTTPRoute backend Services (relative, as Istio does).
 
-    Route a host's traffic to subsets by weight (canary). Validates first (weights whole, 0-100, sum 100;
-    a Service exists; one VirtualService for the host; subsets known, or creatable from pods' version label),
-    then edits the VirtualService's main route (and adds missing DestinationRule subsets). Server-side
-    dry-run and diff by default; apply=true applies with a resourceVersion precondition and returns rollback
-    handles (rollback_change). With files=, prints the changed manifests (or a diff) for a GitOps repo."""
+    Route a host's traffic by weight (canary). Validates first (whole weights >= 0, not all 0; a Service
+    exists; one VirtualService or HTTPRoute routes the host, not both). With a VirtualService: subsets known
+    or creatable from pods' version label; edits its main route (and adds missing DestinationRule subsets).
+    When an HTTPRoute routes the host (GAMMA parentRef to the Service, else the one gateway route sending to
+    it) and no VirtualService does: the weights name backend Services, set on the route's main rule
+    (gateway routes: every rule sending to the host). Server-side dry-run and diff by default; apply=true
+    applies with a resourceVersion precondition and returns rollback handles (rollback_change). With files=,
+    prints the changed manifests (or a diff) for a GitOps repo."""
     w = R.validate_weights(weights)
     snap, full, svc, vs, dr = _context(host, namespace, files, fresh=True)
+    target = GA.split_target(snap, full, svc, R.virtual_services_for(snap, full))
+    if target is not None:
+        new = GA.with_backend_weights(snap, target, w, svc)
+        warnings = [] if sum(w.values()) == 100 else [f"weights are relative (total {sum(w.values())}): {R.shares(w)}"]
+        warnings += _route_notes(snap, target, svc)
+        split = " ".join(f"{k}={v}" for k, v in w.items())
+        return _apply_objects([new], files, apply, confirm, show_diff, snap,
+                              f"split {full}: {split} on {target.label} rules {target.rules}", full, warnings,
+                              kinds=HTTPROUTE_WRITE_KINDS, namespace=ns_of(target.route))
     missing, _ = _subset_labels(snap, svc, dr, list(w))
     short, ns = name_of(svc), ns_of(svc)
     objs = []
@@ -172,8 +255,10 @@ def set_traffic_split(host: Host, weights: Weights,
     split = " ".join(f"{k}={v}" for k, v in w.items())
     if sum(w.values()) != 100:
         warnings.append(f"weights are relative (total {sum(w.values())}): {R.shares(w)}")
-    return _apply_objects(objs, files, apply, confirm, show_diff, snap, f"split {full}: {split}", full, warnings,
-                          kinds=ROUTE_WRITE_KINDS, namespace=ns)
+    warnings += _ingress_notes(snap, full)
+    edited = f"VirtualService {ns}/{name_of(objs[-1])}"
+    return _apply_objects(objs, files, apply, confirm, show_diff, snap, f"split {full}: {split} on {edited}", full,
+                          warnings, kinds=ROUTE_WRITE_KINDS, namespace=ns)
 
 
 @op("traffic_change", "mirror", cli="traffic mirror", args="host subset percent", render=render_changes)
@@ -182,14 +267,24 @@ def set_traffic_mirror(host: Host, subset: Annotated[str, Field(min_length=1, ma
                        percent: Annotated[float, Field(ge=0, le=100, description="share to mirror; 0 removes it")],
                        namespace: OptNamespace = None, files: Files = None, apply: Apply = False,
                        confirm: Confirm = None, show_diff: ShowDiff = False) -> TrafficChange:
-    """Mirror a share of a host's requests to a subset (0 removes it).
+    """Mirror a share of a host's requests to a subset or HTTPRoute backend Service (0 removes it).
 
-    Mirror (shadow) a share of a host's requests to a subset with mirrorPercentage; responses from the
-    mirror are discarded. Same write path as set_traffic_split (dry-run diff by default, rollback handle)."""
+    Mirror (shadow) a share of a host's requests: a VirtualService mirror with mirrorPercentage to a subset,
+    or, when an HTTPRoute routes the host, a RequestMirror filter (percent, or fraction when not whole) to
+    the Service named by subset; responses from the mirror are discarded. Same write path as
+    set_traffic_split (dry-run diff by default, rollback handle)."""
     snap, full, svc, vs, dr = _context(host, namespace, files, fresh=True)
+    target = GA.split_target(snap, full, svc, R.virtual_services_for(snap, full))
+    if target is not None:
+        new = GA.with_request_mirror(snap, target, subset, percent, svc)
+        return _apply_objects([new], files, apply, confirm, show_diff, snap,
+                              f"mirror {percent}% of {full} to Service {subset} on {target.label} rules "
+                              f"{target.rules}", full, _route_notes(snap, target, svc),
+                              kinds=HTTPROUTE_WRITE_KINDS, namespace=ns_of(target.route))
     missing, _ = _subset_labels(snap, svc, dr, [subset])
     if vs is None:
-        raise InvalidInput(f"No VirtualService routes {full}.", hint="create one first with set_traffic_split.")
+        raise InvalidInput(f"No VirtualService or HTTPRoute routes {full}.",
+                           hint="create one first with set_traffic_split.")
     objs = []
     if missing:
         objs.append(R.with_subsets(dr, name_of(svc), ns_of(svc), missing))
@@ -259,6 +354,63 @@ def envoy_error_rates(snap: Snapshot, full: str, port: int, subsets: list[str]) 
                    f"no Envoy counters for {full}:{port} in {answered} of {len(pods)} sidecars"), ejected
 
 
+def backend_error_rates(services: list[str], namespace: str, window: str) -> tuple[dict[str, float], str]:
+    """backend Service -> 5xx share, from istio_requests_total (destination_service_name is the backend)."""
+    from ..metrics import prometheus_for
+    from ..metrics.prometheus import service_traffic
+
+    try:
+        prom = prometheus_for(RUNTIME)
+        rates = {}
+        for name in dict.fromkeys(services):
+            total, bad = service_traffic(prom, name, namespace, window).get("", (0.0, 0.0))
+            if total:
+                rates[name] = bad / total
+    except InvalidInput:
+        raise
+    except MeshError as e:
+        return {}, f"metrics unavailable: {e}"
+    return rates, f"Prometheus at {prom.where}, istio_requests_total over {window}"
+
+
+def backend_envoy_error_rates(snap: Snapshot, target: GA.SplitTarget, svc: dict, services: list[str]
+                              ) -> tuple[dict[str, float], str, set[str]]:
+    """backend Service -> 5xx share from the calling proxies' Envoy counters of each backend's cluster
+    (``outbound|PORT||NAME.NS.svc.cluster.local``), and the backends with an endpoint ejected right now."""
+    from ..envoy.admin import fetch_many
+    from ..envoy.live import cluster_counters, endpoints
+
+    rule = ((target.route.get("spec") or {}).get("rules") or [{}])[target.rules[0]]
+    clusters = {}
+    for name in dict.fromkeys(services):
+        try:
+            port = GA.backend_port(snap, target, rule, name, ns_of(svc), svc)
+        except InvalidInput:
+            continue
+        clusters[f"outbound|{port}||{name}.{ns_of(svc)}.{R.DOMAIN}"] = name
+    pods = [(ns_of(p), name_of(p)) for p in snap.of("Pod") if sidecar_of(p) in ("istio", "istio-gateway")
+            and is_running(p)][:50]
+    client = RUNTIME.client()
+    pattern = "|".join(c.replace("|", "\\|").replace(".", "\\.") for c in clusters)
+    stats = fetch_many(client, pods, "stats", [("filter", f"^cluster\\.({pattern});?\\."), ("format", "json")])
+    live = fetch_many(client, pods, "clusters", [("format", "json")])
+    totals: dict[str, list[float]] = {}
+    for body in stats.values():
+        if isinstance(body, Exception):
+            continue
+        for cluster, c in cluster_counters(body).items():
+            if cluster in clusters:
+                t = totals.setdefault(clusters[cluster], [0.0, 0.0])
+                t[0] += c.get("upstream_rq_completed", 0)
+                t[1] += c.get("upstream_rq_5xx", 0)
+    ejected = {clusters[e.cluster] for body in live.values() if not isinstance(body, Exception)
+               for e in endpoints(body) if e.ejected and e.cluster in clusters}
+    rates = {s: (bad / done) for s, (done, bad) in totals.items() if done}
+    answered = sum(1 for b in stats.values() if not isinstance(b, Exception))
+    return rates, (f"Envoy counters of {answered} calling proxies (since each started)" if rates else
+                   f"no Envoy counters for {', '.join(clusters) or 'the backends'} ({answered} proxies answered)"), ejected
+
+
 def subset_version(dr: dict | None, subset: str) -> str:
     """The version label a subset selects (Istio's destination_version), else the subset's name."""
     for s in ((dr or {}).get("spec") or {}).get("subsets") or []:
@@ -287,34 +439,52 @@ def traffic_step(host: Host, canary: Annotated[str, Field(min_length=1, max_leng
     """Move a canary to the next weight only if its error rate allows (fails closed).
 
     Move a canary to the next weight on a ladder (default 10 -> 25 -> 50 -> 100), the rest to the stable
-    subset. Refuses (unless force=true) when the canary's 5xx share is worse than the stable one by more than
+    subset (or, when an HTTPRoute routes the host, the stable backend Service). Refuses (unless force=true) when the canary's 5xx share is worse than the stable one by more than
     max_error_increase, when one of its endpoints is ejected right now, or when there are no metrics at all:
     Prometheus first, else the calling sidecars' Envoy counters (upstream_rq_5xx / upstream_rq_completed per
     subset cluster). Dry-run diff by default."""
     if any(s < 1 or s > 100 for s in steps) or steps != sorted(steps):
         raise InvalidInput("steps must be increasing weights between 1 and 100.", hint="e.g. [10, 25, 50, 100].")
     snap, full, svc, vs, dr = _context(host, namespace, None, fresh=True)
-    weights = current_weights(vs)
-    if canary not in weights and canary not in {str(s.get("name")) for s in ((dr or {}).get("spec") or {}).get(
-            "subsets") or []}:
-        _subset_labels(snap, svc, dr, [canary])  # raises for an unknown subset
+    target = GA.split_target(snap, full, svc, R.virtual_services_for(snap, full))
+    if target is not None:  # an HTTPRoute routes the host: the canary and stable are backend Services
+        raw = GA.current_backend_weights(target)
+        total = sum(raw.values()) or 1
+        weights = {k: round(100 * v / total) for k, v in raw.items()}
+        if snap.get("Service", canary, ns_of(svc)) is None:
+            raise InvalidInput(f"No Service {canary} in {ns_of(svc)}: with {target.label} the canary is a backend "
+                               "Service.", hint="create the canary's Service first (selecting its pods).")
+    else:
+        weights = current_weights(vs)
+        if canary not in weights and canary not in {str(s.get("name")) for s in ((dr or {}).get("spec") or {}).get(
+                "subsets") or []}:
+            _subset_labels(snap, svc, dr, [canary])  # raises for an unknown subset
     cur = weights.get(canary, 0)
     nxt = next((s for s in steps if s > cur), None)
     if nxt is None:
         raise InvalidInput(f"{canary} already gets {cur}%: the ladder {steps} is done.",
                            hint="to finish, remove the other subsets from the route, or pick a new ladder.")
     stable = max((s for s in weights if s != canary), key=lambda s: weights[s], default=None)
-    if stable is None:
+    if stable is None and target is not None:
+        if canary == name_of(svc):
+            raise InvalidInput(f"No stable backend to shift traffic from for {full}.")
+        stable = name_of(svc)
+    elif stable is None:
         versions = sorted({labels_of(p).get("version") for p in snap.of("Pod", ns_of(svc))
                            if labels_of(p).get("version") and labels_of(p).get("version") != canary})
         if not versions:
             raise InvalidInput(f"No stable subset to shift traffic from for {full}.")
         stable = versions[0]
     new = {stable: 100 - nxt, canary: nxt} if nxt < 100 else {canary: 100}
-    rates, metrics = error_rates(name_of(svc), ns_of(svc), window)
-    c_rate, s_rate = rates.get(subset_version(dr, canary)), rates.get(subset_version(dr, stable))
     port = int(((svc.get("spec") or {}).get("ports") or [{"port": 80}])[0].get("port"))
-    e_rates, e_source, ejected = envoy_error_rates(snap, full, port, [canary, stable])
+    if target is not None:
+        rates, metrics = backend_error_rates([canary, stable], ns_of(svc), window)
+        c_rate, s_rate = rates.get(canary), rates.get(stable)
+        e_rates, e_source, ejected = backend_envoy_error_rates(snap, target, svc, [canary, stable])
+    else:
+        rates, metrics = error_rates(name_of(svc), ns_of(svc), window)
+        c_rate, s_rate = rates.get(subset_version(dr, canary)), rates.get(subset_version(dr, stable))
+        e_rates, e_source, ejected = envoy_error_rates(snap, full, port, [canary, stable])
     if c_rate is None or s_rate is None:  # no Prometheus answer: the sidecars' own counters decide
         rates = {**rates, **e_rates}
         c_rate, s_rate = e_rates.get(canary), e_rates.get(stable, 0.0 if canary in e_rates else None)
@@ -349,7 +519,8 @@ class ProxyRouteCheck(BaseModel):
 class RoutingVerification(BaseModel):
     paged_field: ClassVar[str] = "proxies"
     host: str
-    expected: dict[str, int] = Field(description="subset -> weight from the VirtualService")
+    routed_by: str = Field(default="", description="what declares the route checked (VirtualService or HTTPRoute)")
+    expected: dict[str, int] = Field(description="subset (VirtualService) or backend (HTTPRoute) -> weight")
     expected_policy: dict[str, str] = Field(default={}, description="mirror, retries and timeout the route sets")
     proxies: list[ProxyRouteCheck] = Field(description="stale and unreachable proxies first")
     page: Page
@@ -360,7 +531,7 @@ def render_verification(r: RoutingVerification) -> str:
     pol = "; ".join(f"{k} {v}" for k, v in r.expected_policy.items())
     rows = [[p.pod, p.status, " ".join(f"{k}={v}" for k, v in p.envoy.items()) or "-", p.detail or ""]
             for p in r.proxies]
-    return f"{r.host}: VirtualService says {exp}" + (f"; {pol}" if pol else "") + "\n" + table(
+    return f"{r.host}: {r.routed_by or 'VirtualService'} says {exp}" + (f"; {pol}" if pol else "") + "\n" + table(
         ["PROXY", "STATUS", "ENVOY WEIGHTS", "DETAIL"], rows) + note(r.page)
 
 
@@ -438,17 +609,22 @@ def _route_policy_diff(vs_route: dict, envoy_route: dict) -> list[str]:
 @op("traffic_status", "verify", cli="traffic verify", args="host", render=render_verification)
 def verify_routing(host: Host, namespace: OptNamespace = None, limit: Limit = 30, offset: Offset = 0
                    ) -> RoutingVerification:
-    """Whether each proxy applies the route the VirtualService declares: weights, mirror, retries, timeout.
+    """Whether each proxy applies the route its VirtualService or HTTPRoute declares: weights, mirror, timeout.
 
     Check that the sidecars (and gateways) of the host's namespace apply what its VirtualService's main
-    route declares (weights, mirror and its percentage, retries, timeout): reads each proxy's route config
-    through the API server and reports STALE proxies (a push that has not landed, with what differs),
-    UNREACHABLE ones, and those with NO ROUTE for the host."""
+    route declares (weights, mirror and its percentage, retries, timeout) or, when HTTPRoutes route the host
+    (GAMMA) or send to it (Gateway API gateways' proxies), every route Istio translates from them (names,
+    paths, backends and weights, 500s, timeouts, mirrors): reads each proxy's route config through the API
+    server and reports STALE proxies (a push that has not landed, with what differs), UNREACHABLE ones, and
+    those with NO ROUTE for the host."""
     from ..envoy.admin import fetch_admin
     from ..mesh.overview import page
     from ..mesh.proxyconfig import ConfigDump
 
     snap, full, svc, vs, _ = _context(host, namespace, None)
+    gateway_api = _verify_gateway_api(snap, full, svc, limit, offset)
+    if gateway_api is not None:
+        return gateway_api
     expected = current_weights(vs) or {"-": 100}
     i = R.main_http_route(vs) if vs is not None else None
     vs_route = ((vs or {}).get("spec") or {}).get("http", [])[i] if i is not None else {}
@@ -483,6 +659,107 @@ def verify_routing(host: Host, namespace: OptNamespace = None, limit: Limit = 30
     rows.sort(key=lambda r: (order[r.status], r.pod))
     shown, pg = page(rows, limit, offset, "proxies", "offset=")
     return RoutingVerification(host=full, expected=expected, expected_policy=policy, proxies=shown, page=pg)
+
+
+def _short(cluster: str) -> str:
+    return cluster.split("|")[-1].split(".")[0] if cluster else "-"
+
+
+def _main_weights(routes: list[dict]) -> dict[str, int]:
+    """backend -> weight of the last route that forwards (the catch-all a split edits)."""
+    main = next((r for r in reversed(routes) if r.get("action") == "route"), None)
+    if main is None:
+        return {}
+    return {_short(c): (100 if w is None else w) for c, w in (main.get("clusters") or {}).items()}
+
+
+def _routes_diff(want: list[dict], have: list[dict]) -> list[str]:
+    out = []
+    names_w, names_h = [r["name"] for r in want], [r["name"] for r in have]
+    if names_w != names_h:
+        out.append(f"routes: proxy {names_h}, expected {names_w}")
+    for w in want:
+        h = next((x for x in have if x["name"] == w["name"] and x["match"] == w["match"]), None)
+        if h is None or h == w:
+            continue
+        for k in ("match", "action", "clusters", "timeout", "retries", "mirrors"):
+            if w.get(k) != h.get(k):
+                out.append(f"{w['name']} {k}: proxy {h.get(k)}, expected {w.get(k)}")
+    return out[:4]
+
+
+def _verify_gateway_api(snap: Snapshot, full: str, svc: dict, limit: int, offset: int) -> RoutingVerification | None:
+    """verify_routing when Gateway API routes route the host or send to it; None otherwise."""
+    from ..envoy.admin import fetch_admin
+    from ..mesh.mtls import mesh_config
+    from ..mesh.overview import page
+    from ..mesh.proxyconfig import ConfigDump
+
+    if not (snap.of(GA.HTTPROUTE) or snap.of(GA.GRPCROUTE)):
+        return None
+    t = GA.translate(snap)
+    mesh = mesh_config(snap)
+    user = R.virtual_services_for(snap, full)
+    ports = [int(p["port"]) for p in (svc.get("spec") or {}).get("ports") or [] if str(p.get("port", "")).isdigit()]
+    owners: set[str] = set()
+    expect: dict[tuple[str, str], dict[tuple[str, str], tuple[str, list[dict] | None]]] = {}
+    namespaces = {ns_of(svc)} | {ns_of(v) for v in t.mesh_virtual_services(full)}
+    for pod in snap.of("Pod"):
+        if ns_of(pod) not in namespaces or sidecar_of(pod) != "istio" or not is_running(pod):
+            continue
+        for port in ports:
+            owner, routes = GA.sidecar_vhost(t, user, full, ns_of(svc), ns_of(pod), port, mesh)
+            if owner != "default":
+                owners.add(owner)
+            expect.setdefault((ns_of(pod), name_of(pod)), {})[(str(port), f"{full}:{port}")] = (owner, routes)
+    for gw, _ in t.listeners.items():
+        vhosts = {k: v for k, v in GA.gateway_vhosts(t, gw, mesh).items()
+                  if any(c.endswith("|" + full) for r in v[1] for c in (r.get("clusters") or {}))}
+        if not vhosts:
+            continue
+        for pod in snap.of("Pod", gw[0]):
+            if labels_of(pod).get("gateway.networking.k8s.io/gateway-name") == gw[1] and is_running(pod):
+                for key, (who, routes) in vhosts.items():
+                    owners.update(who)
+                    expect.setdefault((ns_of(pod), name_of(pod)), {})[key] = (" + ".join(who), routes)
+    if not any(routes is not None for per in expect.values() for _, routes in per.values()):
+        return None
+    client = RUNTIME.client()
+    rows = []
+    main: dict[str, int] = {}
+    for (ns, name), per in sorted(expect.items()):
+        try:
+            dump = ConfigDump.load(fetch_admin(client, ns, name, "config_dump", check_sidecar=False))
+        except (Unreachable, InvalidInput) as e:
+            rows.append(ProxyRouteCheck(pod=name, status="UNREACHABLE", detail=e.message))
+            continue
+        have = {(str(rc.get("name")), str(vh.get("name"))): [GA.summarize_envoy_route(r) for r in vh.get("routes") or []]
+                for rc in dump.route_configs() for vh in rc.get("virtual_hosts") or rc.get("virtualHosts") or []}
+        diffs, got, missing = [], {}, []
+        for key, (owner, want) in per.items():
+            if key not in have:
+                missing.append(key[1])
+                continue
+            if want is None:  # a VirtualService (or nothing) routes it for this proxy
+                continue
+            main = main or _main_weights(want)
+            got = got or _main_weights(have[key])
+            diffs += [f"{key[1]}: {d}" for d in _routes_diff(want, have[key])]
+        label = f"{ns}/{name}" if ns != ns_of(svc) else name
+        if missing and len(missing) == len(per):
+            rows.append(ProxyRouteCheck(pod=label, status="NO ROUTE", detail=f"no route for {', '.join(missing)}"))
+        elif diffs:
+            rows.append(ProxyRouteCheck(pod=label, status="STALE", envoy=got, detail=(
+                "the proxy has not received the current routes: " + "; ".join(diffs))[:600]))
+        else:
+            who = {o for o, _ in per.values()}
+            rows.append(ProxyRouteCheck(pod=label, status="SYNCED", envoy=got, detail=(
+                f"routed by {', '.join(sorted(who))}" if len(owners) > 1 else None)))
+    order = {"STALE": 0, "UNREACHABLE": 1, "NO ROUTE": 2, "SYNCED": 3}
+    rows.sort(key=lambda r: (order[r.status], r.pod))
+    shown, pg = page(rows, limit, offset, "proxies", "offset=")
+    return RoutingVerification(host=full, routed_by=", ".join(sorted(owners)), expected=main,
+                               expected_policy={}, proxies=shown, page=pg)
 
 
 class CanaryTemplate(BaseModel):
