@@ -326,7 +326,8 @@ class Parent:
 def ref_string(ref: dict, namespace: str) -> str:
     """parentRefString: the key Istio sorts and merges parent references by."""
     return (f"{ref.get('group', GW) if ref.get('group') is not None else GW}/{ref.get('kind') or 'Gateway'}/"
-            f"{ref.get('name')}/{ref.get('sectionName') or ''}/{int(ref.get('port') or 0)}.{ref.get('namespace') or namespace}")
+            f"{ref.get('name')}/{ref.get('sectionName') or ''}/{int(ref.get('port') or 0)}."
+            f"{ref.get('namespace') or namespace}")
 
 
 def _parent_kind(ref: dict) -> str | None:
@@ -537,7 +538,8 @@ def _headers_filter(f: Any) -> tuple[dict | None, ConfigError | None]:
     f = _dict(f)
     for h in _list(f.get("set")) + _list(f.get("add")):
         if not _valid_header_value(str(_dict(h).get("value") or "")):
-            return None, ConfigError("InvalidFilter", f'header "{_dict(h).get("name")}" value contains invalid characters')
+            return None, ConfigError("InvalidFilter",
+                                     f'header "{_dict(h).get("name")}" value contains invalid characters')
     out = {k: v for k, v in (("add", _header_map(f.get("add"))), ("remove", _list(f.get("remove")) or None),
                              ("set", _header_map(f.get("set")))) if v}
     return out, None
@@ -1086,7 +1088,8 @@ def translate(objs: Objects, domain: str = "cluster.local", *, defaults: bool = 
                     rules = [copy.deepcopy(r) for r in rules]
                     sort_http_routes(rules)
                     vs = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-                          "metadata": {"name": f"{name_of(route)}~{count}~{K8S_GATEWAY_NAME}", "namespace": ns_of(route),
+                          "metadata": {"name": f"{name_of(route)}~{count}~{K8S_GATEWAY_NAME}",
+                                       "namespace": ns_of(route),
                                        "creationTimestamp": _created(route),
                                        "annotations": {PARENTS: f"{kind}/{name_of(route)}.{ns_of(route)}",
                                                        ROUTE_SEMANTICS: "gateway"}},
@@ -1247,7 +1250,8 @@ def _match_text(kind: str, m: dict) -> str:
     parts = []
     if kind == "HTTPRoute":
         path = _dict(m.get("path"))
-        parts.append(f"path {path.get('type') or 'PathPrefix'} {path.get('value') if path.get('value') is not None else '/'}")
+        value = path.get("value") if path.get("value") is not None else "/"
+        parts.append(f"path {path.get('type') or 'PathPrefix'} {value}")
         if m.get("method"):
             parts.append(f"method {m['method']}")
     else:
@@ -1256,10 +1260,12 @@ def _match_text(kind: str, m: dict) -> str:
             parts.append(f"grpc {meth.get('service') or '*'}/{meth.get('method') or '*'}")
     for h in _list(m.get("headers")):
         h = _dict(h)
-        parts.append(f"header {h.get('name')} {'regex' if h.get('type') == 'RegularExpression' else '='} {h.get('value')}")
+        op = "regex" if h.get("type") == "RegularExpression" else "="
+        parts.append(f"header {h.get('name')} {op} {h.get('value')}")
     for q in _list(m.get("queryParams")):
         q = _dict(q)
-        parts.append(f"query {q.get('name')} {'regex' if q.get('type') == 'RegularExpression' else '='} {q.get('value')}")
+        op = "regex" if q.get("type") == "RegularExpression" else "="
+        parts.append(f"query {q.get('name')} {op} {q.get('value')}")
     return " and ".join(parts) or "any"
 
 
@@ -1285,7 +1291,8 @@ def rule_views(objs: Objects, route: dict, kind: str, enforce_grant: bool, domai
             _, err = build_destination(objs, b, ns_of(route), enforce_grant, kind, domain)
             share = 100.0 if len(live) == 1 and _weight(b) else (100.0 * _weight(b) / total if total else 0.0)
             view.backends.append(GWBackend(name=_backend_label(b, ns_of(route)), port=b.get("port"), weight=_weight(b),
-                                           share=round(share, 3), problem=f"{err.reason}: {err.message}" if err else ""))
+                                           share=round(share, 3),
+                                           problem=f"{err.reason}: {err.message}" if err else ""))
         filters = [_dict(f) for f in _list(rule.get("filters"))]
         redirect = next((f for f in filters if f.get("type") == "RequestRedirect"), None)
         if redirect is not None:
@@ -1560,7 +1567,8 @@ def _camel(d: dict, snake: str) -> Any:
 def _fraction_per_million(frac: dict) -> int:
     value = _camel(frac, "default_value") or {}
     num = int(value.get("numerator") or 0)
-    return num * {"HUNDRED": 10_000, "TEN_THOUSAND": 100, "MILLION": 1}.get(str(value.get("denominator") or "HUNDRED"), 1)
+    scale = {"HUNDRED": 10_000, "TEN_THOUSAND": 100, "MILLION": 1}
+    return num * scale.get(str(value.get("denominator") or "HUNDRED"), 1)
 
 
 def summarize_envoy_route(r: dict) -> dict:
@@ -1698,8 +1706,11 @@ def split_target(objs: Objects, host: str, svc: dict, user_virtual_services: lis
     # a gateway route: the rules that send to the host's Service, or to Services that select some of its pods
     # (its versions: app=reviews,version=v2 within app=reviews), with a weight above 0
     selector = _dict(_spec(svc).get("selector"))
-    versions = {key[1]} | {name_of(o) for o in objs.of("Service", key[0]) if selector and (
-        lambda sel: sel != selector and all(sel.get(k) == v for k, v in selector.items()))(_dict(_spec(o).get("selector")))}
+    def a_version(sel: dict) -> bool:
+        return bool(selector) and sel != selector and all(sel.get(k) == v for k, v in selector.items())
+
+    versions = {key[1]} | {name_of(o) for o in objs.of("Service", key[0])
+                           if a_version(_dict(_spec(o).get("selector")))}
     ingress = []
     for i in t.routes:
         if not any(not p.mesh and p.denied is None for p in i.parents):
@@ -1744,7 +1755,8 @@ def current_backend_weights(target: SplitTarget) -> dict[str, int]:
     rules = _list(_spec(with_defaults(target.route)).get("rules"))
     if not rules or target.rules[0] >= len(rules):
         return {}
-    return {str(_dict(b).get("name")): _weight(_dict(b)) for b in _list(_dict(rules[target.rules[0]]).get("backendRefs"))}
+    return {str(_dict(b).get("name")): _weight(_dict(b))
+            for b in _list(_dict(rules[target.rules[0]]).get("backendRefs"))}
 
 
 def with_backend_weights(objs: Objects, target: SplitTarget, weights: dict[str, int], svc: dict) -> dict:
@@ -1755,7 +1767,8 @@ def with_backend_weights(objs: Objects, target: SplitTarget, weights: dict[str, 
     if missing:
         have = sorted(name_of(s) for s in objs.of("Service", ns))
         raise InvalidInput(f"No Service {', '.join(missing)} in {ns}: HTTPRoute backends are Services.",
-                           hint=f"create the canary's Service first, or use one of: {', '.join(have[:10]) or '(none)'}.")
+                           hint="create the canary's Service first, or use one of: "
+                                f"{', '.join(have[:10]) or '(none)'}.")
     new = copy.deepcopy(target.route)
     rules = new.setdefault("spec", {}).setdefault("rules", [])
     for i in target.rules:

@@ -94,7 +94,7 @@ def render_routing(v: RoutingAnswer) -> str:
 
 @op("traffic_status", "routing", cli="routing", args="host", render=render_routing)
 def describe_routing(host: Host, namespace: OptNamespace = None, files: Files = None) -> RoutingAnswer:
-    """Routes for a host: VirtualServices and HTTPRoutes, weights, subsets and their pods, findings.
+    """Routes for a host: VirtualServices, HTTPRoutes, weights, subsets and their pods, findings.
 
     How requests to a host are routed: every VirtualService that routes it (mesh and gateways), each
     HTTP/TCP/TLS route in order (matches, destinations with subset and weight, retries, timeouts, fault
@@ -210,7 +210,8 @@ def _ingress_notes(snap: Snapshot, full: str) -> list[str]:
     out = []
     for i in t.routes:
         if any(not p.mesh and p.denied is None for p in i.parents) and any(
-                (d.get("destination") or {}).get("host") == full for r in i.gateway_rules for d in r.get("route") or []):
+                (d.get("destination") or {}).get("host") == full
+                for r in i.gateway_rules for d in r.get("route") or []):
             out.append(f"{i.key.rpartition('/')[2]} {ns_of(i.route)}/{name_of(i.route)} sends gateway traffic to "
                        f"{full} itself: this change does not reach it")
     return out
@@ -220,7 +221,7 @@ def _ingress_notes(snap: Snapshot, full: str) -> list[str]:
 def set_traffic_split(host: Host, weights: Weights,
                       namespace: OptNamespace = None, files: Files = None, apply: Apply = False,
                       confirm: Confirm = None, show_diff: ShowDiff = False) -> TrafficChange:
-    """Route a host by weights: VirtualService subsets, or HTTPRoute backend Services (relative, as Istio does).
+    """Route a host by weights of subsets or HTTPRoute backends (relative, as Istio does).
 
     Route a host's traffic by weight (canary). Validates first (whole weights >= 0, not all 0; a Service
     exists; one VirtualService or HTTPRoute routes the host, not both). With a VirtualService: subsets known
@@ -267,7 +268,7 @@ def set_traffic_mirror(host: Host, subset: Annotated[str, Field(min_length=1, ma
                        percent: Annotated[float, Field(ge=0, le=100, description="share to mirror; 0 removes it")],
                        namespace: OptNamespace = None, files: Files = None, apply: Apply = False,
                        confirm: Confirm = None, show_diff: ShowDiff = False) -> TrafficChange:
-    """Mirror a share of a host's requests to a subset or HTTPRoute backend Service (0 removes it).
+    """Mirror a share of a host's requests to a subset or Service (0 removes it).
 
     Mirror (shadow) a share of a host's requests: a VirtualService mirror with mirrorPercentage to a subset,
     or, when an HTTPRoute routes the host, a RequestMirror filter (percent, or fraction when not whole) to
@@ -408,7 +409,8 @@ def backend_envoy_error_rates(snap: Snapshot, target: GA.SplitTarget, svc: dict,
     rates = {s: (bad / done) for s, (done, bad) in totals.items() if done}
     answered = sum(1 for b in stats.values() if not isinstance(b, Exception))
     return rates, (f"Envoy counters of {answered} calling proxies (since each started)" if rates else
-                   f"no Envoy counters for {', '.join(clusters) or 'the backends'} ({answered} proxies answered)"), ejected
+                   f"no Envoy counters for {', '.join(clusters) or 'the backends'} ({answered} proxies answered)"
+                   ), ejected
 
 
 def subset_version(dr: dict | None, subset: str) -> str:
@@ -439,7 +441,8 @@ def traffic_step(host: Host, canary: Annotated[str, Field(min_length=1, max_leng
     """Move a canary to the next weight only if its error rate allows (fails closed).
 
     Move a canary to the next weight on a ladder (default 10 -> 25 -> 50 -> 100), the rest to the stable
-    subset (or, when an HTTPRoute routes the host, the stable backend Service). Refuses (unless force=true) when the canary's 5xx share is worse than the stable one by more than
+    subset (or, when an HTTPRoute routes the host, the stable backend Service). Refuses (unless force=true)
+    when the canary's 5xx share is worse than the stable one by more than
     max_error_increase, when one of its endpoints is ejected right now, or when there are no metrics at all:
     Prometheus first, else the calling sidecars' Envoy counters (upstream_rq_5xx / upstream_rq_completed per
     subset cluster). Dry-run diff by default."""
@@ -609,7 +612,7 @@ def _route_policy_diff(vs_route: dict, envoy_route: dict) -> list[str]:
 @op("traffic_status", "verify", cli="traffic verify", args="host", render=render_verification)
 def verify_routing(host: Host, namespace: OptNamespace = None, limit: Limit = 30, offset: Offset = 0
                    ) -> RoutingVerification:
-    """Whether each proxy applies the route its VirtualService or HTTPRoute declares: weights, mirror, timeout.
+    """Whether each proxy applies the route its VirtualService or HTTPRoute declares.
 
     Check that the sidecars (and gateways) of the host's namespace apply what its VirtualService's main
     route declares (weights, mirror and its percentage, retries, timeout) or, when HTTPRoutes route the host
@@ -733,7 +736,8 @@ def _verify_gateway_api(snap: Snapshot, full: str, svc: dict, limit: int, offset
         except (Unreachable, InvalidInput) as e:
             rows.append(ProxyRouteCheck(pod=name, status="UNREACHABLE", detail=e.message))
             continue
-        have = {(str(rc.get("name")), str(vh.get("name"))): [GA.summarize_envoy_route(r) for r in vh.get("routes") or []]
+        have = {(str(rc.get("name")), str(vh.get("name"))): [GA.summarize_envoy_route(r)
+                                                              for r in vh.get("routes") or []]
                 for rc in dump.route_configs() for vh in rc.get("virtual_hosts") or rc.get("virtualHosts") or []}
         diffs, got, missing = [], {}, []
         for key, (owner, want) in per.items():
