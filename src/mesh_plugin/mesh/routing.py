@@ -68,7 +68,8 @@ class EnvoyRoute(BaseModel):
     reachable: bool = Field(description="false: after a catch-all route, istiod does not send it")
     names: list[str] = Field(default=[], description=(
         "the Envoy routes istiod emits for it: one per match (name or name.matchName), none after a catch-all"))
-    action: str = Field(description="route, redirect or direct_response")
+    action: str = Field(description="route, redirect or direct_response; tcp_proxy for a TCP route")
+    match_ports: list[int] = Field(default=[], description="TCP routes: the listener ports it applies to ([] = any)")
     clusters: list[EnvoyCluster] = []
     timeout: str = Field(default="0s", description="0s = no timeout")
     retry: EnvoyRetry | None = Field(default=None, description="null: retries off")
@@ -362,6 +363,36 @@ def envoy_route(snap: Snapshot, r: dict, ns: str, mesh: dict | None, reachable: 
                       retry=retry_policy(r.get("retries"), mesh), mirrors=mirrors)
 
 
+def envoy_tcp_route(snap: Snapshot, r: dict, ns: str, svc: dict | None = None) -> EnvoyRoute:
+    """A TCP route as the outbound listener's tcp_proxy (networkfilter.go buildOutboundNetworkFilters): one cluster,
+    or weighted clusters without the 0-weight ones; it applies on the ports its matches name (any without), but
+    never on a TLS or HTTPS port, where only tls routes count (tls.go buildSidecarOutboundTCPFilterChainOpts)."""
+    dests = list(r.get("route") or [])
+    clusters = []
+    for d in dests:
+        dest = d.get("destination") or {}
+        weight = int(d.get("weight") or 0)
+        if len(dests) > 1 and weight == 0:
+            continue
+        clusters.append(EnvoyCluster(host=fqdn(str(dest.get("host") or ""), ns), subset=dest.get("subset") or None,
+                                     port=_cluster_port(snap, dest, ns), weight=weight if len(dests) > 1 else None))
+    ports = sorted({int(m["port"]) for m in r.get("match") or [] if str(m.get("port", "")).isdigit()})
+    if any(not m.get("port") for m in r.get("match") or []) or not r.get("match"):
+        ports = []
+    reachable = True
+    if svc is not None:
+        svc_ports = {int(sp["port"]): _port_protocol(sp) for sp in (svc.get("spec") or {}).get("ports") or []
+                     if str(sp.get("port", "")).isdigit()}
+        usable = [p for p, proto in svc_ports.items() if proto not in ("TLS", "HTTPS") and (not ports or p in ports)]
+        if not ports and len(usable) != len(svc_ports):
+            ports = sorted(usable)
+        elif ports:
+            ports = [p for p in ports if p in usable or p not in svc_ports]
+        reachable = bool(usable)
+    return EnvoyRoute(reachable=reachable, action="tcp_proxy", match_ports=ports, clusters=clusters, timeout="0s",
+                      retry=None)
+
+
 def reachable_routes(http: list[dict]) -> list[bool]:
     """Which HTTP routes istiod sends (BuildHTTPRoutesForVirtualService stops after the first catch-all)."""
     out, done = [], False
@@ -611,6 +642,8 @@ def describe(snap: Snapshot, host: str, namespace: str | None = None) -> Routing
                 e = _route_view(kind, i, r, ns_of(vs))
                 if kind == "http":
                     e.envoy = envoy_route(snap, r, ns_of(vs), mesh, reach[i])
+                elif kind == "tcp":
+                    e.envoy = envoy_tcp_route(snap, r, ns_of(vs), svc)
                 v.routes.append(e)
                 weights = [d.weight for d in e.destinations]
                 if len(weights) > 1 or any(w is not None for w in weights):
