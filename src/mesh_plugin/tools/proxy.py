@@ -465,8 +465,8 @@ def route_divergence(dump, snap) -> list[str]:  # type: ignore[no-untyped-def]
                 if not wc or not path.startswith("/apis/networking.istio.io/"):
                     continue
                 pieces = path.split("/")
-                if len(pieces) != 8:
-                    continue
+                if len(pieces) != 8 or "~" in pieces[7]:
+                    continue  # "~": istiod's internal VirtualService for a Gateway API route (never an API object)
                 vs = snap.get("VirtualService", pieces[7], pieces[5])
                 envoy = sorted((parse_cluster_name(c["name"])[2], int(c.get("weight", 0))) for c in wc)
                 if vs is None:
