@@ -532,3 +532,24 @@ def test_gateway_api_files_side_by_side_with_istioctl(name, tmp_path):
     expected = {"conditions": {"IST0171"}, "internal-gateway": {"IST0165"}, "crds": {"IST0176"},
                 "selector": {"IST0166"}}.get(name, set())
     assert expected <= {code for code, _ in everything}
+
+
+def test_mesh_gateway_api_analyzer_on_files():
+    """mesh.gatewayapi.RouteAnalyzer, as a table: input files -> (code, resource)."""
+    from mesh_plugin.tools.analyze import run_analysis
+
+    def mesh07(path: Path) -> set[tuple[str, str]]:
+        msgs, *_ = run_analysis([str(path)], None, ["mesh.gatewayapi.*"], None, None)
+        return {(m.code, m.origin) for m in msgs}
+
+    assert mesh07(SHOP) == {("MESH0701", "HTTPRoute shop/bad-port"), ("MESH0701", "HTTPRoute other/other-web"),
+                            ("MESH0702", "HTTPRoute shop/ratings"), ("MESH0703", "HTTPRoute shop/shop-web"),
+                            ("MESH0705", "HTTPRoute shop/ratings")}
+    assert mesh07(CASES) == {("MESH0702", "HTTPRoute team/edge-b"), ("MESH0703", "HTTPRoute lab/api"),
+                             ("MESH0704", "HTTPRoute lab/api"), ("MESH0705", "HTTPRoute lab/legacy")}
+    # routes carrying istiod's status: IST0171 speaks for them, this stays quiet
+    assert mesh07(ANALYZE / "conditions.yaml") == set()
+    msgs, *_ = run_analysis([str(CASES)], None, ["mesh.gatewayapi.*"], None, None)
+    text = {m.code: m.message for m in msgs}
+    assert "Rule 0 is never reached" in text["MESH0704"]
+    assert "(other namespaces: HTTPRoute lab/legacy)" in text["MESH0705"]

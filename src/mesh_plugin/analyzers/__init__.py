@@ -39,6 +39,7 @@ from .linkerd_failure_accrual import FailureAccrualAnalyzer
 from .linkerd_httproute_backend import HTTPRouteBackendAnalyzer
 from .linkerd_server_authz import ServerAuthorizationAnalyzer
 from .mesh_allow_no_rules import AllowNothingAnalyzer
+from .mesh_gatewayapi_routes import GatewayAPIRouteAnalyzer
 from .mesh_jwks_blocked_cidr import JwksBlockedCIDRAnalyzer
 from .mesh_mtls_conflict import MTLSConflictAnalyzer
 from .mesh_outlier import ResilienceAnalyzer
@@ -88,7 +89,7 @@ MESH: tuple[Analyzer, ...] = _sorted((
     RouteWeightsAnalyzer(), MTLSConflictAnalyzer(), ResilienceAnalyzer(), AllowNothingAnalyzer(),
     AuthzLintAnalyzer(), RequestAuthenticationAnalyzer(), JwksBlockedCIDRAnalyzer(), FailureAccrualAnalyzer(),
     HTTPRouteBackendAnalyzer(), ServerAuthorizationAnalyzer(), ZtunnelPolicyAnalyzer(), TargetRefAnalyzer(),
-    WaypointBindingAnalyzer(), WaypointIdentityAnalyzer(),
+    WaypointBindingAnalyzer(), WaypointIdentityAnalyzer(), GatewayAPIRouteAnalyzer(),
 ))
 
 ALL: tuple[Analyzer, ...] = _sorted(ISTIO + MESH)

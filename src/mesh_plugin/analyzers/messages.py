@@ -504,4 +504,20 @@ CATALOG: dict[str, MessageType] = {m.code: m for m in [
        "ALLOW policy does not allow: that traffic is refused. Allow the waypoint's identity or move the policy "
        "to the waypoint with targetRefs.",
        "Behind a waypoint the destination ztunnel sees the waypoint's identity, not the client's."),
+    _m("MESH0701", "GatewayAPIParentRefused", "Warning",
+       "Istio will not attach this route to %s (%s: %s).",
+       "A route parent istiod refuses (Accepted=False), computed before istiod writes status."),
+    _m("MESH0702", "GatewayAPIBackendUnresolved", "Warning",
+       "On %s, a backend does not resolve (%s: %s): its share of the requests gets 500.",
+       "An HTTPRoute/GRPCRoute backend or mirror that is missing or not permitted (ResolvedRefs=False)."),
+    _m("MESH0703", "GatewayAPIRuleAnswers500", "Warning",
+       "Rule %s: %s, so Istio answers every request it matches with 500.",
+       "A rule without a backend weight above 0 (and no redirect) is a 500 direct response."),
+    _m("MESH0704", "GatewayAPIRuleUnreachable", "Warning",
+       "Rule %s is never reached: Istio sorts the rules of a host by match (Exact, longest PathPrefix, "
+       "RegularExpression, then method, headers, query) and an earlier catch-all takes every request.",
+       "A rule behind a catch-all once istiod sorts the rules of the routes for a host."),
+    _m("MESH0705", "VirtualServiceAndHTTPRouteForOneHost", "Warning",
+       "This route and VirtualService %s both route %s; Istio applies one per client, never both (%s). Keep one.",
+       "A VirtualService and a Gateway API route for the same host: Istio does not support mixing them."),
 ]}

@@ -1411,7 +1411,7 @@ def applies(candidates: list[dict], host_ns: str, ports: list[int], client_names
     return out
 
 
-def _unreachable(t: Translation, info: RouteInfo) -> list[str]:
+def unreachable_rules(t: Translation, info: RouteInfo) -> list[str]:
     """Names of a route's rules that no Envoy route carries (behind a catch-all) on any parent it is bound to."""
     parents = f"{info.key.rpartition('/')[2]}/{name_of(info.route)}.{ns_of(info.route)}"
     names = {str(r.get("name")) for r in info.mesh_rules + info.gateway_rules}
@@ -1494,7 +1494,7 @@ def describe(objs: Objects, host: str, svc: dict | None, user_virtual_services: 
             if sum(1 for w in weights if w) > 1 and sum(weights) != 100:
                 findings.append((1, f"{kind} {name} rule {rule.index}: weights are relative (total {sum(weights)}): "
                                     + ", ".join(f"{b.name.split('/')[-1]} {b.share:.3g}%" for b in rule.backends)))
-        for rule_name in _unreachable(t, info):
+        for rule_name in unreachable_rules(t, info):
             idx = next((r.index for r in rv.rules if r.name == rule_name), None)
             findings.append((2, f"{kind} {name} rule {idx if idx is not None else rule_name} is never reached: Istio "
                                 "orders the rules of a host by match (Exact, longest PathPrefix, RegularExpression, "
@@ -1522,6 +1522,16 @@ def describe(objs: Objects, host: str, svc: dict | None, user_virtual_services: 
                                     o for a in used for o in a.split(" + ")})) if (owners_vs | owners_gw) - {
                                     o for a in used for o in a.split(" + ")} else "")
                                 + ". Istio does not support mixing them for one host: keep one"))
+        mesh_owners = sorted(owners_vs | owners_gw)
+        if mesh_owners:
+            for info in t.routes:
+                if any(not p.mesh and p.denied is None for p in info.parents) and any(
+                        (d.get("destination") or {}).get("host") == host
+                        for r in info.gateway_rules for d in r.get("route") or []):
+                    findings.append((2, f"{info.key.rpartition('/')[2]} {ns_of(info.route)}/{name_of(info.route)} "
+                                        f"sends gateway traffic to {host} itself: the mesh routing "
+                                        f"({', '.join(mesh_owners)}) does not apply there, every pod of the Service "
+                                        "gets a share"))
         wp = _waypoint_of(objs, svc)
         if wp is not None and candidates:
             near = [v for v in sorted(candidates, key=lambda v: (not (_gateway_semantics(v) and ns_of(v) == wp[0]),
