@@ -37,7 +37,10 @@ def test_service_mesh_command_calls_our_tool_for_real(claude_bin, sandbox, tmp_p
            "ANTHROPIC_BASE_URL": model.url, "ANTHROPIC_API_KEY": "sk-test-not-a-key",
            "KUBECONFIG": sandbox.kubeconfig, "MESH_PLUGIN_VENV": str(Path(sys.executable).parent.parent),
            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1",
-           "ENABLE_TOOL_SEARCH": "false"}
+           "ENABLE_TOOL_SEARCH": "false",
+           # claude -p does not wait for MCP servers by default (2.1.3xx), and blocks 5 s at most when told
+           # to: a scripted run must wait, or the first model request goes out before our tools are listed
+           "MCP_CONNECTION_NONBLOCKING": "false", "MCP_CONNECT_TIMEOUT_MS": "60000"}
     try:
         r = subprocess.run([claude_bin, "-p", "/service-mesh:service-mesh mtls production", "--plugin-dir", str(ROOT),
                             "--output-format", "json", "--allowedTools", "mcp__plugin_service-mesh_mesh"],

@@ -122,7 +122,11 @@ def _add_operation(p: argparse.ArgumentParser, o: Any) -> None:
     p.set_defaults(operation=o.name)
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: commands declared here, not generated: parsing them needs no tool module (serve answers at once)
+FIXED = ("serve", "chat", "tools", "sandbox", "demo")
+
+
+def build_parser(operations: bool = True) -> argparse.ArgumentParser:
     from . import __version__
     from .agent.chat import DEFAULT_MODEL
     from .tools.registry import load_operations
@@ -156,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="start the sandbox and print a mesh health report")
 
     groups: dict[str, Any] = {}
+    if not operations:
+        return ap
     commands = [(c, o) for o in load_operations() for c in o.cli] + [
         (alias, o) for alias, (name, _) in ALIASES.items() for o in load_operations() if o.name == name]
     for command, o in commands:
@@ -185,7 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .errors import InternalError, MeshError, clip
 
-    ap = build_parser()
+    pre = argparse.ArgumentParser(add_help=False)
+    _common(pre)
+    pre.add_argument("command", nargs="?")
+    first = pre.parse_known_args(argv)[0].command
+    ap = build_parser(operations=first not in FIXED)
     args = ap.parse_args(argv)
     if not args.command:
         ap.print_help()
