@@ -118,10 +118,7 @@ def test_marketplace_install_from_a_clean_plugin_cache_first_start(source, claud
     assert stamp == hashlib.sha256((ROOT / "uv.lock").read_bytes()).hexdigest()
     print(f"{source}: claude saw the first start connect in {ms[0]} ms")
     fs.wait_background(root / ".venv")
-    if ms[0] >= 10_000:  # last: the other checks hold whatever the machine's load
-        busy = fs.overloaded()
-        (pytest.skip if busy else pytest.fail)(f"Claude Code saw the first start connect in {ms[0]} ms (budget 10 s)"
-                                               + (f"; not judged: {busy}" if busy else f"\n{log}"))
+    # the 10 s first-start goal is measured by bench/first_start.py, not judged here (no timed tests)
 
 
 def test_a_plugin_that_cannot_install_tells_claude_code_why(claude_bin, tmp_path):
