@@ -190,3 +190,15 @@ def test_cli_help_names_the_default_model():
     assert DEFAULT_MODEL in out
     from pathlib import Path
     assert f"`{DEFAULT_MODEL}`" in (Path(__file__).parents[1] / "README.md").read_text()
+
+
+def test_the_package_carries_the_agent_prompt_claude_code_uses():
+    """chat from a wheel (no plugin folder) has the same prompt: the package's copy equals agents/."""
+    from pathlib import Path
+
+    from mesh_plugin.agent import chat
+
+    root = Path(__file__).resolve().parent.parent
+    assert (root / "src/mesh_plugin/agent/mesh-engineer.md").read_bytes() == (
+        root / "agents/mesh-engineer.md").read_bytes(), "copy agents/mesh-engineer.md to src/mesh_plugin/agent/"
+    assert chat.system_prompt() != chat.FALLBACK_PROMPT and not chat.system_prompt().startswith("---")

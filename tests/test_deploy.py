@@ -211,3 +211,18 @@ def test_file_inputs_stay_inside_the_root(tmp_path, runtime):
             get_tool("proxy_config").call(kind="cluster", file="/etc/hostname")
     finally:
         RUNTIME.files_root = None
+
+
+def test_the_image_installs_from_the_lock():
+    """deploy/Dockerfile installs what `make wheel` builds: the lock's runtime closure with hashes (no resolver),
+    then the wheel without dependencies; the commands it copies are the names the wheel target writes."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    docker = (root / "deploy/Dockerfile").read_text()
+    run = " ".join(line.strip().rstrip("\\") for line in docker.split("RUN ", 1)[1].split("\nUSER")[0].splitlines())
+    assert "pip install --no-cache-dir --require-hashes -r /tmp/dist/requirements.txt" in run
+    assert "pip install --no-cache-dir --no-deps /tmp/dist/mesh_plugin-*-py3-none-any.whl" in run
+    make = (root / "Makefile").read_text()
+    assert "-o $(DIST)/requirements.txt" in make and "build -q --wheel --out-dir $(DIST)" in make
+    assert "COPY src" not in docker and "pip install --no-cache-dir ." not in docker

@@ -347,6 +347,11 @@ def test_wheel_builds_installs_into_a_fresh_venv_and_serves(tmp_path):
                             env=env).stdout
     got = {n.lower().replace("_", "-"): v for n, v in re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", freeze, re.M)}
     assert {n: got.get(n) for n in runtime_closure()} == runtime_closure()
+    # chat from the wheel runs the mesh-engineer prompt, not a fallback (the prompt ships inside the package)
+    prompt = subprocess.run([str(venv / "bin/python"), "-c", "from mesh_plugin.agent.chat import system_prompt as p, "
+                             "FALLBACK_PROMPT as f; print(p() != f and '503' in p())"], cwd=tmp_path,
+                            capture_output=True, text=True, env=env).stdout.strip()
+    assert prompt == "True"
 
     bin_ = str(venv / "bin/mesh-plugin")
     assert _tools(bin_, ["serve"], env) == 11

@@ -24,13 +24,14 @@ FALLBACK_PROMPT = ("You are a senior service-mesh engineer (Istio and Linkerd). 
 
 
 def system_prompt() -> str:
-    """The body of agents/mesh-engineer.md (the same prompt Claude Code uses), without its frontmatter."""
-    for base in (Path(__file__).resolve().parents[3], Path.cwd()):
-        path = base / "agents" / "mesh-engineer.md"
-        if path.is_file():
-            text = path.read_text(encoding="utf-8")
-            m = re.match(r"^---\n.*?\n---\n(.*)$", text, re.S)
-            return (m.group(1) if m else text).strip()
+    """The body of the mesh-engineer agent (the same prompt Claude Code uses), without its frontmatter: the
+    copy inside the package (agents/mesh-engineer.md in the plugin; a test keeps the two identical), so the
+    wheel's chat has it too. Never read from the working folder: a prompt is not taken from untrusted files."""
+    path = Path(__file__).resolve().parent / "mesh-engineer.md"
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+        m = re.match(r"^---\n.*?\n---\n(.*)$", text, re.S)
+        return (m.group(1) if m else text).strip()
     return FALLBACK_PROMPT
 
 
