@@ -1623,7 +1623,9 @@ def _vs_domains(vs: dict, listener: Listener) -> list[str]:
 def gateway_vhosts(t: Translation, gateway: tuple[str, str], mesh: dict | None = None
                    ) -> dict[tuple[str, str], tuple[list[str], list[dict]]]:
     """(route config, virtual host) -> (the routes' owners, the Envoy routes) a Gateway API gateway's proxies get
-    for HTTP listeners (``http.<port>``), from the internal VirtualServices (gateway.go buildGatewayHTTPRouteConfig)."""
+    for HTTP listeners, from the internal VirtualServices (gateway.go buildGatewayHTTPRouteConfig). The virtual
+    host is ``<host>:<listener port>``; the route config is ``http.<port>`` where istiod uses the port the pod
+    listens on (the gateway Service's targetPort), so look a virtual host up by its name when they differ."""
     out: dict[tuple[str, str], tuple[list[str], list[dict]]] = {}
     for listener in t.listeners.get(gateway, []):
         if listener.protocol != "HTTP":

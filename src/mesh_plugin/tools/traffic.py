@@ -691,6 +691,24 @@ def _routes_diff(want: list[dict], have: list[dict]) -> list[str]:
     return out[:4]
 
 
+def _gateway_pods(snap: Snapshot, gw: tuple[str, str]) -> list[dict]:
+    """The running pods of a Gateway API gateway: those its Service selects (``<gw>-istio`` when istiod deploys
+    it, else the Services its Hostname addresses name), else those labelled with its name."""
+    obj = snap.get(GA.GATEWAY, gw[1], gw[0])
+    pods: dict[tuple[str, str], dict] = {}
+    for fqdn in GA.gateway_services(obj, "cluster.local") if obj else []:
+        parts = fqdn.split(".")
+        svc = snap.get("Service", parts[0], parts[1]) if fqdn.endswith("." + R.DOMAIN) and len(parts) > 2 else None
+        selector = ((svc or {}).get("spec") or {}).get("selector") or {}
+        for p in snap.of("Pod", parts[1]) if selector else []:
+            if is_running(p) and all(labels_of(p).get(k) == v for k, v in selector.items()):
+                pods[(ns_of(p), name_of(p))] = p
+    for p in snap.of("Pod", gw[0]):
+        if labels_of(p).get("gateway.networking.k8s.io/gateway-name") == gw[1] and is_running(p):
+            pods[(ns_of(p), name_of(p))] = p
+    return list(pods.values())
+
+
 def _verify_gateway_api(snap: Snapshot, full: str, svc: dict, limit: int, offset: int) -> RoutingVerification | None:
     """verify_routing when Gateway API routes route the host or send to it; None otherwise."""
     from ..envoy.admin import fetch_admin
@@ -720,16 +738,22 @@ def _verify_gateway_api(snap: Snapshot, full: str, svc: dict, limit: int, offset
                   if any(c.endswith("|" + full) for r in v[1] for c in (r.get("clusters") or {}))}
         if not vhosts:
             continue
-        for pod in snap.of("Pod", gw[0]):
-            if labels_of(pod).get("gateway.networking.k8s.io/gateway-name") == gw[1] and is_running(pod):
-                for key, (who, routes) in vhosts.items():
-                    owners.update(who)
-                    expect.setdefault((ns_of(pod), name_of(pod)), {})[key] = (" + ".join(who), routes)
-    if not any(routes is not None for per in expect.values() for _, routes in per.values()):
-        return None
+        for pod in _gateway_pods(snap, gw):
+            for key, (who, routes) in vhosts.items():
+                owners.update(who)
+                expect.setdefault((ns_of(pod), name_of(pod)), {})[key] = (" + ".join(who), routes)
+    sidecar_routes = any(routes is not None for (ns, _), per in expect.items() for k, (_, routes) in per.items()
+                         if not k[0].startswith("http."))
+    mesh_user = [v for v in user if "mesh" in ((v.get("spec") or {}).get("gateways") or ["mesh"])]
+    if not sidecar_routes and (mesh_user or not any(routes is not None for per in expect.values()
+                                               for _, routes in per.values())):
+        return None  # a VirtualService (or nothing) routes the host for sidecars: the VirtualService check
     client = RUNTIME.client()
     rows = []
-    main: dict[str, int] = {}
+    # what the header shows: the main route a sidecar gets (the mesh route), else a gateway's
+    wanted = sorted(((k[0].startswith("http."), routes) for per in expect.values() for k, (_, routes) in per.items()
+                     if routes), key=lambda x: x[0])
+    main: dict[str, int] = _main_weights(wanted[0][1]) if wanted else {}
     for (ns, name), per in sorted(expect.items()):
         try:
             dump = ConfigDump.load(fetch_admin(client, ns, name, "config_dump", check_sidecar=False))
@@ -741,13 +765,15 @@ def _verify_gateway_api(snap: Snapshot, full: str, svc: dict, limit: int, offset
                 for rc in dump.route_configs() for vh in rc.get("virtual_hosts") or rc.get("virtualHosts") or []}
         diffs, got, missing = [], {}, []
         for key, (owner, want) in per.items():
+            if key not in have:  # a gateway's route config is named by its pod's (target) port
+                key = next((k for k in have if k[1] == key[1] and k[0].startswith("http.")), key)
             if key not in have:
                 missing.append(key[1])
                 continue
             if want is None:  # a VirtualService (or nothing) routes it for this proxy
                 continue
-            main = main or _main_weights(want)
-            got = got or _main_weights(have[key])
+            if not got or not key[0].startswith("http."):
+                got = _main_weights(have[key])
             diffs += [f"{key[1]}: {d}" for d in _routes_diff(want, have[key])]
         label = f"{ns}/{name}" if ns != ns_of(svc) else name
         if missing and len(missing) == len(per):

@@ -42,21 +42,22 @@ def route(ns, name, spec, ts=T2, kind="HTTPRoute"):
             "spec": spec}
 
 
-def gateway(ns, name, listeners, ip, ports):
-    """A Gateway of class istio, the Service istiod would deploy for it and its (router) pod."""
+def gateway(ns, name, listeners, ip, ports, target=0):
+    """A Gateway of class istio, the Service istiod would deploy for it and its (router) pod (listening on the
+    Service port + ``target``)."""
     return [
         {"apiVersion": GW, "kind": "Gateway", "metadata": {"name": name, "namespace": ns, "creationTimestamp": T1},
          "spec": {"gatewayClassName": "istio", "listeners": listeners}},
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"{name}-istio", "namespace": ns},
          "spec": {"selector": {"gateway.networking.k8s.io/gateway-name": name},
-                  "ports": [{"name": f"p{p}", "port": p} for p in ports]}},
+                  "ports": [{"name": f"p{p}", "port": p, "targetPort": p + target} for p in ports]}},
         {"apiVersion": "v1", "kind": "Pod",
          "metadata": {"name": f"{name}-istio-1", "namespace": ns,
                       "labels": {"gateway.networking.k8s.io/gateway-name": name,
                                  "service.istio.io/canonical-name": f"{name}-istio"}},
          "spec": {"serviceAccountName": f"{name}-istio", "nodeName": "node-1", "containers": [
              {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.31.0", "args": ["proxy", "router"],
-              "ports": [{"containerPort": p} for p in ports]}]},
+              "ports": [{"containerPort": p + target} for p in ports]}]},
          "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
                     "conditions": [{"type": "Ready", "status": "True"}]}},
     ]
@@ -181,7 +182,7 @@ def cases():
             {"name": "wild", "port": 80, "protocol": "HTTP", "hostname": "*.lab.example",
              "allowedRoutes": {"namespaces": {"from": "All"}}},
             {"name": "exact", "port": 80, "protocol": "HTTP", "hostname": "special.lab.example",
-             "allowedRoutes": {"namespaces": {"from": "All"}}}], "10.244.3.40", [80]),
+             "allowedRoutes": {"namespaces": {"from": "All"}}}], "10.244.3.40", [80], target=8000),
         route(ns, "edge-a", {"parentRefs": [{"name": "edge"}], "hostnames": ["www.lab.example", "special.lab.example"],
                              "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/a"}}],
                                         "backendRefs": [{"name": "api-v1", "port": 80}]}]}, ts=T1),
