@@ -166,11 +166,14 @@ def istio_steps(profile: str, version: str, revision: str | None, values_text: s
     steps = [Step("add the Istio Helm repository",
                   ["helm", "repo", "add", "istio", "https://istio-release.storage.googleapis.com/charts"]),
              Step("refresh the repository", ["helm", "repo", "update", "istio"])]
-    if not revision:
-        steps.append(Step("install the CRDs and cluster-wide resources (istio/base)",
-                          ["helm", "upgrade", "--install", "istio-base", "istio/base", "-n", "istio-system",
-                           "--create-namespace", "--version", version, "--wait"],
-                          ["helm", "uninstall", "istio-base", "-n", "istio-system"]))
+    # istio/base always: it installs (or, before a canary, upgrades) the CRDs. With a revision its default
+    # validator must name that revision's Service (istiod-REV): with the chart's "default" it calls a Service
+    # istiod that a revision-only install never creates (base/templates/defaultrevision-validatingwebhook...)
+    steps.append(Step("install or upgrade the CRDs and cluster-wide resources (istio/base)",
+                      ["helm", "upgrade", "--install", "istio-base", "istio/base", "-n", "istio-system",
+                       "--create-namespace", "--version", version]
+                      + (["--set", f"defaultRevision={revision}"] if revision else []) + ["--wait"],
+                      ["helm", "uninstall", "istio-base", "-n", "istio-system"]))
     if profile == "ambient":
         steps.append(Step("install the CNI node agent (istio/cni, ambient)",
                           ["helm", "upgrade", "--install", "istio-cni", "istio/cni", "-n", "istio-system",

@@ -120,6 +120,10 @@ def _plan(mesh: str, profile: str, version: str | None, revision: str | None, va
         notes.append(f"canary upgrade: relabel one namespace to istio.io/rev={revision} (remove istio-injection), "
                      "restart it, verify with proxy_status and analyze, then move the others and uninstall the old "
                      "revision")
+        if gateway and profile != "minimal":
+            notes.append("on a cluster already running Istio, run the gateway step last, once the namespaces have "
+                         "moved: it restarts the gateway pods onto the new revision (a fresh install needs it at once: "
+                         "without revision= the gateway's image: auto is never injected)")
     files: dict[str, str] = {}
     for s in steps:
         files.update(s.files)
