@@ -421,7 +421,7 @@ def set_linkerd_split(host: Host, namespace: Namespace, weights: Weights, files:
     """Split a Service's traffic with HTTPRoute backend weights (Linkerd).
 
     Linkerd traffic split: the weights of an HTTPRoute's backendRefs whose parent is the Service (created when
-    missing). Same validation as the Istio split (whole numbers, 0-100, sum 100; backends must be Services), then
+    missing). Same validation as the Istio split (whole numbers >= 0, relative, not all 0; backends must be Services), then
     the shared change path: dry-run diff by default; apply=true with a precondition and a rollback handle."""
     w = validate_weights(weights)
     service = host.split(".")[0]
