@@ -305,7 +305,9 @@ class Gen:
             if app_proto:
                 p["appProtocol"] = app_proto
             ports.append(p)
-        self.objs.append({"apiVersion": "v1", "kind": "Service", "metadata": meta(app.name, app.ns),
+        annotations = {"networking.istio.io/exportTo": "."} if app.name != "client" and self.chance(0.06) else None
+        self.objs.append({"apiVersion": "v1", "kind": "Service", "metadata": meta(app.name, app.ns,
+                                                                                annotations=annotations),
                           "spec": {"selector": {"app": app.name}, "ports": ports}})
         app.service = True  # type: ignore[attr-defined]
 

@@ -300,7 +300,10 @@ def cluster_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Table
         row = [fqdn, port, subset, direction, str(ctype), dr]
         yield [name, *row] if with_name else row
 
-    t.rows = list(dump.guard("cluster", dump.clusters(warming=False), rows))
+    clusters = dump.clusters(warming=False)
+    if not clusters:
+        raise InvalidInput("No clusters found in the config dump (istioctl: no clusters found).", hint=_NEXT)
+    t.rows = list(dump.guard("cluster", clusters, rows))
     return t
 
 
@@ -445,7 +448,10 @@ def listener_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Tabl
             row = [addr, str(port), _match(fc), _destination(fc)]
             yield [f"listener/{lst.get('name') or ''}", *row] if with_name else row
 
-    t.rows = list(dump.guard("listener", dump.listeners(warming=False), rows))
+    listeners = dump.listeners(warming=False)
+    if not listeners:
+        raise InvalidInput("No listeners found in the config dump (istioctl: no listeners found).", hint=_NEXT)
+    t.rows = list(dump.guard("listener", listeners, rows))
     return t
 
 
@@ -494,7 +500,10 @@ def route_table(dump: ConfigDump, f: Filter, with_name: bool = False) -> Table:
             if not vh.get("routes"):
                 yield [shown, str(vh.get("name", "")), _route_domains(vh.get("domains") or []), "/*", "404"]
 
-    t.rows = list(dump.guard("route config", dump.route_configs(), rows))
+    configs = dump.route_configs()
+    if not configs:
+        raise InvalidInput("No routes found in the config dump (istioctl: no routes found).", hint=_NEXT)
+    t.rows = list(dump.guard("route config", configs, rows))
     return t
 
 
@@ -753,10 +762,18 @@ def all_tables(dump: ConfigDump, f: Filter) -> list[Table]:
     secrets, EDS endpoints (address, port) (istioctl/pkg/proxyconfig allConfigCmd)."""
     from dataclasses import replace
 
-    return [cluster_table(dump, replace(f, name=None, address=None, cluster=None, status=None), True),
-            listener_table(dump, Filter(port=f.port, address=f.address), True),
-            route_table(dump, Filter(name=f.name), True), secret_table(dump, f, True),
-            endpoint_table(dump, Filter(port=f.port, address=f.address), True)]
+    builders = [lambda: cluster_table(dump, replace(f, name=None, address=None, cluster=None, status=None), True),
+                lambda: listener_table(dump, Filter(port=f.port, address=f.address), True),
+                lambda: route_table(dump, Filter(name=f.name), True), lambda: secret_table(dump, f, True),
+                lambda: endpoint_table(dump, Filter(port=f.port, address=f.address), True)]
+    out: list[Table] = []
+    for build in builders:
+        try:
+            out.append(build())
+        except InvalidInput as e:  # istioctl prints the tables before the one it cannot build, then fails
+            dump.flag("config dump:", f"{e.message} The tables after it are not shown, as istioctl stops there.")
+            break
+    return out
 
 
 def raw_items(dump: ConfigDump, kind: str, f: Filter) -> list[dict]:

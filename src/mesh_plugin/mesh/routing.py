@@ -457,7 +457,13 @@ def imports(sc: dict | None, obj_ns: str, hosts: list[str]) -> bool:
 
 
 def exported_to(obj: dict, client_ns: str) -> bool:
-    export = (obj.get("spec") or {}).get("exportTo") or ["*"]
+    """exportTo of an Istio config (spec.exportTo) or a Service (annotation networking.istio.io/exportTo,
+    comma-separated); default: everywhere."""
+    if obj.get("kind") == "Service":
+        ann = ((obj.get("metadata") or {}).get("annotations") or {}).get("networking.istio.io/exportTo")
+        export = [x.strip() for x in str(ann).split(",") if x.strip()] if ann else ["*"]
+    else:
+        export = (obj.get("spec") or {}).get("exportTo") or ["*"]
     return any(e == "*" or e == client_ns or (e == "." and client_ns == ns_of(obj)) for e in export)
 
 
@@ -492,44 +498,19 @@ def _shared_http_ports(snap: Snapshot, sc: dict | None, client_ns: str) -> set[i
     return out
 
 
-def vs_destinations(vs: dict) -> dict[str, set[int]]:
-    """virtualServiceDestinations: FQDN -> ports its routes and mirrors send to (0: no port given)."""
-    spec = vs.get("spec") or {}
-    ns = ns_of(vs)
-    out: dict[str, set[int]] = {}
-
-    def add(dest: dict | None) -> None:
-        if not dest or not dest.get("host"):
-            return
-        number = (dest.get("port") or {}).get("number")
-        out.setdefault(fqdn(str(dest["host"]), ns), set()).add(int(number) if str(number).isdigit() else 0)
-
-    for h in spec.get("http") or []:
-        for r in h.get("route") or []:
-            add(r.get("destination"))
-        add(h.get("mirror"))
-        for m in h.get("mirrors") or []:
-            add(m.get("destination"))
-    for kind in ("tcp", "tls"):
-        for t in spec.get(kind) or []:
-            for r in t.get("route") or []:
-                add(r.get("destination"))
-    return out
-
-
 def client_views(snap: Snapshot, full: str, svc: dict | None, vss: list[dict], root: str) -> dict[str, str]:
     """client namespace -> what its sidecars do for ``full``: the VirtualService that routes it, the default route,
-    or not visible. A Service the Sidecar does not import still gets clusters when an imported VirtualService sends
-    to it (pilot/pkg/model/sidecar.go: "Infer more possible destinations from virtual services"), and routes only
-    on the ports where the sidecar already has an HTTP route configuration (" [ports: ...]")."""
+    or not visible. A Service the Sidecar does not import (or that is not exported to the client) is still routed
+    by an imported VirtualService for its host, on the ports where the sidecar already has an HTTP route
+    configuration (" [ports: ...]"); the services such a VirtualService sends to get clusters
+    (pilot/pkg/model/sidecar.go "Infer more possible destinations from virtual services")."""
     from .workloads import sidecar_of
 
     out: dict[str, str] = {}
     namespaces = sorted({ns_of(p) for p in snap.of("Pod") if sidecar_of(p) == "istio" and is_running(p)})
     by_age = lambda v: (str((v.get("metadata") or {}).get("creationTimestamp") or "9999"), name_of(v))  # noqa: E731
-    all_mesh_vs = sorted([vs for vs in snap.of("VirtualService")
-                          if "mesh" in ((vs.get("spec") or {}).get("gateways") or ["mesh"])], key=by_age)
-    mesh_vs = [vs for vs in all_mesh_vs if vs in vss]
+    mesh_vs = sorted([vs for vs in vss if "mesh" in ((vs.get("spec") or {}).get("gateways") or ["mesh"])],
+                     key=by_age)
     for ns in namespaces:
         sc = sidecar_for(snap, ns, {}, root)
         sc_name = f"Sidecar {ns_of(sc)}/{name_of(sc)}" if sc else ""
@@ -538,29 +519,29 @@ def client_views(snap: Snapshot, full: str, svc: dict | None, vss: list[dict], r
             return exported_to(vs, ns) and imports(
                 sc, ns_of(vs), [fqdn(str(h), ns_of(vs)) for h in (vs.get("spec") or {}).get("hosts") or []])
 
-        ports_note = ""
+        visible = [vs for vs in mesh_vs if in_scope(vs)]
         if svc is not None and (not imports(sc, ns_of(svc), [full]) or not exported_to(svc, ns)):
-            referenced: set[int] = set()
-            for vs in all_mesh_vs:
-                if in_scope(vs):
-                    referenced |= vs_destinations(vs).get(full, set())
-            routed = sorted(p for p in _http_ports(svc) if p in _shared_http_ports(snap, sc, ns))
-            if not referenced or not exported_to(svc, ns) or not routed:
+            # not in the sidecar's registry: an imported VirtualService for the host still gets a virtual host on
+            # each HTTP route configuration the sidecar shares by port (route.go BuildSidecarVirtualHostWrapper:
+            # VirtualService hosts outside the registry), and the clusters of the services it sends to exist
+            routed = sorted(p for p in _http_ports(svc) if p in _shared_http_ports(snap, sc, ns)) if visible else []
+            if not routed:
                 why = f"{sc_name or 'exportTo'} does not import {full}"
-                if referenced and exported_to(svc, ns):
-                    why += (" (an imported VirtualService sends to it, so its clusters exist, but no listener of the "
-                            "sidecar serves its ports)")
+                if visible:
+                    why += (f" (VirtualService {ns_of(visible[0])}/{name_of(visible[0])} is imported, but no HTTP "
+                            "route configuration of the sidecar serves its ports)")
                 out[ns] = f"not visible: {why}"
                 continue
-            ports_note = f" [ports: {', '.join(str(p) for p in routed)}]"
-        visible = [vs for vs in mesh_vs if in_scope(vs)]
+            out[ns] = (f"VirtualService {ns_of(visible[0])}/{name_of(visible[0])} [ports: "
+                       f"{', '.join(str(p) for p in routed)}]")
+            continue
         if visible:
-            out[ns] = f"VirtualService {ns_of(visible[0])}/{name_of(visible[0])}{ports_note}"
+            out[ns] = f"VirtualService {ns_of(visible[0])}/{name_of(visible[0])}"
         elif mesh_vs:
             out[ns] = (f"default route: VirtualService {ns_of(mesh_vs[0])}/{name_of(mesh_vs[0])} is not imported "
-                       f"({sc_name or 'exportTo'}){ports_note}")
+                       f"({sc_name or 'exportTo'})")
         else:
-            out[ns] = f"default route (no VirtualService){ports_note}"
+            out[ns] = "default route (no VirtualService)"
     return out
 
 
