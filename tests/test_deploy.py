@@ -142,6 +142,17 @@ def test_rbac_covers_exactly_what_the_tools_call(sandbox, tmp_path, monkeypatch)
                                                   settings={"consecutive5xxErrors": 10}, apply=True,
                                                   confirm="production")
     get_tool("rollback_change").call(handle=done.changes[0].rollback_handle, apply=True, confirm="production")
+    # every other write, as a server-side dry-run (the same verbs as applying it)
+    for name, kw in [("set_traffic_split", {"host": "payment-api", "weights": {"v1": 50, "v2": 50}}),
+                     ("set_traffic_mirror", {"host": "payment-api", "subset": "v2", "percent": 10}),
+                     ("set_connection_pool", {"host": "reviews", "settings": {"tcp": {"maxConnections": 10}}}),
+                     ("set_mtls_mode", {"mode": "PERMISSIVE"}),
+                     ("generate_jwt_policy", {"workload": "payment-api-v1",
+                                              "jwt": {"issuer": "https://idp.example.com",
+                                                      "jwks_uri": "https://idp.example.com/jwks"}}),
+                     ("set_linkerd_split", {"host": "payment-api", "weights": {"payment-api": 90, "reviews": 10}})]:
+        r = get_tool(name).call(namespace="production", **kw)
+        assert r.changes if hasattr(r, "changes") else r, name
     both = rules + write_rules()
     writes = [c for c in _calls(api, since) if c[0] in ("create", "update", "patch", "delete")]
     assert writes and all(allowed(both, *c) for c in writes), writes

@@ -11,7 +11,8 @@ READ_VERBS = ("get", "list")
 WRITE_VERBS = ("create", "update", "patch", "delete")
 #: what the write tools change
 WRITE_KEYS = ("PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication", "VirtualService",
-              "DestinationRule", "Service", "gateway.networking.k8s.io/HTTPRoute", "gateway.networking.k8s.io/GRPCRoute")
+              "DestinationRule", "Service", "gateway.networking.k8s.io/HTTPRoute", "gateway.networking.k8s.io/GRPCRoute",
+              "policy.linkerd.io/HTTPRoute")
 
 
 def _group_rules(keys: list[str], verbs: tuple[str, ...]) -> list[dict]:
