@@ -174,3 +174,25 @@ def test_named_ports_and_check_severities(lk):
     assert not skew.ok and skew.severity == "warning"  # the seed's voting proxy is one edge behind
     assert r.ok == all(c.ok or c.severity == "warning" for c in r.checks)
     assert "‼ [linkerd-data-plane]" in get_tool("linkerd_check").render(r)
+
+
+def test_a_missing_httproute_backend_is_reported_once_by_the_mesh_that_reads_the_route(tmp_path, runtime):
+    """An HTTPRoute Istio accepts (GAMMA parentRef, group "") gets Istio's view (MESH0702) and not the Linkerd
+    check too; one only Linkerd reads (parentRef group core, which Istio ignores) gets MESH0503."""
+    import yaml
+
+    def route(name: str, group: str) -> dict:
+        return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                "metadata": {"name": name, "namespace": "shop"},
+                "spec": {"parentRefs": [{"group": group, "kind": "Service", "name": "web", "port": 80}],
+                         "rules": [{"backendRefs": [{"name": "web", "port": 80, "weight": 90},
+                                                    {"name": "web-gone", "port": 80, "weight": 10}]}]}}
+    docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
+             "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}]}},
+            route("gamma", ""), route("linkerd-style", "core")]
+    f = tmp_path / "routes.yaml"
+    f.write_text(yaml.safe_dump_all(docs))
+    r = get_tool("analyze").call(files=[str(f)])
+    got = {(m.code, m.origin.rpartition("/")[2]) for m in r.messages if m.code in ("MESH0503", "MESH0702")}
+    assert got == {("MESH0702", "gamma"), ("MESH0503", "linkerd-style")}, got
