@@ -36,6 +36,7 @@ import (
 	meshconfig "istio.io/api/mesh/v1alpha1"
 	networking "istio.io/api/networking/v1alpha3"
 	"istio.io/istio/pilot/pkg/config/kube/crd"
+	"istio.io/istio/pilot/pkg/features"
 	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/mesh"
 	"istio.io/istio/pkg/config/schema/collections"
@@ -311,16 +312,47 @@ func (in *Inputs) decode(doc []byte, where string, opts loadOptions) ([]object, 
 		if err != nil || cfg == nil {
 			return nil, err
 		}
-		return []object{{
+		o := object{
 			key:  objKey{gv.Group, h.Kind, cfg.Namespace, cfg.Name},
 			cfg:  cfg,
 			hash: hashBytes(doc),
-		}}, nil
+		}
+		// istiod's ambient index reads these kinds through its own informers on the API server
+		// (pilot/pkg/serviceregistry/ambient/ambientindex.go New), not from the config store: with
+		// ambient on, they also go to the fake kube client (its Istio clientset).
+		if features.EnableAmbient && ambientKinds[h.Kind] {
+			if o.kube, err = in.decodeKube(doc, gv, h, where); err != nil {
+				return nil, err
+			}
+			if o.kube != nil && o.kube.(metav1.Object).GetNamespace() == "" {
+				o.kube.(metav1.Object).SetNamespace(cfg.Namespace)
+			}
+		}
+		return []object{o}, nil
 	}
 	if !pilotReads(gv.Group, h.Kind) {
 		in.Ignored[gv.Group+"/"+h.Kind]++
 		return nil, nil
 	}
+	obj, err := in.decodeKube(doc, gv, h, where)
+	if err != nil || obj == nil {
+		return nil, err
+	}
+	return []object{{
+		key:  objKey{gv.Group, h.Kind, h.Metadata.Namespace, h.Metadata.Name},
+		kube: obj,
+		hash: hashBytes(doc),
+	}}, nil
+}
+
+// ambientKinds are the Istio kinds istiod's ambient index watches on the API server.
+var ambientKinds = map[string]bool{
+	"AuthorizationPolicy": true, "PeerAuthentication": true, "ServiceEntry": true, "WorkloadEntry": true,
+}
+
+// decodeKube decodes a document as a typed Kubernetes object for the fake kube client (nil with a
+// warning when it cannot be decoded).
+func (in *Inputs) decodeKube(doc []byte, gv schema.GroupVersion, h header, where string) (runtime.Object, error) {
 	// The fake API server stores objects under the version they were created with, while a real
 	// one serves every version: convert to the version istiod watches (its schema), e.g. a
 	// gateway.networking.k8s.io/v1alpha2 TCPRoute to v1 (pkg/config/schema/gvk).
@@ -330,6 +362,7 @@ func (in *Inputs) decode(doc []byte, where string, opts loadOptions) ([]object, 
 			return nil, err
 		}
 		m["apiVersion"] = schema.GroupVersion{Group: gv.Group, Version: sch.Version()}.String()
+		var err error
 		if doc, err = json.Marshal(m); err != nil {
 			return nil, err
 		}
@@ -340,11 +373,7 @@ func (in *Inputs) decode(doc []byte, where string, opts loadOptions) ([]object, 
 		in.warnf("%s: skipped %s %s (%v)", where, h.APIVersion, h.Kind, firstLine(err.Error()))
 		return nil, nil
 	}
-	return []object{{
-		key:  objKey{gv.Group, h.Kind, h.Metadata.Namespace, h.Metadata.Name},
-		kube: obj,
-		hash: hashBytes(doc),
-	}}, nil
+	return obj, nil
 }
 
 // decodeIstio mirrors crd.ParseInputs (pilot/pkg/config/kube/crd/conversion.go) but reports a

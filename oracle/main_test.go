@@ -14,10 +14,12 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
+	"istio.io/istio/pilot/pkg/features"
 	istiolog "istio.io/istio/pkg/log"
 )
 
@@ -33,10 +35,12 @@ const usage = `mesh-oracle: Istio's own config generation (istiod's test harness
              "method": "GET", "headers": {...}, "protocol": "http|http2|tcp",
              "tls": "plaintext|tls|mtls", "address": "...", "sni": "...", "alpn": "..."}
   mesh-oracle serve DIR --listen 127.0.0.1:PORT|unix:///PATH [--sds-listen ADDR] [--debug-listen ADDR]
-                   [--mesh-config FILE] [--istio-filters]
+                   [--mesh-config FILE] [--istio-filters] [--ambient]
       ADS (gRPC, plaintext) for real Envoys, plus SDS (default, ROOTCA) from a test CA. Re-reads
       DIR on SIGHUP or POST /reload on the debug address. Prints one JSON line with the
-      addresses once ready; runs until SIGTERM/SIGINT.
+      addresses once ready; runs until SIGTERM/SIGINT. With --ambient, GET /ztunnel?proxy=POD.NS
+      on the debug address answers what istiod serves that ztunnel pod over delta xDS
+      (istio.workload.Address, istio.security.Authorization, as protobuf JSON).
   mesh-oracle bootstrap DIR --proxy POD.NS --ads ADDR --sds ADDR [--admin ADDR]
       Print an Envoy bootstrap for the proxy (node ID and metadata as the agent sets them).
   mesh-oracle inputs DIR [--mesh-config FILE]
@@ -44,7 +48,9 @@ const usage = `mesh-oracle: Istio's own config generation (istiod's test harness
       proxies with their node IDs, warnings.
   mesh-oracle version
 
-Common flags: --proxy-version V (ISTIO_VERSION the proxies announce, default ` + DefaultProxyVersion + `),
+Common flags: --ambient (istiod's ambient mode, PILOT_ENABLE_AMBIENT=true: waypoint pods get waypoint
+  config, the ambient index reads AuthorizationPolicy/PeerAuthentication/ServiceEntry/WorkloadEntry),
+  --proxy-version V (ISTIO_VERSION the proxies announce, default ` + DefaultProxyVersion + `),
   --no-validate (keep Istio configs Istio's validation refuses), --verbose (Istio logs on stderr).
 DIR is a directory of Kubernetes and Istio YAML (or one file).
 `
@@ -57,7 +63,7 @@ type command struct {
 }
 
 var (
-	boolFlags  = map[string]bool{"verbose": true, "no-eds": true, "istio-filters": true, "no-validate": true}
+	boolFlags  = map[string]bool{"verbose": true, "no-eds": true, "istio-filters": true, "no-validate": true, "ambient": true}
 	valueFlags = map[string]bool{
 		"out": true, "mesh-config": true, "proxy": true, "proxy-version": true, "call": true, "calls": true,
 		"listen": true, "sds-listen": true, "debug-listen": true, "ads": true, "sds": true, "admin": true,
@@ -147,6 +153,15 @@ func TestMain(m *testing.M) {
 		b, _ := json.MarshalIndent(istioPin(), "", "  ")
 		fmt.Println(string(b))
 		os.Exit(0)
+	}
+	// --ambient: istiod's ambient mode. Its feature flags are read from the environment when the
+	// packages initialise (pilot/pkg/features/ambient.go), i.e. before this runs: start again with
+	// PILOT_ENABLE_AMBIENT=true.
+	if c.has("ambient") && !features.EnableAmbient {
+		if err := syscall.Exec("/proc/self/exe", os.Args, append(os.Environ(), "PILOT_ENABLE_AMBIENT=true")); err != nil {
+			fmt.Fprintln(os.Stderr, "mesh-oracle: --ambient:", err)
+			os.Exit(1)
+		}
 	}
 	cli = c
 	if err := redirectStdout(); err != nil {

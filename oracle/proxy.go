@@ -65,16 +65,49 @@ const (
 	annoInterceptionMode = "sidecar.istio.io/interceptionMode"
 	annoProxyConfig      = "proxy.istio.io/config"
 	labelGatewayName     = "gateway.networking.k8s.io/gateway-name"
+	labelGatewayManaged  = "gateway.istio.io/managed"
+	meshController       = "istio.io-mesh-controller" // a waypoint's gateway.istio.io/managed (files/waypoint.yaml)
 	labelWorkloadName    = "service.istio.io/workload-name"
 	proxyContainer       = "istio-proxy"
 )
 
-// proxyType says whether a pod runs an Istio proxy, and which kind.
+// isZtunnel says whether a pod is a ztunnel (the ztunnel chart's DaemonSet: label app=ztunnel, container
+// istio-proxy; manifests/charts/ztunnel/templates/daemonset.yaml). ztunnel is not an Envoy: it takes
+// istiod's workload xDS (see ztunnel.go), not CDS/LDS.
+func isZtunnel(pod *corev1.Pod) bool {
+	if pod.Labels["app"] != "ztunnel" {
+		return false
+	}
+	for _, c := range pod.Spec.Containers {
+		if c.Name == proxyContainer {
+			return true
+		}
+	}
+	return false
+}
+
+// proxyType says whether a pod runs an Istio (Envoy) proxy, and which kind.
 func proxyType(pod *corev1.Pod, gatewaySelectors []map[string]string) (model.NodeType, bool) {
+	if isZtunnel(pod) {
+		return "", false
+	}
 	var proxy *corev1.Container
 	for i := range pod.Spec.Containers {
 		if pod.Spec.Containers[i].Name == proxyContainer {
 			proxy = &pod.Spec.Containers[i]
+		}
+	}
+	// A waypoint: the pod istiod's deployment controller makes for a Gateway of class istio-waypoint
+	// (files/waypoint.yaml: label gateway.istio.io/managed=istio.io-mesh-controller, args "proxy waypoint";
+	// pilot-agent then connects with node type "waypoint").
+	if proxy != nil && pod.Labels[labelGatewayName] != "" {
+		if pod.Labels[labelGatewayManaged] == meshController {
+			return model.Waypoint, true
+		}
+		for _, a := range proxy.Args {
+			if a == "waypoint" {
+				return model.Waypoint, true
+			}
 		}
 	}
 	_, injected := pod.Annotations[annoSidecarStatus]
@@ -136,6 +169,21 @@ func (in *Inputs) proxies(version string, warn bool) []*ProxySpec {
 			continue
 		}
 		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Ztunnels lists the ztunnel pods (with a pod IP), sorted by ID, as proxies of type ztunnel.
+func (in *Inputs) Ztunnels(version string) []*ProxySpec {
+	var out []*ProxySpec
+	for _, pod := range in.Pods {
+		if !isZtunnel(pod) {
+			continue
+		}
+		if p, err := in.newProxySpec(pod, model.Ztunnel, version); err == nil {
+			out = append(out, p)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

@@ -34,6 +34,7 @@ import (
 	"istio.io/istio/pilot/pkg/features"
 	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/schema/gvk"
+	kubelib "istio.io/istio/pkg/kube"
 )
 
 type serveState struct {
@@ -47,6 +48,8 @@ type serveState struct {
 	ads     string
 	sds     string
 	reloads int
+	// ztunnel pod ID -> its workload xDS subscription (ztunnel.go)
+	ztunnels map[string]*ztunnelClient
 }
 
 func runServe(t *testing.T, c *command) error {
@@ -96,6 +99,9 @@ func runServe(t *testing.T, c *command) error {
 	t.Cleanup(sds.Stop)
 
 	st.f = newServer(t, st.in, serverOptions{listener: func() (net.Listener, error) { return adsL, nil }})
+	if !st.keep {
+		useUpstreamGenerators(st.f) // upstream.go
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/reload", func(w http.ResponseWriter, r *http.Request) {
@@ -137,6 +143,20 @@ func runServe(t *testing.T, c *command) error {
 		defer st.mu.Unlock()
 		respondJSON(w, inputsSummary(st.in, st.version))
 	})
+	mux.HandleFunc("/ztunnel", func(w http.ResponseWriter, r *http.Request) {
+		z, err := st.ztunnel(r.URL.Query().Get("proxy"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		snap, err := z.snapshot()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		respondJSON(w, snap)
+	})
+	t.Cleanup(st.closeZtunnels)
 	// istiod's own debug handlers: /debug/config_dump?proxyID=POD.NS, /debug/syncz, /debug/adsz, ...
 	mux.Handle("/debug/", st.f.DiscoveryDebug)
 	httpSrv := &http.Server{Handler: mux}
@@ -148,10 +168,15 @@ func runServe(t *testing.T, c *command) error {
 	for _, p := range proxies {
 		ids = append(ids, p.ID)
 	}
+	ztunnels := []string{}
+	for _, p := range st.in.Ztunnels(st.version) {
+		ztunnels = append(ztunnels, p.ID)
+	}
 	ready := map[string]any{
 		"ads": adsAddr, "sds": sdsAddr, "debug": "http://" + debugAddr, "pid": os.Getpid(),
 		"istio": istioPin()["version"], "proxy_version": st.version, "mesh_config": st.in.MeshSource,
 		"istio_proxy_filters": st.keep, "proxies": ids, "warnings": nonNil(st.in.Warnings),
+		"ambient": features.EnableAmbient, "ztunnels": ztunnels,
 	}
 	b, _ := json.Marshal(ready)
 	if _, err := stdout.Write(append(b, '\n')); err != nil {
@@ -237,16 +262,19 @@ func (st *serveState) reload() (map[string]any, error) {
 func (st *serveState) apply(o object, op string) error {
 	if o.cfg != nil {
 		store := st.f.Store()
+		var err error
 		switch op {
 		case "create":
-			_, err := store.Create(*o.cfg)
-			return err
+			_, err = store.Create(*o.cfg)
 		case "update":
-			_, err := store.Update(*o.cfg)
-			return err
+			_, err = store.Update(*o.cfg)
 		default:
-			return store.Delete(o.cfg.GroupVersionKind, o.cfg.Name, o.cfg.Namespace, nil)
+			err = store.Delete(o.cfg.GroupVersionKind, o.cfg.Name, o.cfg.Namespace, nil)
 		}
+		if err != nil || o.kube == nil {
+			return err
+		}
+		// an Istio kind the ambient index also reads from the API server (input.go ambientKinds)
 	}
 	tracker, gvr, err := st.trackerFor(o.kube)
 	if err != nil {
@@ -266,9 +294,16 @@ func (st *serveState) apply(o object, op string) error {
 // routes objects (by API group), and the resource name it is stored under.
 func (st *serveState) trackerFor(obj runtime.Object) (k8stesting.ObjectTracker, schema.GroupVersionResource, error) {
 	k := obj.GetObjectKind().GroupVersionKind()
+	if k.Kind == "" {
+		if gvks, _, err := kubelib.IstioScheme.ObjectKinds(obj); err == nil && len(gvks) > 0 {
+			k = gvks[0]
+		}
+	}
 	c := st.f.KubeClient()
 	var client any = c.Kube()
 	switch {
+	case strings.Contains(k.Group, "istio.io"):
+		client = c.Istio()
 	case strings.Contains(k.Group, "gateway.networking.k8s.io"), strings.Contains(k.Group, "gateway.networking.x-k8s.io"):
 		client = c.GatewayAPI()
 	case strings.Contains(k.Group, "inference.networking"):
