@@ -234,6 +234,8 @@ class SandboxAPI(kmock.KubernetesEmulator):
         ns = meta.get("namespace", "") if kind.namespaced else ""
         if kind.namespaced and not ns:
             meta["namespace"] = ns = "default"
+        if kind.kind == "Service":
+            self._allocate_cluster_ip(obj)
         self._stamp(obj, new=True)
         self.store[(kind.group, kind.plural)][(ns, meta["name"])] = obj
         self._changed(kind)
@@ -257,6 +259,25 @@ class SandboxAPI(kmock.KubernetesEmulator):
     def remove_kind(self, group: str, plural: str) -> None:
         """Stop serving a kind, as when its CRD is not installed."""
         self.served_kinds.discard((group, plural))
+
+    def _allocate_cluster_ip(self, svc: dict) -> None:
+        """What the API server does for a Service without ``spec.clusterIP``: an address from the Service range
+        (10.96.0.0/12), derived from namespace/name as the Istio oracle derives it (oracle/input.go
+        allocateClusterIPs), so istiod and the API agree."""
+        import hashlib
+
+        spec = svc.setdefault("spec", {})
+        if spec.get("clusterIP") or spec.get("type") == "ExternalName":
+            return
+        used = {(o.get("spec") or {}).get("clusterIP") for o in self.store[("", "services")].values()}
+        m = svc.get("metadata") or {}
+        n = int.from_bytes(hashlib.sha256(f"{m.get('namespace', '')}/{m.get('name', '')}".encode()).digest()[:4], "big")
+        while True:
+            ip = f"10.{96 + (n >> 16) % 16}.{(n >> 8) & 0xFF}.{1 + n % 254}"
+            if ip not in used:
+                spec["clusterIP"], spec["clusterIPs"] = ip, [ip]
+                return
+            n = (n + 1) & 0xFFFFFFFF
 
     def _stamp(self, obj: dict, new: bool) -> None:
         meta = obj.setdefault("metadata", {})
@@ -447,6 +468,8 @@ class SandboxAPI(kmock.KubernetesEmulator):
             key = (meta.get("namespace", "") if kind.namespaced else "", meta["name"])
             if kind.kind == "Pod":
                 self._inject(body)
+            if kind.kind == "Service":
+                self._allocate_cluster_ip(body)
             if key in store:
                 return _status(409, "AlreadyExists", f'{kind.resource} "{meta["name"]}" already exists',
                                {"name": meta["name"], "group": kind.group, "kind": kind.plural})

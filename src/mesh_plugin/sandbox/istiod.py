@@ -61,8 +61,11 @@ class OracleError(RuntimeError):
 class Istiod:
     """One ``mesh-oracle serve`` process: ADS on ``workdir/ads.sock``, its debug HTTP on 127.0.0.1."""
 
-    def __init__(self, binary: Path, workdir: str, proxy_version: str = pin.ISTIO_VERSION) -> None:
+    def __init__(self, binary: Path, workdir: str, proxy_version: str = pin.ISTIO_VERSION,
+                 ambient: bool = False) -> None:
         self.binary = binary
+        #: istiod's ambient mode (``serve --ambient``: waypoint config, the ztunnel's workload xDS)
+        self.ambient = ambient
         self.workdir = workdir
         self.input_dir = os.path.join(workdir, "in")
         self.ads_path = os.path.join(workdir, "ads.sock")
@@ -107,7 +110,8 @@ class Istiod:
         self.proc = subprocess.Popen(
             [str(self.binary), "serve", self.input_dir, "--listen", f"unix://{self.ads_path}",
              "--sds-listen", f"unix://{os.path.join(self.workdir, 'oracle-sds.sock')}",
-             "--debug-listen", "127.0.0.1:0", "--proxy-version", self.proxy_version],
+             "--debug-listen", "127.0.0.1:0", "--proxy-version", self.proxy_version,
+             *(["--ambient"] if self.ambient else [])],
             stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL, env=env,
             preexec_fn=_die_with_parent)
 
@@ -184,6 +188,12 @@ class Istiod:
     def syncz(self) -> list[dict]:
         """istiod's /debug/syncz: per connected proxy, the nonces sent and ACKed per type."""
         return self._get("/debug/syncz", timeout=10) or []
+
+    def ztunnel(self, proxy: str) -> dict:
+        """What istiod serves the ztunnel pod POD.NS over delta xDS now (``serve --ambient``, ``GET /ztunnel``):
+        ``addresses`` (istio.workload.Address) and ``authorizations`` (istio.security.Authorization) as protobuf
+        JSON, each ``{"name", "resource"}``."""
+        return self._get("/ztunnel?" + urllib.parse.urlencode({"proxy": proxy}))
 
     def config_dump(self, proxy: str) -> dict:
         return self._get("/debug/config_dump?" + urllib.parse.urlencode({"proxyID": proxy}) + "&include_eds")

@@ -32,16 +32,28 @@ class ProxySpec:
     pod_ip: str
     service_account: str
     app_port: int | None        # the container port of the app behind the sidecar (None: a gateway)
-    kind: str = "sidecar"       # or "router"
+    kind: str = "sidecar"       # or "router", "waypoint" (the xDS node type)
 
     @property
     def proxy_id(self) -> str:
         return f"{self.pod}.{self.namespace}"
 
 
+#: what Istio's bootstrap template always carries (tools/packaging/common/envoy_bootstrap.json): the internal
+#: listeners waypoints (and HBONE-sending sidecars) use
+INTERNAL_LISTENER = {"name": "envoy.bootstrap.internal_listener", "typed_config": {
+    "@type": "type.googleapis.com/udpa.type.v1.TypedStruct",
+    "type_url": "type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener",
+    "value": {"buffer_size_kb": 64}}}
+
+
 def agent_bootstrap(boot: dict, xds_path: str, sds_path: str) -> dict:
-    """istiod's bootstrap for the proxy with xds-grpc and sds-grpc pointing at the pod's agent sockets."""
+    """istiod's bootstrap for the proxy with xds-grpc and sds-grpc pointing at the pod's agent sockets, and the
+    internal-listener extension of Istio's bootstrap template."""
     boot = json.loads(json.dumps(boot))
+    exts = boot.setdefault("bootstrap_extensions", [])
+    if not any(e.get("name") == INTERNAL_LISTENER["name"] for e in exts):
+        exts.append(json.loads(json.dumps(INTERNAL_LISTENER)))
     for c in (boot.get("static_resources") or {}).get("clusters") or []:
         path = {"xds-grpc": xds_path, "sds-grpc": sds_path}.get(c.get("name"))
         if path:

@@ -13,6 +13,14 @@ tools must report):
 - authz: AuthorizationPolicy ``reviews-viewer`` selects ``app: reviewz`` (no workload);
   RequestAuthentication ``frontend-jwt`` has no policy requiring a token.
 - analyze: all of the above are findings; the rest of the namespace is clean on purpose.
+- Gateway API (``gateway_api()``, every sandbox): HTTPRoute ``frontend`` (GAMMA, parentRef Service
+  ``frontend``) sends 10% to ``frontend-v2``, a Service that does not exist (istiod: ResolvedRefs=False,
+  BackendNotFound; that share gets Envoy's 500); HTTPRoute ``shop-api`` (ingress, parentRef Gateway
+  ``istio-system/shop-gateway`` on the istio-ingressgateway pods) is clean.
+- ambient (``ambient_control_plane()`` and ``ambient_namespace()``, the ``ambient`` variant): AuthorizationPolicy
+  ``orders/checkout-get-only`` has only HTTP rules and binds an ambient pod by selector: ztunnel gets an ALLOW with no
+  rules and refuses every connection to checkout (it needs a waypoint and targetRefs); ``legacy-cron`` opts out
+  (``istio.io/dataplane-mode=none``) in an ambient namespace with a STRICT PeerAuthentication.
 """
 from __future__ import annotations
 
@@ -22,6 +30,8 @@ from dataclasses import dataclass, field
 from .pin import ISTIO_VERSION
 NS = "production"
 ROOT_NS = "istio-system"
+#: the sandbox's one node (every pod's spec.nodeName)
+NODE = "sandbox-node-1"
 TRUST_DOMAIN = "cluster.local"
 PRODUCTION_LABEL = {"environment": "production"}
 
@@ -40,6 +50,9 @@ class App:
     status: int = 200                    # what the app process answers
     inject: bool = True
     pods: list[dict] = field(default_factory=list)
+    namespace: str = "production"
+    #: captured by ztunnel (an ambient pod: no sidecar, annotation ambient.istio.io/redirection=enabled)
+    ambient: bool = False
 
 
 APPS = [
@@ -75,19 +88,28 @@ def meta(name: str, namespace: str | None = None, labels: dict | None = None, an
 def deployment_and_pods(namespace: str, name: str, labels: dict, replicas: int, containers: list[dict],
                         service_account: str, injected: bool, ip_base: tuple[int, int],
                         template_annotations: dict | None = None, istio_version: str = ISTIO_VERSION,
+                        ambient: bool = False, kind: str = "Deployment", host_network: bool = False,
                         ) -> tuple[dict, list[dict]]:
-    """A Deployment and the Running pods its ReplicaSet made (with a sidecar when injected)."""
+    """A Deployment and the Running pods its ReplicaSet made (with a sidecar when injected; with the CNI's
+    ``ambient.istio.io/redirection: enabled`` when ``ambient``), or (``kind="DaemonSet"``) a DaemonSet and its pod
+    on the sandbox's node."""
     template_hash = _h(namespace, name, n=10)
-    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(name, namespace, dict(labels)),
+    dep = {"apiVersion": "apps/v1", "kind": kind, "metadata": meta(name, namespace, dict(labels)),
            "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)},
                     "template": {"metadata": {"labels": dict(labels),
                                               **({"annotations": template_annotations} if template_annotations else {})},
                                  "spec": {"serviceAccountName": service_account, "containers": containers}}},
            "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
                       "updatedReplicas": replicas}}
+    if kind == "DaemonSet":
+        dep["spec"].pop("replicas")
+        dep["status"] = {"desiredNumberScheduled": replicas, "currentNumberScheduled": replicas,
+                         "numberReady": replicas, "numberAvailable": replicas, "updatedNumberScheduled": replicas}
     pods = []
     for i in range(replicas):
         pod_name = f"{name}-{template_hash}-{_h(namespace, name, str(i), n=5)}"
+        if kind == "DaemonSet":
+            pod_name = f"{name}-{_h(namespace, name, str(i), n=5)}"
         pod_containers = [dict(c) for c in containers]
         init: list[dict] = []
         annotations = dict(template_annotations or {})
@@ -99,27 +121,42 @@ def deployment_and_pods(namespace: str, name: str, labels: dict, replicas: int, 
             annotations.update({"sidecar.istio.io/status": '{"initContainers":["istio-init"],'
                                 '"containers":["istio-proxy"],"volumes":["istio-envoy"]}',
                                 "istio.io/rev": "default"})
-        ip = f"10.244.{ip_base[0]}.{ip_base[1] + i}"
+        if ambient:
+            annotations["ambient.istio.io/redirection"] = "enabled"
+        ip = "172.18.0.2" if host_network else f"10.244.{ip_base[0]}.{ip_base[1] + i}"
+        owner = ({"apiVersion": "apps/v1", "kind": "DaemonSet", "name": name, "controller": True,
+                  "uid": _h("ds", namespace, name, n=8)} if kind == "DaemonSet" else
+                 {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": f"{name}-{template_hash}", "controller": True,
+                  "uid": _h("rs", namespace, name, n=8)})
         pods.append({
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {**meta(pod_name, namespace, {**labels, "pod-template-hash": template_hash,
+            "metadata": {**meta(pod_name, namespace, {**labels,
+                                                      **({"pod-template-hash": template_hash}
+                                                         if kind == "Deployment" else {}),
                                                       **({"security.istio.io/tlsMode": "istio",
                                                           "service.istio.io/canonical-name": labels.get("app", name),
                                                           "service.istio.io/canonical-revision":
                                                               labels.get("version", "latest")}
                                                          if injected else {})},
                               annotations or None),
-                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                              "name": f"{name}-{template_hash}", "controller": True,
-                                              "uid": _h("rs", namespace, name, n=8)}]},
-            "spec": {"serviceAccountName": service_account, "nodeName": "sandbox-node-1",
-                     "initContainers": init, "containers": pod_containers},
+                         "uid": _uid(namespace, pod_name),
+                         "generateName": f"{name}-{template_hash}-" if kind == "Deployment" else f"{name}-",
+                         "ownerReferences": [owner]},
+            "spec": {"serviceAccountName": service_account, "nodeName": NODE,
+                     "initContainers": init, "containers": pod_containers,
+                     **({"hostNetwork": True} if host_network else {})},
             "status": {"phase": "Running", "podIP": ip, "hostIP": "172.18.0.2",
                        "conditions": [{"type": "Ready", "status": "True"}],
                        "containerStatuses": [{"name": c["name"], "ready": True, "restartCount": 0,
                                               "image": c["image"]} for c in pod_containers]},
         })
     return dep, pods
+
+
+def _uid(*parts: str) -> str:
+    """A stable UUID-shaped uid (the API keeps a uid it is given)."""
+    d = hashlib.sha256("/".join(parts).encode()).hexdigest()
+    return f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:32]}"
 
 
 def crd(kind: str, group: str, plural: str, versions: tuple[str, ...]) -> dict:
@@ -355,3 +392,276 @@ def linkerd_cluster(issuer_cert_pem: bytes) -> list[dict]:
                                              {"name": "voting-v2-svc", "port": 8080, "weight": 10}]}]}},
     ]
     return objs
+
+
+# -- Gateway API ---------------------------------------------------------------------------------------------
+
+#: the Gateway API release Istio's pin reads (oracle/README.md "The pin": Gateway API v1.6.0)
+GATEWAY_API_BUNDLE = "v1.6.0"
+GW = "gateway.networking.k8s.io"
+_COND_TIME = "2026-11-20T09:00:00Z"
+
+
+def gateway_api_crds() -> list[dict]:
+    """The standard-channel CRDs of the Gateway API bundle the pin reads, as installed from its release manifest
+    (``config/crd/standard``): names, scope, served and storage versions, and the bundle-version and channel
+    annotations (istiod ignores kinds whose CRD is older than its minimum, ``crdwatcher.go``)."""
+    out = []
+    for kind, plural, scope, versions, short in (
+            ("GatewayClass", "gatewayclasses", "Cluster", (("v1", True), ("v1beta1", False)), ["gc"]),
+            ("Gateway", "gateways", "Namespaced", (("v1", True), ("v1beta1", False)), ["gtw"]),
+            ("HTTPRoute", "httproutes", "Namespaced", (("v1", True), ("v1beta1", False)), []),
+            ("GRPCRoute", "grpcroutes", "Namespaced", (("v1", True),), []),
+            ("ReferenceGrant", "referencegrants", "Namespaced", (("v1", False), ("v1beta1", True)), ["refgrant"])):
+        names = {"categories": ["gateway-api"], "kind": kind, "listKind": f"{kind}List", "plural": plural,
+                 "singular": kind.lower(), **({"shortNames": short} if short else {})}
+        out.append({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                    "metadata": meta(f"{plural}.{GW}", annotations={
+                        "api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api/pull/4530",
+                        f"{GW}/bundle-version": GATEWAY_API_BUNDLE, f"{GW}/channel": "standard"}),
+                    "spec": {"group": GW, "names": names, "scope": scope,
+                             "versions": [{"name": v, "served": True, "storage": st} for v, st in versions]},
+                    "status": {"conditions": [{"type": "Established", "status": "True"}],
+                               "acceptedNames": names, "storedVersions": [v for v, st in versions if st]}})
+    return out
+
+
+def _cond(kind: str, reason: str, message: str, status: str = "True", generation: int = 1) -> dict:
+    return {"type": kind, "status": status, "reason": reason, "message": message,
+            "lastTransitionTime": _COND_TIME, "observedGeneration": generation}
+
+
+def gateway_classes(ambient: bool = False) -> list[dict]:
+    """The GatewayClasses istiod creates (``gatewaycommon/classinfo.go``): ``istio``, and ``istio-waypoint`` with
+    ambient."""
+    classes = [("istio", "istio.io/gateway-controller", "The default Istio GatewayClass")]
+    if ambient:
+        classes.append(("istio-waypoint", "istio.io/mesh-controller", "The default Istio waypoint GatewayClass"))
+    return [{"apiVersion": f"{GW}/v1", "kind": "GatewayClass", "metadata": meta(name),
+             "spec": {"controllerName": ctrl, "description": desc},
+             "status": {"conditions": [_cond("Accepted", "Accepted", "Handled by Istio controller")]}}
+            for name, ctrl, desc in classes]
+
+
+def _route_parent(ref: dict, resolved: tuple[str, str, str] | None = None, ambient: bool = False,
+                  waypoint: bool = False) -> dict:
+    """A route's parent status as istiod writes it (``gateway/conditions.go``; ResolvedWaypoints with ambient)."""
+    status, reason, message = resolved or ("True", "ResolvedRefs", "All references resolved")
+    conds = [_cond("Accepted", "Accepted", "Route was valid"), _cond("ResolvedRefs", reason, message, status)]
+    if ambient:
+        conds.append(_cond("ResolvedWaypoints", "ResolvedWaypoints", "All waypoints resolved" if waypoint else
+                           "istio.io/use-waypoint label missing from parent and parent namespace; in ambient mode, "
+                           "route will not be respected"))
+    return {"parentRef": ref, "controllerName": "istio.io/gateway-controller", "conditions": conds}
+
+
+def _listener_status(name: str, attached: int, kinds: tuple[str, ...] = ("HTTPRoute", "GRPCRoute")) -> dict:
+    return {"name": name, "attachedRoutes": attached, "supportedKinds": [{"group": GW, "kind": k} for k in kinds],
+            "conditions": [_cond("Accepted", "Accepted", "No errors found"),
+                           _cond("Conflicted", "NoConflicts", "No errors found", "False"),
+                           _cond("Programmed", "Programmed", "No errors found"),
+                           _cond("ResolvedRefs", "ResolvedRefs", "No errors found")]}
+
+
+def gateway_api(ambient: bool = False) -> list[dict]:
+    """Gateway API routing in the seeded mesh, with the status istiod would write (the sandbox writes none itself):
+
+    - ingress: Gateway ``istio-system/shop-gateway`` (class ``istio``; ``spec.addresses`` names the existing
+      istio-ingressgateway Service, so istiod programs those pods: no new deployment) and HTTPRoute
+      ``production/shop-api`` for ``api.shop.example.com``: ``/pay`` to payment-api, the rest to frontend;
+    - mesh (GAMMA): HTTPRoute ``production/frontend`` with parentRef Service ``frontend`` splitting 90/10 between
+      ``frontend-v1`` (a per-version Service) and ``frontend-v2``, which does not exist (the deliberate finding).
+    """
+    fqdn = f"istio-ingressgateway.{ROOT_NS}.svc.cluster.local"
+    gw_ref = {"group": GW, "kind": "Gateway", "name": "shop-gateway", "namespace": ROOT_NS, "sectionName": "http"}
+    svc_ref = {"group": "", "kind": "Service", "name": "frontend", "port": 80}
+    return [
+        {"apiVersion": "v1", "kind": "Service", "metadata": meta("frontend-v1", NS, {"app": "frontend", "version": "v1"}),
+         "spec": {"selector": {"app": "frontend", "version": "v1"}, "clusterIP": "10.96.6.80",
+                  "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}},
+        {"apiVersion": f"{GW}/v1", "kind": "Gateway", "metadata": meta("shop-gateway", ROOT_NS),
+         "spec": {"gatewayClassName": "istio", "addresses": [{"type": "Hostname", "value": fqdn}],
+                  "listeners": [{"name": "http", "port": 80, "protocol": "HTTP", "hostname": "api.shop.example.com",
+                                 "allowedRoutes": {"namespaces": {"from": "All"}}}]},
+         "status": {"addresses": [{"type": "Hostname", "value": fqdn}],
+                    "conditions": [_cond("Accepted", "Accepted", "Resource accepted"),
+                                   _cond("Programmed", "Programmed",
+                                         f"Resource programmed, assigned to service(s) {fqdn}:80"),
+                                   _cond("ResolvedRefs", "ResolvedRefs", "All references resolved")],
+                    "listeners": [_listener_status("http", 1)]}},
+        {"apiVersion": f"{GW}/v1", "kind": "HTTPRoute", "metadata": meta("shop-api", NS),
+         "spec": {"parentRefs": [{k: v for k, v in gw_ref.items() if k != "group" and k != "kind"}],
+                  "hostnames": ["api.shop.example.com"],
+                  "rules": [{"name": "pay", "matches": [{"path": {"type": "PathPrefix", "value": "/pay"}}],
+                             "backendRefs": [{"name": "payment-api", "port": 8080}]},
+                            {"name": "web", "backendRefs": [{"name": "frontend", "port": 80}]}]},
+         "status": {"parents": [_route_parent(gw_ref, ambient=ambient)]}},
+        {"apiVersion": f"{GW}/v1", "kind": "HTTPRoute", "metadata": meta("frontend", NS),
+         "spec": {"parentRefs": [svc_ref],
+                  "rules": [{"name": "split", "backendRefs": [{"name": "frontend-v1", "port": 80, "weight": 90},
+                                                              {"name": "frontend-v2", "port": 80, "weight": 10}]}]},
+         "status": {"parents": [_route_parent(svc_ref, ("False", "BackendNotFound",
+                                                        f"backend(frontend-v2.{NS}.svc.cluster.local) not found"),
+                                              ambient=ambient)]}},
+    ]
+
+
+# -- ambient ---------------------------------------------------------------------------------------------------
+
+AMBIENT_NS = "orders"
+ZTUNNEL_ADMIN_PORT = 15000
+
+
+def ambient_control_plane(version: str = ISTIO_VERSION) -> list[dict]:
+    """What the ambient profile adds to istio-system: the ztunnel DaemonSet (its pod on the sandbox's node), the
+    istio-cni node agent and its ConfigMap (``manifests/charts/ztunnel``, ``istio-cni``)."""
+    objs: list[dict] = []
+    zt_labels = {"app": "ztunnel", "app.kubernetes.io/name": "ztunnel", "istio.io/dataplane-mode": "none",
+                 "sidecar.istio.io/inject": "false"}
+    ds, pods = deployment_and_pods(
+        ROOT_NS, "ztunnel", zt_labels, 1,
+        [{"name": "istio-proxy", "image": f"docker.io/istio/ztunnel:{version}", "args": ["proxy", "ztunnel"],
+          "env": [{"name": "CA_ADDRESS", "value": f"istiod.{ROOT_NS}.svc:15012"},
+                  {"name": "XDS_ADDRESS", "value": f"istiod.{ROOT_NS}.svc:15012"}],
+          "ports": [{"containerPort": 15020, "name": "ztunnel-stats", "protocol": "TCP"}]}],
+        "ztunnel", False, (0, 30), kind="DaemonSet")
+    ds["metadata"]["labels"] = {"app.kubernetes.io/name": "ztunnel", "app.kubernetes.io/version": version}
+    ds["spec"]["selector"] = {"matchLabels": {"app": "ztunnel"}}
+    objs += [ds, *pods]
+    cni_labels = {"k8s-app": "istio-cni-node", "sidecar.istio.io/inject": "false", "istio.io/dataplane-mode": "none"}
+    ds, pods = deployment_and_pods(
+        ROOT_NS, "istio-cni-node", cni_labels, 1,
+        [{"name": "install-cni", "image": f"docker.io/istio/install-cni:{version}"}], "istio-cni", False, (0, 0),
+        kind="DaemonSet", host_network=True)
+    ds["metadata"]["labels"] = {"k8s-app": "istio-cni-node", "app.kubernetes.io/version": version}
+    ds["spec"]["selector"] = {"matchLabels": {"k8s-app": "istio-cni-node"}}
+    objs += [ds, *pods]
+    objs += [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("istio-cni-config", ROOT_NS, {"k8s-app": "istio-cni-node"}),
+         "data": {"AMBIENT_ENABLED": "true", "AMBIENT_DNS_CAPTURE": "true", "AMBIENT_IPV6": "true",
+                  "AMBIENT_ENABLEMENT_SELECTOR": "- podSelector:\n    matchLabels: {istio.io/dataplane-mode: ambient}\n"
+                                                 "- podSelector:\n    matchExpressions:\n"
+                                                 "    - {key: istio.io/dataplane-mode, operator: NotIn, values: [none]}\n"
+                                                 "  namespaceSelector:\n    matchLabels: {istio.io/dataplane-mode: ambient}\n",
+                  "EXCLUDE_NAMESPACES": "kube-system"}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta("ztunnel", ROOT_NS)},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta("istio-cni", ROOT_NS)},
+    ]
+    return objs
+
+
+AMBIENT_APPS = [
+    App("checkout", "checkout", "v1", 1, 8080, "checkout", namespace=AMBIENT_NS, inject=False, ambient=True),
+    App("inventory-v1", "inventory", "v1", 1, 9080, "inventory", namespace=AMBIENT_NS, inject=False, ambient=True),
+    App("inventory-v2", "inventory", "v2", 1, 9080, "inventory", namespace=AMBIENT_NS, inject=False, ambient=True),
+    App("ledger", "ledger", "v1", 1, 7070, "ledger", namespace=AMBIENT_NS, inject=False, ambient=True),
+    App("legacy-cron", "legacy-cron", "v1", 1, 8000, "default", namespace=AMBIENT_NS, inject=False),
+]
+
+
+def ambient_namespace(version: str = ISTIO_VERSION) -> tuple[list[dict], list[App]]:
+    """The ``orders`` namespace in ambient mode: ambient pods (no sidecar, captured by ztunnel), a waypoint for its
+    services, the inventory Service bound to it, a GAMMA HTTPRoute the waypoint runs, and L4/L7 policies."""
+    ns = AMBIENT_NS
+    objs: list[dict] = [{"apiVersion": "v1", "kind": "Namespace",
+                         "metadata": meta(ns, labels={"istio.io/dataplane-mode": "ambient",
+                                                      "kubernetes.io/metadata.name": ns})}]
+    apps = [App(**{k: getattr(a, k) for k in ("deployment", "app", "version", "replicas", "port", "service_account",
+                                               "status", "inject", "namespace", "ambient")}) for a in AMBIENT_APPS]
+    for n, a in enumerate(apps):
+        labels = {"app": a.app, "version": a.version}
+        if not a.ambient:
+            labels["istio.io/dataplane-mode"] = "none"
+        dep, pods = deployment_and_pods(
+            ns, a.deployment, labels, a.replicas,
+            [{"name": a.app, "image": f"registry.example.com/orders/{a.app}:{a.version}",
+              "ports": [{"containerPort": a.port, "name": "http" if a.app != "ledger" else "tcp", "protocol": "TCP"}]}],
+            a.service_account, False, (40 + n, 10), ambient=a.ambient)
+        if not a.ambient:
+            dep["spec"]["template"]["metadata"]["labels"]["istio.io/dataplane-mode"] = "none"
+        a.pods = pods
+        objs += [dep, *pods]
+    for sa in sorted({a.service_account for a in apps} | {"waypoint"}):
+        objs.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(sa, ns)})
+    services = [("checkout", {"app": "checkout"}, 8080, "http", "10.96.40.80", {}),
+                ("inventory", {"app": "inventory"}, 9080, "http", "10.96.40.90", {"istio.io/use-waypoint": "waypoint"}),
+                ("inventory-v1", {"app": "inventory", "version": "v1"}, 9080, "http", "10.96.40.91", {}),
+                ("inventory-v2", {"app": "inventory", "version": "v2"}, 9080, "http", "10.96.40.92", {}),
+                ("ledger", {"app": "ledger"}, 7070, "tcp", "10.96.40.70", {}),
+                ("legacy-cron", {"app": "legacy-cron"}, 8000, "http", "10.96.40.20", {})]
+    for name, sel, port, pname, ip, extra in services:
+        objs.append({"apiVersion": "v1", "kind": "Service", "metadata": meta(name, ns, {"app": sel["app"], **extra}),
+                     "spec": {"selector": sel, "clusterIP": ip,
+                              "ports": [{"name": pname, "port": port, "targetPort": port, "protocol": "TCP"}]}})
+    # the waypoint: a Gateway of class istio-waypoint, what istiod's deployment controller makes for it
+    # (files/waypoint.yaml: Deployment, Service named like the Gateway), and the status istiod writes once ready
+    wp_ip = "10.96.40.15"
+    wp_host = f"waypoint.{ns}.svc.cluster.local"
+    gw_labels = {"gateway.networking.k8s.io/gateway-name": "waypoint",
+                 "gateway.networking.k8s.io/gateway-class-name": "istio-waypoint"}
+    objs.append({"apiVersion": f"{GW}/v1", "kind": "Gateway",
+                 "metadata": meta("waypoint", ns, {"istio.io/waypoint-for": "service"}),
+                 "spec": {"gatewayClassName": "istio-waypoint",
+                          "listeners": [{"name": "mesh", "port": 15008, "protocol": "HBONE"}]},
+                 "status": {"addresses": [{"type": "IPAddress", "value": wp_ip}, {"type": "Hostname", "value": wp_host}],
+                            "conditions": [_cond("Accepted", "Accepted", "Resource accepted"),
+                                           _cond("Programmed", "Programmed",
+                                                 f"Resource programmed, assigned to service(s) {wp_host}:15008"),
+                                           _cond("ResolvedRefs", "ResolvedRefs", "All references resolved")],
+                            "listeners": [_listener_status("mesh", 0)]}})
+    pod_labels = {**gw_labels, "gateway.istio.io/managed": "istio.io-mesh-controller", "sidecar.istio.io/inject": "false",
+                  "istio.io/dataplane-mode": "none", "service.istio.io/canonical-name": "waypoint",
+                  "service.istio.io/canonical-revision": "latest"}
+    dep, pods = deployment_and_pods(
+        ns, "waypoint", pod_labels, 1,
+        [{"name": "istio-proxy", "image": f"docker.io/istio/proxyv2:{version}",
+          "args": ["proxy", "waypoint", "--domain", "$(POD_NAMESPACE).svc.cluster.local", "--serviceCluster",
+                   "waypoint.$(POD_NAMESPACE)"],
+          "ports": [{"containerPort": 15020, "name": "metrics", "protocol": "TCP"},
+                    {"containerPort": 15021, "name": "status-port", "protocol": "TCP"},
+                    {"containerPort": 15090, "name": "http-envoy-prom", "protocol": "TCP"}]}],
+        "waypoint", False, (40, 5), template_annotations={"istio.io/rev": "default"})
+    dep["metadata"]["labels"] = {**gw_labels, "gateway.istio.io/managed": "istio.io-mesh-controller"}
+    dep["spec"]["selector"] = {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "waypoint"}}
+    objs += [dep, *pods,
+             {"apiVersion": "v1", "kind": "Service", "metadata": meta("waypoint", ns, dict(gw_labels)),
+              "spec": {"selector": {"gateway.networking.k8s.io/gateway-name": "waypoint"}, "clusterIP": wp_ip,
+                       "ports": [{"name": "status-port", "port": 15021, "protocol": "TCP", "appProtocol": "tcp"},
+                                 {"name": "mesh", "port": 15008, "protocol": "TCP", "appProtocol": "hbone"}]}}]
+    inv_ref = {"group": "", "kind": "Service", "name": "inventory", "port": 9080}
+    sec = "security.istio.io/v1"
+    checkout = f"{TRUST_DOMAIN}/ns/{ns}/sa/checkout"
+    objs += [
+        {"apiVersion": f"{GW}/v1", "kind": "HTTPRoute", "metadata": meta("inventory", ns),
+         "spec": {"parentRefs": [inv_ref],
+                  "rules": [{"name": "split", "timeouts": {"request": "3s"},
+                             "backendRefs": [{"name": "inventory-v1", "port": 9080, "weight": 90},
+                                             {"name": "inventory-v2", "port": 9080, "weight": 10}]}]},
+         "status": {"parents": [_route_parent(inv_ref, ambient=True, waypoint=True)]}},
+        {"apiVersion": sec, "kind": "PeerAuthentication", "metadata": meta("default", ns),
+         "spec": {"mtls": {"mode": "STRICT"}}},
+        # L4: enforced by ztunnel on the ledger pod
+        {"apiVersion": sec, "kind": "AuthorizationPolicy", "metadata": meta("ledger-from-checkout", ns),
+         "spec": {"selector": {"matchLabels": {"app": "ledger"}}, "action": "ALLOW",
+                  "rules": [{"from": [{"source": {"principals": [checkout]}}], "to": [{"operation": {"ports": ["7070"]}}]}]}},
+        # L7, bound to the Service: enforced by its waypoint
+        {"apiVersion": sec, "kind": "AuthorizationPolicy", "metadata": meta("inventory-reads", ns),
+         "spec": {"targetRefs": [{"group": "", "kind": "Service", "name": "inventory"}], "action": "ALLOW",
+                  "rules": [{"from": [{"source": {"principals": [checkout]}}],
+                             "to": [{"operation": {"methods": ["GET"], "paths": ["/items*"]}}]}]}},
+        # the deliberate finding: HTTP-only rules bound by selector to an ambient pod
+        {"apiVersion": sec, "kind": "AuthorizationPolicy", "metadata": meta("checkout-get-only", ns),
+         "spec": {"selector": {"matchLabels": {"app": "checkout"}}, "action": "ALLOW",
+                  "rules": [{"to": [{"operation": {"methods": ["GET"]}}]}]}},
+    ]
+    return objs, apps
+
+
+def istiod_ambient_env(objs: list[dict]) -> None:
+    """The ambient profile's istiod: ``PILOT_ENABLE_AMBIENT=true`` on the discovery container (Deployment and pod)."""
+    for o in objs:
+        if o.get("kind") in ("Deployment", "Pod") and (o["metadata"].get("labels") or {}).get("app") == "istiod":
+            spec = o["spec"]["template"]["spec"] if o["kind"] == "Deployment" else o["spec"]
+            for c in spec["containers"]:
+                if c["name"] == "discovery":
+                    c.setdefault("env", []).append({"name": "PILOT_ENABLE_AMBIENT", "value": "true"})
