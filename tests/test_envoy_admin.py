@@ -50,7 +50,7 @@ def test_outlier_ejection_is_visible_in_clusters(client, sandbox):
 def test_pod_without_sidecar_and_unknown_pod_and_bad_path(client, sandbox):
     with pytest.raises(InvalidInput) as e:
         fetch_admin(client, "production", sandbox.pod_name("legacy-batch"), "server_info")
-    assert "no Envoy sidecar" in str(e.value) and "list_workloads" in str(e.value)
+    assert "no Envoy sidecar" in str(e.value) and "mesh_overview view=workloads" in str(e.value)
     with pytest.raises(NotFound):
         fetch_admin(client, "production", "ghost-pod", "server_info")
     with pytest.raises(InvalidInput):

@@ -60,7 +60,7 @@ async def test_errors_name_the_next_step(sandbox, tmp_path):
         assert r.is_error and "namespace" in r.content[0].text
         r = await c.call_tool("proxy_inspect", {"view": "health", "pod": sandbox.pod_name("legacy-batch"),
                                                 "namespace": "production"})
-        assert r.is_error and "no Envoy sidecar" in r.content[0].text and "list_workloads" in r.content[0].text
+        assert r.is_error and "no Envoy sidecar" in r.content[0].text and "mesh_overview view=workloads" in r.content[0].text
     configure(str(tmp_path / "missing-kubeconfig"), None)
     async with mcp.Client(build_server()) as c:
         assert {t.name for t in (await c.list_tools()).tools} == EXPECTED

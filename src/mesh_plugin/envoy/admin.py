@@ -42,17 +42,17 @@ def fetch_admin(client: Any, namespace: str, pod: str, path: str,
         kind = sidecar_of(pod_obj)
         if kind not in ("istio", "istio-gateway"):
             names = [c.get("name") for c in (pod_obj.get("spec") or {}).get("containers") or []]
-            hint = ("pick a meshed pod (list_workloads shows which have sidecar=istio), or inject it "
+            hint = ("pick a meshed pod (mesh_overview view=workloads shows which have sidecar=istio), or inject it "
                     "(label the namespace istio-injection=enabled and restart the workload).")
             if kind == "ztunnel":
                 hint = ("it is a ztunnel pod, not Envoy: use proxy_inspect view=config with kind=workload, service, "
-                        "policy, certificate or connections (istioctl ztunnel-config); list_workloads shows "
+                        "policy, certificate or connections (istioctl ztunnel-config); mesh_overview view=workloads shows "
                         "Envoy pods.")
             elif ((pod_obj.get("metadata") or {}).get("annotations") or {}).get(
                     "ambient.istio.io/redirection") == "enabled":
                 hint = ("the pod is in ambient mode: ztunnel carries its traffic (proxy_inspect view=config "
                         "kind=workload with this pod reads its node's ztunnel); its waypoint, if any, is an Envoy "
-                        "(list_workloads shows it).")
+                        "(mesh_overview view=workloads shows it).")
             raise InvalidInput(
                 f"Pod {namespace}/{pod} has no Envoy sidecar (containers: {', '.join(map(str, names))}"
                 + (", it runs linkerd-proxy" if kind == "linkerd" else ", it is ztunnel" if kind == "ztunnel" else "")
@@ -67,7 +67,7 @@ def fetch_admin(client: Any, namespace: str, pod: str, path: str,
                 hint="check the pod is Running and istio-proxy is ready (kubectl describe pod), then retry.") from None
         raise
     except NotFound:
-        raise NotFound(f"Pod {namespace}/{pod} not found.", hint="list pods with list_workloads namespace=...") from None
+        raise NotFound(f"Pod {namespace}/{pod} not found.", hint="list pods with mesh_overview view=workloads namespace=...") from None
     if path == "config_dump":
         return redact_config_dump(body)
     return body

@@ -220,7 +220,7 @@ class KubeClient:
         what = resource or path
         if status == 404:
             raise NotFound(f"Not found: {what}" + (f" in namespace {namespace!r}" if namespace else "") + ".",
-                           hint="check the name and namespace (list them with list_workloads or mesh_overview).")
+                           hint="check the name and namespace (list them with mesh_overview view=workloads).")
         if status == 403:
             raise Forbidden(_VERBS.get(method, method.lower()), what, namespace, message)
         if status == 401:

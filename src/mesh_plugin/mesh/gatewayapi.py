@@ -1702,7 +1702,7 @@ def split_target(objs: Objects, host: str, svc: dict, user_virtual_services: lis
             f"Both {', '.join(f'VirtualService {ns_of(v)}/{name_of(v)}' for v in mesh_vs)} and "
             f"{', '.join(name(i) for i in mesh)} route {host}: Istio applies one per client namespace, so a change "
             "to one would not reach every client.",
-            hint="keep one of them (describe_routing says which applies where), then split again.")
+            hint="keep one of them (traffic_status view=routing says which applies where), then split again.")
     if mesh_vs:
         return None
     if mesh:

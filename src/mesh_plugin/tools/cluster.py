@@ -57,7 +57,7 @@ def mesh_overview(namespace: OptNamespace = None,
     coverage (sidecars and ztunnel-captured pods), waypoints with what is bound to them, counts of mesh
     resources (VirtualService,
     DestinationRule, PeerAuthentication, AuthorizationPolicy, Linkerd policy...), and findings sorted by
-    severity (e.g. pods without a sidecar in an injected namespace). One LIST per kind. Use list_workloads
+    severity (e.g. pods without a sidecar in an injected namespace). One LIST per kind. Use view=workloads
     for per-workload detail; files= reads YAML instead of the cluster."""
     snap = RUNTIME.snapshot(OVERVIEW_KINDS, None, files)
     if namespace and files is None and namespace not in snap.namespaces():
@@ -138,7 +138,7 @@ def proxy_health(pod: ObjName, namespace: Namespace, filter: ProxyFilter = None,
 
     Live health of one pod's Envoy sidecar, read from its admin port through the API server: Envoy
     version, state and uptime, and every upstream endpoint with its outlier-detection state (ejected
-    endpoints first). Inbound and passthrough clusters are left out. Use list_workloads to find meshed
+    endpoints first). Inbound and passthrough clusters are left out. Use mesh_overview view=workloads to find meshed
     pods."""
     from ..envoy.admin import fetch_admin
     from ..envoy.parse import parse_clusters_text, parse_server_info

@@ -241,7 +241,7 @@ def linkerd_policies(workload: Workload, namespace: Namespace, files: Files = No
         _require_linkerd(snap)  # on a cluster without Linkerd there is no policy to answer from
     pods = next((w.pods for w in workloads(snap, namespace) if w.name == workload), None)
     if not pods:
-        raise NotFound(f"No workload {workload!r} with pods in {namespace!r}.", hint="list_workloads namespace=...")
+        raise NotFound(f"No workload {workload!r} with pods in {namespace!r}.", hint="mesh_overview view=workloads namespace=...")
     pod = pods[0]
     servers = [s for s in snap.of("Server", namespace)
                if L._match_selector((s.get("spec") or {}).get("podSelector") or {}, labels_of(pod))]
@@ -311,7 +311,7 @@ def linkerd_authz_check(to: Target, port: TargetPort = None, caller: Caller = No
     ns, wl = to.split("/", 1)
     pods = next((w.pods for w in workloads(snap, ns) if w.name == wl), None)
     if not pods:
-        raise NotFound(f"No workload {wl!r} with pods in {ns!r}.", hint="list_workloads namespace=...")
+        raise NotFound(f"No workload {wl!r} with pods in {ns!r}.", hint="mesh_overview view=workloads namespace=...")
     if from_ip:
         validate_ip(from_ip)
     if from_identity and (from_namespace or from_sa):

@@ -105,7 +105,7 @@ def load_dump(pod: str | None, namespace: str | None, file: str | None, kind: st
         return ConfigDump.load(data, clip_path(file)), clip_path(file)
     if not pod:
         raise InvalidInput("Give a pod (POD.NS or pod= and namespace=) or a dump file (file=).",
-                           hint="find meshed pods with list_workloads sidecar=istio.")
+                           hint="find meshed pods with mesh_overview view=workloads sidecar=istio.")
     name, ns = resolve_pod(pod, namespace)
     query = [("include_eds", "true")] if kind in ("endpoint", "all") else None
     body = fetch_admin(RUNTIME.client(), ns, name, "config_dump", query=query)
@@ -163,7 +163,7 @@ def proxy_config(kind: Annotated[ProxyKind, Field(description=(
 
         pname, ns = resolve_pod(pod or "", namespace) if pod else (None, None)
         if pname is None:
-            raise InvalidInput("Give a pod or a dump file.", hint="find meshed pods with list_workloads.")
+            raise InvalidInput("Give a pod or a dump file.", hint="find meshed pods with mesh_overview view=workloads.")
         body = fetch_admin(RUNTIME.client(), ns, pname, "clusters", query=[("format", "json")])
         t = endpoint_health_table(body, f)
         from ..mesh.workloads import pods_by_ip
@@ -233,14 +233,14 @@ def _ztunnel_source(pod: str | None, namespace: str | None, file: str | None, wa
         if not want:
             return None
         raise InvalidInput("Give a pod (a ztunnel pod, or a workload pod for its node's ztunnel) or a ztunnel dump "
-                           "file (file=).", hint="mesh_overview shows whether ztunnel runs; list_workloads "
+                           "file (file=).", hint="mesh_overview shows whether ztunnel runs; mesh_overview view=workloads "
                            "sidecar=ztunnel lists its pods.")
     name, ns = resolve_pod(pod, namespace)
     client = RUNTIME.client()
     try:
         obj = client.get(KINDS["Pod"], name, ns)
     except NotFound:
-        raise NotFound(f"Pod {ns}/{name} not found.", hint="list pods with list_workloads namespace=...") from None
+        raise NotFound(f"Pod {ns}/{name} not found.", hint="list pods with mesh_overview view=workloads namespace=...") from None
     target = None
     if not is_ztunnel_pod(obj):
         if not want:
@@ -344,7 +344,7 @@ def _log_levels(pod: str | None, namespace: str | None, name: str | None, limit:
 
     pname, ns = resolve_pod(pod or "", namespace) if pod else (None, None)
     if pname is None:
-        raise InvalidInput("Give a pod to read log levels from.", hint="find meshed pods with list_workloads.")
+        raise InvalidInput("Give a pod to read log levels from.", hint="find meshed pods with mesh_overview view=workloads.")
     levels = parse_logging(fetch_admin(RUNTIME.client(), ns, pname, "logging"))
     rows = [[k, v] for k, v in sorted(levels.items()) if not name or name in k]
     # loggers away from the common level first: those are the ones someone changed
@@ -387,7 +387,7 @@ def proxy_log_level(pod: ObjName, namespace: Namespace,
     current = parse_logging(fetch_admin(client, namespace, pod, "logging"))
     if logger and logger not in current:
         raise InvalidInput(f"Envoy in {namespace}/{pod} has no logger {logger!r}.",
-                           hint="list loggers with proxy_config kind=log.")
+                           hint="list loggers with proxy_inspect view=config kind=log.")
     targets = [logger] if logger else sorted(current)
     changes = [f"{t}: {current[t]} -> {level}" for t in targets if current.get(t) != level]
     previous = sorted({current[t] for t in targets})
@@ -498,7 +498,7 @@ def proxy_status(namespace: Namespace, limit: Limit = 30, offset: Offset = 0) ->
     For each Envoy sidecar in a namespace: Envoy and Istio versions, uptime, last config update, cluster
     and route counts, and whether its routes agree with the mesh config (the weights each route really
     applies vs the VirtualService it came from). DIVERGED and UNREACHABLE sidecars come first. One admin
-    call per sidecar through the API server; use proxy_config for one sidecar's detail."""
+    call per sidecar through the API server; use proxy_inspect view=config for one sidecar's detail."""
     from ..envoy.admin import fetch_many
     from ..envoy.parse import parse_server_info
     from ..mesh.proxyconfig import ConfigDump

@@ -133,7 +133,7 @@ def _context(host: str, namespace: str | None, files: list[str] | None, *, fresh
     if len(mesh_vs) > 1:
         raise InvalidInput(f"Several VirtualServices claim {full}: "
                            f"{', '.join(f'{ns_of(v)}/{name_of(v)}' for v in mesh_vs)}.",
-                           hint="merge them into one first (describe_routing shows both).")
+                           hint="merge them into one first (traffic_status view=routing shows both).")
     return snap, full, svc, (mesh_vs[0] if mesh_vs else None), R.destination_rule_for(snap, full)
 
 
@@ -273,7 +273,7 @@ def set_traffic_mirror(host: Host, subset: Annotated[str, Field(min_length=1, ma
     Mirror (shadow) a share of a host's requests: a VirtualService mirror with mirrorPercentage to a subset,
     or, when an HTTPRoute routes the host, a RequestMirror filter (percent, or fraction when not whole) to
     the Service named by subset; responses from the mirror are discarded. Same write path as
-    set_traffic_split (dry-run diff by default, rollback handle)."""
+    traffic_change action=split (dry-run diff by default, rollback handle)."""
     snap, full, svc, vs, dr = _context(host, namespace, files, fresh=True)
     target = GA.split_target(snap, full, svc, R.virtual_services_for(snap, full))
     if target is not None:
@@ -285,7 +285,7 @@ def set_traffic_mirror(host: Host, subset: Annotated[str, Field(min_length=1, ma
     missing, _ = _subset_labels(snap, svc, dr, [subset])
     if vs is None:
         raise InvalidInput(f"No VirtualService or HTTPRoute routes {full}.",
-                           hint="create one first with set_traffic_split.")
+                           hint="create one first with traffic_change action=split.")
     objs = []
     if missing:
         objs.append(R.with_subsets(dr, name_of(svc), ns_of(svc), missing))
@@ -807,7 +807,7 @@ def canary_template(host: Host, namespace: OptNamespace = None,
 
     A ready-to-review VirtualService + DestinationRule for a canary of a Service, from its pods' version
     labels: conservative outlier detection and a stable/canary split. Shown, not applied; apply with
-    set_traffic_split or commit the YAML."""
+    traffic_change action=split or commit the YAML."""
     snap, full, svc, _, _ = _context(host, namespace, files)
     selector = (svc.get("spec") or {}).get("selector") or {}
     versions = sorted({labels_of(p).get("version") for p in snap.of("Pod", ns_of(svc)) if selector and all(
@@ -821,5 +821,5 @@ def canary_template(host: Host, namespace: OptNamespace = None,
         raise InvalidInput(f"No stable version besides {canary}.")
     out = "\n---\n".join(yaml.safe_dump(o, sort_keys=False) for o in R.canary_objects(
         name_of(svc), ns_of(svc), stable, canary, weight, "version", versions))
-    return CanaryTemplate(host=full, manifests=out, note="review, then apply with set_traffic_split or commit it")
+    return CanaryTemplate(host=full, manifests=out, note="review, then apply with traffic_change action=split or commit it")
 
