@@ -48,7 +48,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 for p in (ROOT / "src", ROOT / "tests", ROOT / "bench", ROOT / "tests" / "conformance"):
