@@ -195,6 +195,7 @@ def _live(snap: Any, host: str) -> tuple[list[LiveEndpoint], str]:
                 n = str(st.get("name", ""))
                 if "outlier_detection." in n and n.startswith("cluster."):
                     cl, _, metric = n[len("cluster."):].rpartition(".outlier_detection.")
+                    cl = cl.rstrip(";")  # istiod's clusters count under alt_stat_name "outbound|...|host;"
                     if metric in ("ejections_active", "ejections_enforced_total",
                                   "ejections_detected_consecutive_5xx") and st.get("value"):
                         counters.setdefault(cl, {})[metric] = float(st["value"])
