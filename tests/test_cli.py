@@ -99,3 +99,27 @@ def test_offline_commands_do_not_import_the_cluster_client_or_mcp(argv):
     imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
     assert "mesh_plugin.tools.registry" in imported  # the probe sees our own imports
     assert not {m for m in imported if m.split(".")[0] in ("kubernetes", "mcp", "anthropic", "urllib3")}
+
+
+def test_sandbox_ambient_flag_starts_the_ambient_variant_and_stops_clean():
+    import signal
+    import time
+
+    p = subprocess.Popen([str(Path(sys.executable).parent / "mesh-plugin"), "sandbox", "--ambient", "--no-envoy"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("KUBECONFIG=" in x for x in lines):
+            lines.append(p.stdout.readline())
+        head = "".join(lines)
+        assert "Sandbox cluster (ambient) ready" in head and "ztunnel" in head, head
+        folder = os.path.dirname(next(x for x in lines if "KUBECONFIG=" in x).split("KUBECONFIG=", 1)[1].strip())
+        r = subprocess.run([str(Path(sys.executable).parent / "mesh-plugin"), "workloads", "-n", "orders"],
+                           env={**os.environ, "KUBECONFIG": os.path.join(folder, "kubeconfig")},
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "ambient" in r.stdout, r.stdout + r.stderr
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=30)
+    assert not os.path.exists(folder)

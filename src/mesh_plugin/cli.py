@@ -157,6 +157,7 @@ def build_parser(operations: bool = True) -> argparse.ArgumentParser:
     _common(p)
     p = sub.add_parser("sandbox", help="run the embedded sandbox cluster until interrupted")
     p.add_argument("--no-envoy", action="store_true", help="kube API only, no Envoy sidecars")
+    p.add_argument("--ambient", action="store_true", help="the ambient variant (ztunnel, a waypoint, an ambient namespace)")
     sub.add_parser("demo", help="start the sandbox and print a mesh health report")
 
     groups: dict[str, Any] = {}
@@ -295,7 +296,7 @@ def _run(args: argparse.Namespace) -> int:
     if cmd == "sandbox":
         from .sandbox import run_until_interrupted
 
-        return run_until_interrupted(envoy=not args.no_envoy)
+        return run_until_interrupted(envoy=not args.no_envoy, variant="ambient" if args.ambient else None)
     if cmd == "chat":
         from .agent import run_chat
         from .runtime import RUNTIME
