@@ -457,7 +457,9 @@ def test_d13_wrong_typed_dumps_are_skipped_or_refused_never_crash(root):
                 try:
                     r = call("proxy_config", kind=kind, file=name, output=output)
                 except InvalidInput as e:
-                    assert "Next:" in str(e) and ("not an Envoy config dump" in str(e) or "not JSON" in str(e)), str(e)
+                    # refused as no config dump, or with istioctl's own sentence when nothing usable is left
+                    assert "Next:" in str(e) and any(w in str(e) for w in (
+                        "not an Envoy config dump", "not JSON", "found in the config dump (istioctl: no ")), str(e)
                     continue
                 render_proxy_config(r)
     with pytest.raises(InvalidInput, match="not an Envoy config dump"):
@@ -662,7 +664,7 @@ async def test_mcp_stdio_symlinks_redaction_typed_errors_and_read_only(links, ke
                         ("list_workloads", {"files": ["a" * 3_000_000]}, "too long")):
                     err, text = await run(tool, args)
                     if needle is None:  # wrong types inside: rows skipped and said so
-                        assert not err and "malformed" in text, text[:500]
+                        assert not err and ("malformed" in text or "not a list" in text), text[:500]
                         continue
                     assert err and needle in text and "Next:" in text, (tool, needle, text[:500])
                     assert len(text) < 2000, (tool, len(text))
