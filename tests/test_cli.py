@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -123,3 +124,17 @@ def test_sandbox_ambient_flag_starts_the_ambient_variant_and_stops_clean():
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=30)
     assert not os.path.exists(folder)
+
+
+def test_authz_lint_runs_the_authorization_and_ambient_analyzers_with_analyze_flags():
+    """`authz lint` is analyze with the authorization analyzers, istioctl's flags included (it crashed on
+    --list-analyzers before): ambient findings (MESH06xx) come with Istio's and ours."""
+    bin_ = str(Path(sys.executable).parent / "mesh-plugin")
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([bin_, "authz", "lint", "-f", str(root / "tests/data/ambient/mesh.yaml"),
+                        "--failure-threshold", "Warning"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 79 and "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    codes = set(re.findall(r"\[(MESH\d+|IST\d+)\]", r.stdout))
+    assert {"MESH0601", "MESH0602", "MESH0605"} <= codes and not {c for c in codes if c.startswith("MESH07")}
+    r = subprocess.run([bin_, "authz", "lint", "--list-analyzers"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "mesh.ambient.ZtunnelPolicyAnalyzer" in r.stdout

@@ -28,10 +28,9 @@ EPILOG = """examples:
   mesh-plugin serve --read-only             MCP server on stdio, without write tools
   mesh-plugin sandbox                       run the sandbox cluster until Ctrl-C (for kubectl)
 """
-#: a command that is another command with fixed arguments (the one CLI-only alias)
-ALIASES = {"authz lint": ("analyze", {"only": ["auth.*", "security.*"]})}
-#: ``-o`` values the CLI adds to an operation's own ``output`` parameter
-OUTPUT_ALIASES = {"short": "table"}
+AUTHZ_ANALYZERS = ["auth.*", "authn.*", "mesh.security.*", "mesh.ambient.*"]
+ALIASES = {"authz lint": ("analyze", {"only": AUTHZ_ANALYZERS})}  # a command = another with fixed arguments
+OUTPUT_ALIASES = {"short": "table"}  # ``-o`` values the CLI adds to an operation's own ``output`` parameter
 #: other spellings of a parameter's flag
 EXTRA_FLAGS = {"show_diff": ["--diff"], "values": ["--set"], "mesh_config_file": ["--meshConfigFile"],
                "suppress": ["-S"], "level": ["--output-threshold"], "source": ["--from"]}
@@ -112,8 +111,10 @@ def _add_operation(p: argparse.ArgumentParser, o: Any) -> None:
     for name, param in o.params().items():
         _add_param(p, name, param, pos.get(name))
     for flag, target in o.cli_flags.items():
-        p.add_argument(flag, dest="x:" + target, action="store_true" if target.endswith(("=true", "=false"))
-                       else "append" if target.endswith("...") else "store", default=None)
+        path, on = target.partition("=")[0].removesuffix("..."), target.endswith(("=true", "=false"))
+        p.add_argument(flag, dest="x:" + target, action="store_true" if on else "append" if target.endswith("...")
+                       else "store", default=None, help=f"sets {target}", **({} if on else {
+                           "metavar": "K=V" if target.endswith("K=V...") else path.rpartition(".")[2].upper()}))
     ns = o.params().get("namespace")
     if ns is not None and ns.default is None and "namespace" not in pos:
         p.add_argument("-A", "--all-namespaces", action="store_true", help="all namespaces")
@@ -179,11 +180,10 @@ def build_parser(operations: bool = True) -> argparse.ArgumentParser:
         _add_operation(q, o)
         if command in ALIASES:
             q.set_defaults(alias=command)
-    p = sub.choices.get("analyze")
-    if p is not None:  # istioctl analyze's own flags
-        p.add_argument("--list-analyzers", action="store_true", help="list the analyzers and exit")
-        p.add_argument("--failure-threshold", choices=["Error", "Warning", "Info"], default="Error",
-                       help="lowest level that makes the exit code 79 (default Error)")
+        if o.name == "analyze":  # istioctl analyze's own flags (authz lint's too)
+            q.add_argument("--list-analyzers", action="store_true", help="list the analyzers and exit")
+            q.add_argument("--failure-threshold", choices=["Error", "Warning", "Info"], default="Error",
+                           help="lowest level that makes the exit code 79 (default Error)")
     return ap
 
 

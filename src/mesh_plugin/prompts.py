@@ -110,7 +110,7 @@ FLOWS: tuple[Flow, ...] = (
           Arg("to", "hostport", "the called HOST[:PORT]"), Arg("path", "path", "the request path", False))),
     Flow("authz", "Authorization for a workload: policies in order, lint, and a failing request checked.",
          "Call security_status view=authz_policies for {workload} (workload and namespace from it), and analyze "
-         "with only=[\"auth.*\", \"security.*\"]. For a described failing request also call security_status "
+         "with only=[\"auth.*\", \"authn.*\", \"mesh.security.*\", \"mesh.ambient.*\"]. For a described failing request also call security_status "
          "view=authz_check.", (Arg("workload", "workload", "NAMESPACE/WORKLOAD"),)),
     Flow("linkerd", "Linkerd health: checks with hints, lowest success rates, unsecured edges.",
          "Call install_plan view=linkerd_check, traffic_status view=linkerd_stat resource=deploy[ "
