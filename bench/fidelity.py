@@ -972,6 +972,10 @@ def sample_probes(case: Case, rng: random.Random, ip_base: tuple[int, int], per_
                 iss, claims = _claims(rng, now)
                 token = meshgen.mint_jwt(iss, claims)
                 request["jwt_claims"] = claims
+                loc = rng.choices(["header:Authorization", "header:x-jwt-assertion", "param:token",
+                                   "param:access_token", "cookie:session"], [60, 15, 10, 10, 5])[0]
+                if loc != "header:Authorization":
+                    request["jwt_location"] = loc
             out.append(Probe(case.seed, f"{ns}/{wl}", port, tcp, listen, caller, request, token, src, uri,
                              chain_accepts(chains, mtls)))
         case.__dict__.setdefault("_targets", []).append((listen, [envoy_chain(fc) for fc in chains], chains))
@@ -1098,11 +1102,22 @@ def send(pr: Probe, pki: Pki) -> str:
             except (ssl.SSLError, OSError):
                 return "TLS-REJECTED"  # no chain for TLS, or our certificate refused: the handshake failed
         req = pr.request
-        lines = [f"{req['method']} {req['path']} HTTP/1.1", f"Host: {req['host']}", "Connection: close"]
+        path = req["path"]
+        extra = []
+        if pr.token:
+            kind, _, name = req.get("jwt_location", "header:Authorization").partition(":")
+            if kind == "param":
+                path += ("&" if "?" in path else "?") + f"{name}={pr.token}"
+            elif kind == "cookie":
+                extra.append(f"Cookie: {name}={pr.token}")
+            elif name.lower() == "authorization":
+                extra.append(f"Authorization: Bearer {pr.token}")
+            else:
+                extra.append(f"{name}: {pr.token}")
+        lines = [f"{req['method']} {path} HTTP/1.1", f"Host: {req['host']}", "Connection: close"]
         for k, v in req.get("headers", {}).items():
             lines.append(f"{k}: {v}")
-        if pr.token:
-            lines.append(f"Authorization: Bearer {pr.token}")
+        lines += extra
         try:
             sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         except (ssl.SSLError, OSError) as e:

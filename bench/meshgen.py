@@ -628,6 +628,14 @@ class Gen:
                     rule["outputClaimToHeaders"] = [{"header": "x-sub", "claim": "sub"}]
                 if self.chance(0.15):
                     rule["spaceDelimitedClaims"] = ["roles"]
+                if self.chance(0.12):  # where the token is read: then only there (Envoy's default otherwise)
+                    rule["fromHeaders"] = [{"name": "x-jwt-assertion"}]
+                if self.chance(0.08):
+                    rule["fromParams"] = ["token"]
+                if self.chance(0.05):
+                    rule["fromCookies"] = ["session"]
+                if self.chance(0.05):
+                    rule["timeout"] = "3s"
                 rules.append(rule)
             spec: dict[str, Any] = {"jwtRules": rules}
             if apps and self.chance(0.5):

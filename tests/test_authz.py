@@ -430,3 +430,17 @@ def test_jwt_with_several_providers_of_one_issuer():
     d = A.decide(only, "shop", LABELS, A.Request(token=True, issuer=ISS, subject="x", claims={"aud": "shop"}),
                  mtls_mode="PERMISSIVE")
     assert (d.decision, d.status) == ("DENY", 403)
+
+
+def test_jwt_where_the_provider_reads_it():
+    """fromHeaders/fromParams: a provider reads its token only there; a token elsewhere is missing for it
+    (pilot/pkg/security/authn/policy_applier.go convertToEnvoyJwtConfig; Envoy's extractor)."""
+    ra = ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: j, namespace: shop}\n"
+          f"spec: {{jwtRules: [{{issuer: '{ISS}', fromHeaders: [{{name: x-jwt}}]}}]}}\n---\n")
+    need = ap("p", {"rules": [{"from": [{"source": {"requestPrincipals": ["*"]}}]}]})
+    s = snap_of(ra + need)
+    req = lambda: A.Request(token=True, issuer=ISS, subject="alice")  # noqa: E731
+    assert A.decide(s, "shop", LABELS, req(), mtls_mode="PERMISSIVE",
+                    token_location=("header", "x-jwt")).decision == "ALLOW"
+    missing = A.decide(s, "shop", LABELS, req(), mtls_mode="PERMISSIVE")  # sent as Authorization: Bearer
+    assert (missing.decision, missing.status) == ("DENY", 403) and "treated as missing" in " ".join(missing.notes)

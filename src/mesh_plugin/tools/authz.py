@@ -163,11 +163,15 @@ class RequestSpec(BaseModel):
         "the token's claims (JSON values: strings, numbers, lists, objects)"))
     request_principal: str | None = Field(default=None, max_length=500)
     no_token: bool = False
+    jwt_location: str = Field(default="header:Authorization", max_length=110,
+                              pattern=r"^(header|param|cookie):[A-Za-z0-9_.-]{1,100}$", description=(
+                                  "where the token is sent: header:NAME (Authorization: with Bearer), param:NAME "
+                                  "or cookie:NAME"))
 
 
 Request = Annotated[dict[str, Any] | None, Field(description=(
-    'HTTP request: "method", "path", "host", "headers"; JWT: "jwt_claims" or "request_principal" (ISS/SUB), or '
-    '"no_token": true'))]
+    'HTTP request: "method", "path", "host", "headers"; JWT: "jwt_claims" or "request_principal" (ISS/SUB), '
+    '"jwt_location" (header:NAME, param:NAME, cookie:NAME), or "no_token": true'))]
 
 
 @op("security_status", "authz_check", cli="authz check", render=render_decision,
@@ -175,6 +179,7 @@ Request = Annotated[dict[str, Any] | None, Field(description=(
            "--from-ip": "caller.ip", "--plaintext": "caller.plaintext=true", "--method": "request.method",
            "--path": "request.path", "--host": "request.host", "--header": "request.headers=K=V...",
            "--jwt-claim": "request.jwt_claims=K=V...", "--request-principal": "request.request_principal",
+           "--jwt-location": "request.jwt_location",
            "--no-token": "request.no_token=true"})
 def authz_check(to: Target, port: TargetPort = None, caller: Caller = None, request: Request = None,
                 files: Files = None) -> AuthzDecision:
@@ -232,8 +237,10 @@ def authz_check(to: Target, port: TargetPort = None, caller: Caller = None, requ
                     host=host, headers=dict(headers or {}), token=token, issuer=issuer if token else None,
                     subject=subject if token else None, claims=claims if token else {})
     mode = M.effective_mode(snap, namespace, labels, port, root).mode
+    kind, _, where = what.jwt_location.partition(":")
     d = A.decide(snap, namespace, labels, req, root, td, mesh=mesh, mtls_mode=mode,
-                 injected=target.sidecar == "istio")
+                 injected=target.sidecar == "istio",
+                 token_location=(kind, where.lower() if kind == "header" else where))
     notes = list(d.notes)
     if not req.http and not d.refused:
         notes.append(f"port {port} is not HTTP: HTTP-only fields ignored (ALLOW rules using them are dropped)")
