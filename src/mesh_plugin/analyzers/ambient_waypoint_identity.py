@@ -28,8 +28,11 @@ class WaypointIdentityAnalyzer(Analyzer):
                 ctx.of(k)
         shown = {f"{(p.get('metadata') or {}).get('namespace')}/{(p.get('metadata') or {}).get('name')}"
                  for p in ctx.of("Pod")}
+        view = ambient.ambient_view(ctx.snap)  # once: the candidate pods only, not every pod per policy
+        if not view.of("Pod"):
+            return
         for ap in policies:
-            blocked = [b for b in ambient.waypoint_blocked(ctx.snap, ap, ctx.mesh.root_namespace,
+            blocked = [b for b in ambient.waypoint_blocked(view, ap, ctx.mesh.root_namespace,
                                                            ctx.mesh.trust_domain, intended=True) if b.pod in shown]
             if blocked:
                 b = blocked[0]

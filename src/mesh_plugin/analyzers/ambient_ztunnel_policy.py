@@ -31,19 +31,28 @@ class ZtunnelPolicyAnalyzer(Analyzer):
 
     def analyze(self, ctx: Context) -> None:
         root = ctx.mesh.root_namespace
-        for ap in ctx.of("AuthorizationPolicy"):
+        policies = ctx.of("AuthorizationPolicy")
+        ctx.of("Namespace")
+        shown = {id(p) for p in ctx.of("Pod")}
+        view = ambient.ambient_view(ctx.snap) if policies else None  # once: the candidate pods only
+        if view is None or not any(ambient.in_ambient(p) or not (ambient.is_waypoint_pod(p) or
+                                                                  ambient.is_ztunnel_pod(p)) for p in view.of("Pod")):
+            return
+        for ap in policies:
             if ambient.target_refs(ap):
                 continue
             conv = ambient.convert_authorization_policy(ap, root)
             if conv.policy is None:
                 if conv.reason != "UnsupportedValue":
                     continue
-                pods = self._pods(ctx, ap, sent=False)
+                pods = self._pods(view, ap, root, shown, sent=False)
                 if pods:
                     ctx.report("MESH0604", ap, conv.message, _names(pods))
                 continue
-            pods = self._pods(ctx, ap, sent=True)
-            if not pods or not conv.l7_fields:
+            if not conv.l7_fields:
+                continue
+            pods = self._pods(view, ap, root, shown, sent=True)
+            if not pods:
                 continue
             fields = ", ".join(conv.l7_fields)
             form = ambient.ztunnel_form(conv.policy)
@@ -62,16 +71,9 @@ class ZtunnelPolicyAnalyzer(Analyzer):
                                _names(pods))
 
     @staticmethod
-    def _pods(ctx: Context, ap: dict, sent: bool) -> list[dict]:
-        shown = {id(p) for p in ctx.of("Pod")}
-        ctx.of("Namespace")
+    def _pods(view, ap: dict, root: str, shown: set[int], sent: bool) -> list[dict]:  # type: ignore[no-untyped-def]
         if sent:
-            pods = ambient.ztunnel_pods(ctx.snap, ap, ctx.mesh.root_namespace, intended=True)
-        else:  # not sent: the ambient pods it would have applied to
-            ns_objs = {str((n.get("metadata") or {}).get("name")): n for n in ctx.of("Namespace")}
-            from ..mesh.workloads import sidecar_of
-
-            pods = [p for p in ambient.selected_pods(ctx.snap, ap, ctx.mesh.root_namespace)
-                    if sidecar_of(p) == "none" and (ambient.in_ambient(p) or ambient.pod_intended(
-                        p, ns_objs.get(str((p.get("metadata") or {}).get("namespace")))))]
+            pods = ambient.ztunnel_pods(view, ap, root, intended=True)
+        else:  # not sent: the ambient pods it would have applied to (the view holds only those)
+            pods = [p for p in ambient.selected_pods(view, ap, root) if not ambient.is_ztunnel_pod(p)]
         return [p for p in pods if id(p) in shown]

@@ -1580,6 +1580,20 @@ def _trust_domain(snap: Snapshot, root_namespace: str) -> str:
     return trust_domain(snap, root_namespace)
 
 
+def ambient_view(snap: Snapshot) -> Snapshot:
+    """The snapshot with only the pods ztunnel can hold policies for (no sidecar, captured or going to be), plus
+    the waypoint and ztunnel pods (waypoints are described from their pods): what ``ztunnel_pods`` and the
+    analyzers' not-sent branch select from (both leave waypoint pods out). Built once per
+    analysis (O(pods)), so checking each policy costs the ambient pods of its namespace, not every pod."""
+    from .workloads import sidecar_of
+
+    ns_objs = {name_of(n): n for n in snap.of("Namespace")}
+    pods = [p for p in snap.of("Pod") if is_waypoint_pod(p) or is_ztunnel_pod(p) or (
+        sidecar_of(p) == "none" and (in_ambient(p) or pod_intended(p, ns_objs.get(ns_of(p)))))]
+    return Snapshot(objects={**snap.objects, "Pod": pods}, absent=snap.absent, source=snap.source,
+                    namespace=snap.namespace)
+
+
 def selected_pods(snap: Snapshot, ap: dict, root_namespace: str) -> list[dict]:
     """The live pods a selector/namespace/mesh policy selects (waypoint pods never use selectors)."""
     ns = ns_of(ap)
