@@ -387,7 +387,7 @@ def check_routing(case: Case, rng: random.Random) -> CapResult:
         for ns, proxy in sorted(clients.items()):
             dump = case.dump(proxy)
             rcs = dump_routes(dump)
-            view = ours.clients.get(ns, "")
+            view = ours.clients.get(f"{ns}/{workload_of(case.pod(proxy))}", ours.clients.get(ns, ""))
             for sp in svc["spec"]["ports"]:
                 proto = convert_protocol(sp["port"], sp.get("name") or "", "TCP", sp.get("appProtocol"))
                 if proto not in ("HTTP", "HTTP2", "GRPC", "GRPC-Web", "UnsupportedProtocol"):

@@ -795,6 +795,11 @@ class Gen:
                 hosts = ["./*"]
             self.objs.append(istio("networking.istio.io/v1", "Sidecar", "default", ns,
                                    {"egress": [{"hosts": hosts}]}))
+        for ns in self.namespaces:  # a workload's own Sidecar (workloadSelector) beats its namespace's
+            if ns in self.injected_ns and self.chance(0.08):
+                self.objs.append(istio("networking.istio.io/v1", "Sidecar", "client-only", ns, {
+                    "workloadSelector": {"labels": {"app": "client"}},
+                    "egress": [{"hosts": self.pick([["./*"], ["./*", f"{ROOT_NS}/*"], ["*/*"]])}]}))
 
     def make_gateway(self) -> None:
         if not self.chance(0.3):

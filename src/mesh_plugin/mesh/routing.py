@@ -499,20 +499,31 @@ def _shared_http_ports(snap: Snapshot, sc: dict | None, client_ns: str) -> set[i
 
 
 def client_views(snap: Snapshot, full: str, svc: dict | None, vss: list[dict], root: str) -> dict[str, str]:
-    """client namespace -> what its sidecars do for ``full``: the VirtualService that routes it, the default route,
-    or not visible. A Service the Sidecar does not import (or that is not exported to the client) is still routed
-    by an imported VirtualService for its host, on the ports where the sidecar already has an HTTP route
-    configuration (" [ports: ...]"); the services such a VirtualService sends to get clusters
-    (pilot/pkg/model/sidecar.go "Infer more possible destinations from virtual services")."""
-    from .workloads import sidecar_of
+    """client namespace (or "namespace/workload" for a workload with its own Sidecar) -> what its sidecars do for
+    ``full``: the VirtualService that routes it, the default route, or not visible. A Service the Sidecar does
+    not import (or that is not exported to the client) is still routed by an imported VirtualService for its host,
+    on the ports where the sidecar already has an HTTP route configuration (" [ports: ...]"); the services such a
+    VirtualService sends to get clusters (pilot/pkg/model/sidecar.go "Infer more possible destinations from
+    virtual services")."""
+    from .workloads import owner_of, sidecar_of
 
     out: dict[str, str] = {}
-    namespaces = sorted({ns_of(p) for p in snap.of("Pod") if sidecar_of(p) == "istio" and is_running(p)})
+    clients: list[tuple[str, str, dict | None]] = []  # (key, namespace, Sidecar)
+    seen: set[str] = set()
+    for pod in sorted(snap.of("Pod"), key=lambda p: (ns_of(p), name_of(p))):
+        if sidecar_of(pod) != "istio" or not is_running(pod):
+            continue
+        ns = ns_of(pod)
+        sc = sidecar_for(snap, ns, labels_of(pod), root)
+        default = sidecar_for(snap, ns, {}, root)
+        key = ns if sc is default else f"{ns}/{owner_of(pod)[1]}"  # a workload with its own Sidecar
+        if key not in seen:
+            seen.add(key)
+            clients.append((key, ns, sc))
     by_age = lambda v: (str((v.get("metadata") or {}).get("creationTimestamp") or "9999"), name_of(v))  # noqa: E731
     mesh_vs = sorted([vs for vs in vss if "mesh" in ((vs.get("spec") or {}).get("gateways") or ["mesh"])],
                      key=by_age)
-    for ns in namespaces:
-        sc = sidecar_for(snap, ns, {}, root)
+    for key, ns, sc in clients:
         sc_name = f"Sidecar {ns_of(sc)}/{name_of(sc)}" if sc else ""
 
         def in_scope(vs: dict, ns: str = ns, sc: dict | None = sc) -> bool:
@@ -530,18 +541,18 @@ def client_views(snap: Snapshot, full: str, svc: dict | None, vss: list[dict], r
                 if visible:
                     why += (f" (VirtualService {ns_of(visible[0])}/{name_of(visible[0])} is imported, but no HTTP "
                             "route configuration of the sidecar serves its ports)")
-                out[ns] = f"not visible: {why}"
+                out[key] = f"not visible: {why}"
                 continue
-            out[ns] = (f"VirtualService {ns_of(visible[0])}/{name_of(visible[0])} [ports: "
+            out[key] = (f"VirtualService {ns_of(visible[0])}/{name_of(visible[0])} [ports: "
                        f"{', '.join(str(p) for p in routed)}]")
             continue
         if visible:
-            out[ns] = f"VirtualService {ns_of(visible[0])}/{name_of(visible[0])}"
+            out[key] = f"VirtualService {ns_of(visible[0])}/{name_of(visible[0])}"
         elif mesh_vs:
-            out[ns] = (f"default route: VirtualService {ns_of(mesh_vs[0])}/{name_of(mesh_vs[0])} is not imported "
+            out[key] = (f"default route: VirtualService {ns_of(mesh_vs[0])}/{name_of(mesh_vs[0])} is not imported "
                        f"({sc_name or 'exportTo'})")
         else:
-            out[ns] = "default route (no VirtualService)"
+            out[key] = "default route (no VirtualService)"
     return out
 
 
