@@ -132,6 +132,9 @@ class Case:
             raise RuntimeError(f"the generator made configs Istio refuses: {refused[:3]}")
         self.proxies: dict[str, dict] = self.summary["proxies"]
         self._dumps: dict[str, dict] = {}
+        self._cluster_names: dict[str, list[str]] = {}
+        #: authz: (listen address, Envoy filter chains, the oracle's chains) per sampled target
+        self.targets: list[tuple[tuple[str, int], list[dict], list[dict]]] = []
         self.mesh = next((yaml.safe_load(o["data"]["mesh"]) for o in self.objs
                           if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "istio"), {}) or {}
 
@@ -556,10 +559,9 @@ def our_cluster_view(p: Any) -> dict:
 
 
 def _clusters_of(case: Case, proxy: str, host: str) -> list[str]:
-    key = ("_clusters", proxy)
-    if key not in case.__dict__:
-        case.__dict__[key] = sorted(dump_clusters(case.dump(proxy)))
-    return [n for n in case.__dict__[key] if n.startswith("outbound|") and n.endswith("|" + host)]
+    if proxy not in case._cluster_names:
+        case._cluster_names[proxy] = sorted(dump_clusters(case.dump(proxy)))
+    return [n for n in case._cluster_names[proxy] if n.startswith("outbound|") and n.endswith("|" + host)]
 
 
 def check_resilience(case: Case, rng: random.Random) -> CapResult:
@@ -978,7 +980,7 @@ def sample_probes(case: Case, rng: random.Random, ip_base: tuple[int, int], per_
                     request["jwt_location"] = loc
             out.append(Probe(case.seed, f"{ns}/{wl}", port, tcp, listen, caller, request, token, src, uri,
                              chain_accepts(chains, mtls)))
-        case.__dict__.setdefault("_targets", []).append((listen, [envoy_chain(fc) for fc in chains], chains))
+        case.targets.append((listen, [envoy_chain(fc) for fc in chains], chains))
     return out
 
 
@@ -1163,10 +1165,10 @@ def check_authz_batch(cases: list[Case], rngs: dict[int, random.Random], workdir
     probes: list[Probe] = []
     targets: list = []
     for i, case in enumerate(cases):
-        case.__dict__["_targets"] = []
+        case.targets = []
         ps = sample_probes(case, rngs[case.seed], (slot % 200 + 1, i % 200))
         probes += ps
-        targets += case.__dict__["_targets"]
+        targets += case.targets
         for pr in ps:
             ours_verdict(case, pr)
     if not targets:
