@@ -390,7 +390,8 @@ def check_routing(case: Case, rng: random.Random) -> CapResult:
         for ns, proxy in sorted(clients.items()):
             dump = case.dump(proxy)
             rcs = dump_routes(dump)
-            view = ours.clients.get(f"{ns}/{workload_of(case.pod(proxy))}", ours.clients.get(ns, ""))
+            client_view = ours.clients.get(f"{ns}/{workload_of(case.pod(proxy))}", ours.clients.get(ns, ""))
+            view = client_view
             for sp in svc["spec"]["ports"]:
                 proto = convert_protocol(sp["port"], sp.get("name") or "", "TCP", sp.get("appProtocol"))
                 if proto not in ("HTTP", "HTTP2", "GRPC", "GRPC-Web", "UnsupportedProtocol"):
@@ -398,9 +399,10 @@ def check_routing(case: Case, rng: random.Random) -> CapResult:
                 port = int(sp["port"])
                 where = f"{host}:{port} from {ns}"
                 res.items += 1
-                limited = re.search(r"\[ports: ([\d, ]+)\]", view)
+                limited = re.search(r"\[ports: ([\d, ]+)\]", client_view)
+                view = client_view
                 if limited and str(port) not in [p.strip() for p in limited.group(1).split(",")]:
-                    view = f"not visible on port {port}: {view}"
+                    view = f"not visible on port {port}: {client_view}"
                 # a sniffed port that clashes with another protocol gets its own route config, "host:port"
                 vh = next((v for rc in (rcs.get(str(port)), rcs.get(f"{host}:{port}")) if rc
                            for v in rc.get("virtualHosts") or [] if v.get("name") == f"{host}:{port}"), None)
@@ -433,7 +435,7 @@ def check_routing(case: Case, rng: random.Random) -> CapResult:
                         res.diffs.append(Diff("routing", "route-source", where, view, sorted(srcs)))
                         continue
                 _compare_routes(res, where, want, got)
-            check_tcp_routes(res, case, host, svc, ours, view, dump_listeners(dump), ns)
+            check_tcp_routes(res, case, host, svc, ours, client_view, dump_listeners(dump), ns)
     return res
 
 

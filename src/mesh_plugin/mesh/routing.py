@@ -502,7 +502,7 @@ def client_views(snap: Snapshot, full: str, svc: dict | None, vss: list[dict], r
     """client namespace (or "namespace/workload" for a workload with its own Sidecar) -> what its sidecars do for
     ``full``: the VirtualService that routes it, the default route, or not visible. A Service the Sidecar does
     not import (or that is not exported to the client) is still routed by an imported VirtualService for its host,
-    on the ports where the sidecar already has an HTTP route configuration (" [ports: ...]"); the services such a
+    on port 80 only, when the sidecar has an HTTP route configuration there (" [ports: 80]"); the services such a
     VirtualService sends to get clusters (pilot/pkg/model/sidecar.go "Infer more possible destinations from
     virtual services")."""
     from .workloads import owner_of, sidecar_of
@@ -532,15 +532,15 @@ def client_views(snap: Snapshot, full: str, svc: dict | None, vss: list[dict], r
 
         visible = [vs for vs in mesh_vs if in_scope(vs)]
         if svc is not None and (not imports(sc, ns_of(svc), [full]) or not exported_to(svc, ns)):
-            # not in the sidecar's registry: an imported VirtualService for the host still gets a virtual host on
-            # each HTTP route configuration the sidecar shares by port (route.go BuildSidecarVirtualHostWrapper:
-            # VirtualService hosts outside the registry), and the clusters of the services it sends to exist
-            routed = sorted(p for p in _http_ports(svc) if p in _shared_http_ports(snap, sc, ns)) if visible else []
+            # not in the sidecar's registry: an imported VirtualService for the host still gets a virtual host, on
+            # the port-80 HTTP route configuration only (route.go buildSidecarVirtualHostsForVirtualService, "a gross
+            # HACK": hosts outside the registry, listener port 80), and the services it sends to get clusters
+            routed = [80] if visible and 80 in _shared_http_ports(snap, sc, ns) else []
             if not routed:
                 why = f"{sc_name or 'exportTo'} does not import {full}"
                 if visible:
-                    why += (f" (VirtualService {ns_of(visible[0])}/{name_of(visible[0])} is imported, but no HTTP "
-                            "route configuration of the sidecar serves its ports)")
+                    why += (f" (VirtualService {ns_of(visible[0])}/{name_of(visible[0])} is imported, but a host "
+                            "outside the sidecar's registry is only routed on port 80, where it has no HTTP route)")
                 out[key] = f"not visible: {why}"
                 continue
             out[key] = (f"VirtualService {ns_of(visible[0])}/{name_of(visible[0])} [ports: "
