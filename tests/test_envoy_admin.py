@@ -5,6 +5,7 @@ import json
 import pytest
 
 from mesh_plugin.envoy import fetch_admin
+from mesh_plugin.mesh.workloads import require_envoy
 from mesh_plugin.envoy.parse import parse_clusters_text
 from mesh_plugin.errors import InvalidInput, NotFound, Unreachable
 
@@ -49,7 +50,7 @@ def test_outlier_ejection_is_visible_in_clusters(client, sandbox):
 
 def test_pod_without_sidecar_and_unknown_pod_and_bad_path(client, sandbox):
     with pytest.raises(InvalidInput) as e:
-        fetch_admin(client, "production", sandbox.pod_name("legacy-batch"), "server_info")
+        fetch_admin(client, "production", sandbox.pod_name("legacy-batch"), "server_info", check_sidecar=require_envoy)
     assert "no Envoy sidecar" in str(e.value) and "mesh_overview view=workloads" in str(e.value)
     with pytest.raises(NotFound):
         fetch_admin(client, "production", "ghost-pod", "server_info")

@@ -145,3 +145,32 @@ def test_cli_arguments_map_onto_the_signature(argv, expected):
     if args.operation == "analyze":
         kwargs.setdefault("limit", 500)
     assert kwargs == expected
+
+
+def test_layers_import_one_way():
+    """Sources (kube/, envoy/, metrics/) import no mesh logic; mesh logic (mesh/, analyzers/) and changes/
+    import no surface (tools/, server, cli, agent/, prompts, demo): data flows one way (issue 20)."""
+    import ast
+
+    pkg = ROOT / "src/mesh_plugin"
+    order = {"kube": 0, "envoy": 0, "metrics": 0, "mesh": 1, "analyzers": 1, "changes": 2,
+             "tools": 3, "server": 3, "cli": 3, "agent": 3, "prompts": 3, "demo": 3}
+    bad = []
+    for f in pkg.rglob("*.py"):
+        rel = f.relative_to(pkg).with_suffix("").parts
+        layer = rel[0]
+        if layer not in order:
+            continue
+        package = ["mesh_plugin", *rel[:-1]]  # the module's package, for relative imports
+        for node in ast.walk(ast.parse(f.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom):
+                base = package[:len(package) - node.level + 1] if node.level else []
+                names = [".".join([*base, node.module]) if node.module else ".".join(base)]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "mesh_plugin" and len(parts) > 1 and order.get(parts[1], -1) > order[layer]:
+                    bad.append(f"{'/'.join(rel)} imports {name}")
+    assert not bad, bad

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import InvalidInput, NotFound, ServerError, Unreachable
 from ..kube.kinds import KINDS
-from ..mesh.workloads import sidecar_of
 
 ADMIN_PORT = 15000
 #: read-only admin endpoints (POST /logging is a write and goes through the change path)
@@ -23,7 +23,7 @@ _PATH_RE = re.compile(r"^[a-z_/]+$")
 
 
 def fetch_admin(client: Any, namespace: str, pod: str, path: str,
-                query: list[tuple[str, str]] | None = None, *, check_sidecar: bool = True,
+                query: list[tuple[str, str]] | None = None, *, check_sidecar: Callable[[dict], None] | bool = False,
                 timeout: float | None = None, method: str = "GET") -> bytes:
     """The admin endpoint's body as bytes. Raises NotFound / InvalidInput / Unreachable with a next step.
 
@@ -37,26 +37,8 @@ def fetch_admin(client: Any, namespace: str, pod: str, path: str,
         method = "POST"
     elif method != "GET":
         raise InvalidInput(f"Envoy admin path {path!r} is read with GET only.")
-    if check_sidecar:
-        pod_obj = client.get(KINDS["Pod"], pod, namespace)
-        kind = sidecar_of(pod_obj)
-        if kind not in ("istio", "istio-gateway"):
-            names = [c.get("name") for c in (pod_obj.get("spec") or {}).get("containers") or []]
-            hint = ("pick a meshed pod (mesh_overview view=workloads shows which have sidecar=istio), or inject it "
-                    "(label the namespace istio-injection=enabled and restart the workload).")
-            if kind == "ztunnel":
-                hint = ("it is a ztunnel pod, not Envoy: use proxy_inspect view=config with kind=workload, service, "
-                        "policy, certificate or connections (istioctl ztunnel-config); mesh_overview view=workloads shows "
-                        "Envoy pods.")
-            elif ((pod_obj.get("metadata") or {}).get("annotations") or {}).get(
-                    "ambient.istio.io/redirection") == "enabled":
-                hint = ("the pod is in ambient mode: ztunnel carries its traffic (proxy_inspect view=config "
-                        "kind=workload with this pod reads its node's ztunnel); its waypoint, if any, is an Envoy "
-                        "(mesh_overview view=workloads shows it).")
-            raise InvalidInput(
-                f"Pod {namespace}/{pod} has no Envoy sidecar (containers: {', '.join(map(str, names))}"
-                + (", it runs linkerd-proxy" if kind == "linkerd" else ", it is ztunnel" if kind == "ztunnel" else "")
-                + ").", hint=hint)
+    if callable(check_sidecar):  # the caller's rule for "this pod runs Envoy" (mesh.workloads.require_envoy)
+        check_sidecar(client.get(KINDS["Pod"], pod, namespace))
     try:
         body = client.pod_proxy(namespace, pod, ADMIN_PORT, path, query=query, timeout=timeout, method=method)
     except ServerError as e:

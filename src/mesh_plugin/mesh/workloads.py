@@ -176,3 +176,29 @@ def pods_by_ip(pods: list[dict]) -> dict[str, str]:
         if ip and is_running(p):
             out[str(ip)] = f"{ns_of(p)}/{name_of(p)}"
     return out
+
+
+def require_envoy(pod_obj: dict) -> None:
+    """Raise InvalidInput with the next step unless the pod runs an Envoy (an Istio sidecar or gateway):
+    linkerd-proxy, ztunnel and ambient pods say what to use instead."""
+    from ..errors import InvalidInput
+
+    namespace, pod = ns_of(pod_obj), name_of(pod_obj)
+    kind = sidecar_of(pod_obj)
+    if kind not in ("istio", "istio-gateway"):
+        names = [c.get("name") for c in (pod_obj.get("spec") or {}).get("containers") or []]
+        hint = ("pick a meshed pod (mesh_overview view=workloads shows which have sidecar=istio), or inject it "
+                "(label the namespace istio-injection=enabled and restart the workload).")
+        if kind == "ztunnel":
+            hint = ("it is a ztunnel pod, not Envoy: use proxy_inspect view=config with kind=workload, service, "
+                    "policy, certificate or connections (istioctl ztunnel-config); mesh_overview view=workloads shows "
+                    "Envoy pods.")
+        elif ((pod_obj.get("metadata") or {}).get("annotations") or {}).get(
+                "ambient.istio.io/redirection") == "enabled":
+            hint = ("the pod is in ambient mode: ztunnel carries its traffic (proxy_inspect view=config "
+                    "kind=workload with this pod reads its node's ztunnel); its waypoint, if any, is an Envoy "
+                    "(mesh_overview view=workloads shows it).")
+        raise InvalidInput(
+            f"Pod {namespace}/{pod} has no Envoy sidecar (containers: {', '.join(map(str, names))}"
+            + (", it runs linkerd-proxy" if kind == "linkerd" else ", it is ztunnel" if kind == "ztunnel" else "")
+            + ").", hint=hint)

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import InvalidInput
 from ..mesh.overview import OVERVIEW_KINDS, WORKLOAD_KINDS, list_workloads as _list_workloads, mesh_overview as _overview
+from ..mesh.workloads import require_envoy
 from ..models import MeshOverview, Page, Workload, WorkloadList
 from ..render import note, table
 from ..runtime import RUNTIME
@@ -149,7 +150,7 @@ def proxy_health(pod: ObjName, namespace: Namespace, filter: ProxyFilter = None,
         raise InvalidInput("view=health filters by cluster only.", hint='e.g. filter={"cluster": "reviews"}.')
     cluster = spec.cluster
     client = RUNTIME.client()
-    info = parse_server_info(fetch_admin(client, namespace, pod, "server_info"))
+    info = parse_server_info(fetch_admin(client, namespace, pod, "server_info", check_sidecar=require_envoy))
     hosts = parse_clusters_text(fetch_admin(client, namespace, pod, "clusters", check_sidecar=False).decode())
     hosts = [h for h in hosts if h.cluster.startswith("outbound|") and (not cluster or cluster in h.cluster)]
     hosts.sort(key=lambda h: (not h.ejected, h.cluster, h.endpoint))

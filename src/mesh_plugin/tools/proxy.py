@@ -7,6 +7,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InvalidInput, MeshError, NotFound, ServerError, Timeout, Unreachable
+from ..mesh.workloads import require_envoy
 from ..models import Page
 from ..render import table
 from ..runtime import RUNTIME
@@ -108,7 +109,7 @@ def load_dump(pod: str | None, namespace: str | None, file: str | None, kind: st
                            hint="find meshed pods with mesh_overview view=workloads sidecar=istio.")
     name, ns = resolve_pod(pod, namespace)
     query = [("include_eds", "true")] if kind in ("endpoint", "all") else None
-    body = fetch_admin(RUNTIME.client(), ns, name, "config_dump", query=query)
+    body = fetch_admin(RUNTIME.client(), ns, name, "config_dump", query=query, check_sidecar=require_envoy)
     return ConfigDump.load(body, f"the config dump of {ns}/{name}"), f"pod {ns}/{name}"
 
 
@@ -164,7 +165,8 @@ def proxy_config(kind: Annotated[ProxyKind, Field(description=(
         pname, ns = resolve_pod(pod or "", namespace) if pod else (None, None)
         if pname is None:
             raise InvalidInput("Give a pod or a dump file.", hint="find meshed pods with mesh_overview view=workloads.")
-        body = fetch_admin(RUNTIME.client(), ns, pname, "clusters", query=[("format", "json")])
+        body = fetch_admin(RUNTIME.client(), ns, pname, "clusters", query=[("format", "json")],
+                           check_sidecar=require_envoy)
         t = endpoint_health_table(body, f)
         from ..mesh.workloads import pods_by_ip
 
@@ -345,7 +347,7 @@ def _log_levels(pod: str | None, namespace: str | None, name: str | None, limit:
     pname, ns = resolve_pod(pod or "", namespace) if pod else (None, None)
     if pname is None:
         raise InvalidInput("Give a pod to read log levels from.", hint="find meshed pods with mesh_overview view=workloads.")
-    levels = parse_logging(fetch_admin(RUNTIME.client(), ns, pname, "logging"))
+    levels = parse_logging(fetch_admin(RUNTIME.client(), ns, pname, "logging", check_sidecar=require_envoy))
     rows = [[k, v] for k, v in sorted(levels.items()) if not name or name in k]
     # loggers away from the common level first: those are the ones someone changed
     common = max(set(levels.values()), key=list(levels.values()).count) if levels else ""
@@ -384,7 +386,7 @@ def proxy_log_level(pod: ObjName, namespace: Namespace,
     from ..envoy.admin import fetch_admin
 
     client = RUNTIME.client()
-    current = parse_logging(fetch_admin(client, namespace, pod, "logging"))
+    current = parse_logging(fetch_admin(client, namespace, pod, "logging", check_sidecar=require_envoy))
     if logger and logger not in current:
         raise InvalidInput(f"Envoy in {namespace}/{pod} has no logger {logger!r}.",
                            hint="list loggers with proxy_inspect view=config kind=log.")
