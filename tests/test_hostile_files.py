@@ -25,7 +25,7 @@ from mesh_plugin.envoy.admin import redact_config_dump
 from mesh_plugin.errors import InvalidInput, NotFound
 from mesh_plugin.kube import snapshot as snapshot_mod
 from mesh_plugin.kube.snapshot import Snapshot, safe_load_all
-from mesh_plugin.mesh.proxyconfig import MAX_DUMP_BYTES, ConfigDump
+from mesh_plugin.envoy.configdump import MAX_DUMP_BYTES, ConfigDump
 from mesh_plugin.runtime import RUNTIME, configure, env_flag
 from mesh_plugin.sandbox.certs import MeshCA
 from mesh_plugin.tools.proxy import render_proxy_config

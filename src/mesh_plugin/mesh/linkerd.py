@@ -185,6 +185,6 @@ def decide(snap: Snapshot, pod: dict, port: int | str | None, client_id: str | N
 def issuer_expiry(cert_pem: bytes) -> dict[str, Any]:
     from cryptography import x509
 
-    from .proxyconfig import cert_metadata
+    from ..envoy.configdump import cert_metadata
 
     return cert_metadata(x509.load_pem_x509_certificate(cert_pem))

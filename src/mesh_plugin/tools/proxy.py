@@ -96,7 +96,7 @@ def load_dump(pod: str | None, namespace: str | None, file: str | None, kind: st
     parsed and redacted by ``ConfigDump.load``; a file is read by ``Runtime.read_file`` (confined to the
     files root, at most ``MAX_DUMP_BYTES``)."""
     from ..envoy.admin import fetch_admin
-    from ..mesh.proxyconfig import MAX_DUMP_BYTES, ConfigDump
+    from ..envoy.configdump import MAX_DUMP_BYTES, ConfigDump
     from ..runtime import clip_path
 
     if file is not None:
@@ -147,7 +147,7 @@ def proxy_config(kind: Annotated[ProxyKind, Field(description=(
     config as JSON text, paged by lines. Use proxy_status for a namespace-wide view. On a ztunnel pod or a
     ztunnel dump, or with a ztunnel kind, the answer is istioctl ztunnel-config's (certificate metadata only);
     waypoint pods are Envoys and take the Envoy kinds."""
-    from ..mesh.proxyconfig import BUILDERS, Filter, all_tables, endpoint_health_table, raw_items
+    from ..envoy.configdump import BUILDERS, Filter, all_tables, endpoint_health_table, raw_items
 
     if kind in ZTUNNEL_KINDS or kind == "all":
         zt = _ztunnel_config(kind, pod, namespace, file, filter, output, limit, offset)
@@ -217,7 +217,7 @@ def _ztunnel_source(pod: str | None, namespace: str | None, file: str | None, wa
     from ..kube.kinds import KINDS
     from ..kube.snapshot import name_of, ns_of
     from ..mesh.ambient import is_ztunnel_pod
-    from ..mesh.proxyconfig import MAX_DUMP_BYTES
+    from ..envoy.configdump import MAX_DUMP_BYTES
     from ..runtime import clip_path
 
     if file is not None:
@@ -456,7 +456,7 @@ def _last_update(dump) -> str | None:  # type: ignore[no-untyped-def]
 def route_divergence(dump, snap) -> list[str]:  # type: ignore[no-untyped-def]
     """Weighted routes whose Envoy weights differ from every route of the VirtualService they came from."""
     from ..kube.snapshot import ns_of
-    from ..mesh.proxyconfig import parse_cluster_name
+    from ..envoy.configdump import parse_cluster_name
 
     out = []
     for rc in dump.route_configs():
@@ -503,7 +503,7 @@ def proxy_status(namespace: Namespace, limit: Limit = 30, offset: Offset = 0) ->
     call per sidecar through the API server; use proxy_inspect view=config for one sidecar's detail."""
     from ..envoy.admin import fetch_many
     from ..envoy.parse import parse_server_info
-    from ..mesh.proxyconfig import ConfigDump
+    from ..envoy.configdump import ConfigDump
     from ..mesh.workloads import sidecar_of
     from ..kube.snapshot import name_of
 

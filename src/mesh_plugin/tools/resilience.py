@@ -13,7 +13,7 @@ from ..errors import InvalidInput, MeshError, Unreachable
 from ..kube.snapshot import annotations_of, labels_of, name_of, ns_of
 from ..mesh import resilience as RZ
 from ..mesh.mtls import destination_rule_for, mesh_config
-from ..mesh.proxyconfig import parse_cluster_name
+from ..envoy.configdump import parse_cluster_name
 from ..mesh.workloads import is_running, sidecar_of
 from ..render import render_changes, table
 from ..runtime import RUNTIME

@@ -556,7 +556,7 @@ def _envoy_route(dump, host: str) -> dict | None:  # type: ignore[no-untyped-def
 
 
 def envoy_weights(dump, host: str) -> dict[str, int] | None:  # type: ignore[no-untyped-def]
-    from ..mesh.proxyconfig import parse_cluster_name
+    from ..envoy.configdump import parse_cluster_name
 
     r = _envoy_route(dump, host)
     if r is None:
@@ -581,7 +581,7 @@ def _seconds(v: object) -> float | None:
 def _route_policy_diff(vs_route: dict, envoy_route: dict) -> list[str]:
     """What the proxy's route does differently from the VirtualService route: mirror, retries, timeout (only
     what the VirtualService sets: Istio fills in defaults for the rest)."""
-    from ..mesh.proxyconfig import parse_cluster_name
+    from ..envoy.configdump import parse_cluster_name
 
     action = envoy_route.get("route") or {}
     out = []
@@ -622,7 +622,7 @@ def verify_routing(host: Host, namespace: OptNamespace = None, limit: Limit = 30
     those with NO ROUTE for the host."""
     from ..envoy.admin import fetch_admin
     from ..mesh.overview import page
-    from ..mesh.proxyconfig import ConfigDump
+    from ..envoy.configdump import ConfigDump
 
     snap, full, svc, vs, _ = _context(host, namespace, None)
     gateway_api = _verify_gateway_api(snap, full, svc, limit, offset)
@@ -714,7 +714,7 @@ def _verify_gateway_api(snap: Snapshot, full: str, svc: dict, limit: int, offset
     from ..envoy.admin import fetch_admin
     from ..mesh.mtls import mesh_config
     from ..mesh.overview import page
-    from ..mesh.proxyconfig import ConfigDump
+    from ..envoy.configdump import ConfigDump
 
     if not (snap.of(GA.HTTPROUTE) or snap.of(GA.GRPCROUTE)):
         return None

@@ -1,6 +1,6 @@
 """Envoy config dumps as istioctl proxy-config tables. Pure: bytes or dicts in, rows out.
 
-Fetch (``envoy.admin``), parse (``ConfigDump``), render (row builders here, tables in
+Source layer: fetch (``envoy.admin``), parse (``ConfigDump``), render (row builders here, tables in
 ``render``): the three steps of istioctl's proxyconfig, kept apart so every renderer can be fed
 from a saved dump (``-f``).
 """
