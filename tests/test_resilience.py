@@ -112,7 +112,8 @@ def test_recommendation_keeps_a_replica():
     assert od == {"consecutive5xxErrors": 10, "interval": "60s", "baseEjectionTime": "30s", "maxEjectionPercent": 50}
     assert len(why) == 4
     assert RZ.recommend(3, None, None)[0]["maxEjectionPercent"] == 50
-    assert RZ.recommend(1, None, None)[0]["maxEjectionPercent"] == 0
+    # one replica: Istio never sends 0 (Envoy would apply its 10%); 1 of 1 is over 50%, so nothing is ejected
+    assert RZ.recommend(1, None, None)[0]["maxEjectionPercent"] == 50 and RZ.max_ejectable(1, 50) == 0
     busy, _ = RZ.recommend(4, 800.0, 0.03)
     assert busy["interval"] == "10s" and busy["consecutive5xxErrors"] == 20
 

@@ -51,6 +51,8 @@ def render_changes(r: Any) -> str:
     for i in getattr(r, "impact", []) or []:
         out.append(f"impact: {i.request}: {i.before} -> {i.after}")
     out += [render_change(c) for c in r.changes]
+    if getattr(r, "note", ""):
+        out.append(r.note)
     return "\n".join(out)
 
 

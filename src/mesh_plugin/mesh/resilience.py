@@ -226,8 +226,29 @@ def lint(od: dict | None, cp: dict | None, replicas: int, what: str, has_dr: boo
     return out
 
 
-def recommend(replicas: int, rps: float | None, error_rate: float | None) -> tuple[dict, list[str]]:
-    """A conservative outlierDetection and one line of reasoning per number."""
+def max_ejectable(hosts: int, max_ejection_percent: int) -> int:
+    """How many of a cluster's hosts Envoy's outlier detection may eject at once: it ejects one more only while
+    100 * (ejected + 1) / hosts <= max_ejection_percent (outlier_detection_impl.cc; always_eject_one_host is off
+    in what Istio sends). Istio never sends 0, so 0 means Envoy's 10."""
+    pct = max_ejection_percent if max_ejection_percent > 0 else 10
+    return (hosts * min(pct, 100)) // 100 if hosts > 0 else 0
+
+
+def merge_settings(base: dict | None, settings: dict) -> dict:
+    """``settings`` over ``base``: mappings merged key by key (connectionPool's tcp/http too), values replaced;
+    fields not given keep their value."""
+    out = copy.deepcopy(base) if isinstance(base, dict) else {}
+    for k, v in settings.items():
+        out[k] = merge_settings(out.get(k), v) if isinstance(v, dict) and isinstance(out.get(k), dict) else \
+            copy.deepcopy(v)
+    return out
+
+
+def recommend(replicas: int, rps: float | None, error_rate: float | None,
+              subsets: dict[str, tuple[int, float | None]] | None = None) -> tuple[dict, list[str]]:
+    """A conservative outlierDetection and one line of reasoning per number, then one line per subset: each
+    subset is its own Envoy cluster (outbound|port|subset|host), so the ejection limit applies to its pods
+    alone, and its share of requests stays with it (``subsets``: name -> (running pods, weight % or None))."""
     why: list[str] = []
     od: dict[str, Any] = {"consecutive5xxErrors": 10, "interval": "60s", "baseEjectionTime": "30s",
                           "maxEjectionPercent": 50}
@@ -248,14 +269,31 @@ def recommend(replicas: int, rps: float | None, error_rate: float | None) -> tup
     why.append("baseEjectionTime 30s: a short first ejection; Envoy multiplies it each time the host is ejected "
                "again (capped at 300s)")
     if replicas <= 1:
-        od["maxEjectionPercent"] = 0
-        why.append("maxEjectionPercent 0 (no ejection): with one replica there is nothing to fail over to; scale to "
-                   "2 or more first")
+        why.append("maxEjectionPercent 50: with one replica Envoy ejects nothing (1 of 1 is 100%, over 50%); "
+                   "ejecting the only endpoint would only turn its errors into 503 UH, as Istio's panic threshold "
+                   "is 0; scale to 2 or more for outlier detection to act (0 is no 'off': Istio then sends "
+                   "nothing and Envoy's 10% applies)")
     else:
         pct = min(50, (100 * (replicas - 1)) // replicas)
         od["maxEjectionPercent"] = pct
-        why.append(f"maxEjectionPercent {pct}: with {replicas} replicas at most "
-                   f"{replicas * pct // 100 or 1} can be ejected, so at least one always serves")
+        why.append(f"maxEjectionPercent {pct}: with {replicas} replicas at most {max_ejectable(replicas, pct)} "
+                   "can be ejected at once, so at least one always serves")
+    pct = int(od["maxEjectionPercent"])
+    for name, (pods, weight) in sorted((subsets or {}).items()):
+        share = f"{weight:g}% of requests" if weight is not None else "the requests routed to it"
+        n = max_ejectable(pods, pct)
+        if pods == 0:
+            why.append(f"subset {name}: no running pod; {share} get 503 UH (no healthy upstream) whatever the "
+                       "outlier settings")
+        elif n == 0:
+            why.append(f"subset {name} ({pods} pod{'s' if pods != 1 else ''}, {share}): its own Envoy cluster, "
+                       f"and {pods} x {pct}% is under one host, so Envoy never ejects it: a failing {name} keeps "
+                       f"{share}. Gate it with traffic_change action=step (fails closed) or set its weight to 0 "
+                       "(traffic_status view=diagnose proposes it)")
+        else:
+            why.append(f"subset {name} ({pods} pods, {share}): at most {n} ejected at once; if all of a subset's "
+                       f"endpoints are ejected, {share} get 503 UH (panic threshold 0): they do not move to "
+                       "another subset")
     return od, why
 
 

@@ -614,13 +614,18 @@ class Sandbox:
     @contextlib.contextmanager
     def hold_pushes(self, deployment: str) -> Iterator[None]:
         """Keep the control plane's pushes from a deployment's sidecar (the first pod's) until the block ends:
-        it keeps applying the config it had, as a proxy a push did not reach. Then it catches up."""
-        sc = self.sidecar(deployment)
+        it keeps applying the config it had, as a proxy a push did not reach. Then it catches up. ``deployment``
+        may also name one pod (a key of ``sidecars``). The hold is in force when the block starts."""
+        sc = self.sidecars[deployment] if deployment in self.sidecars else self.sidecar(deployment)
         pod = sc.spec.pod
         self._held.add(pod)
         relay = self._agents.get(pod, (None, None))[1]
         if relay is not None:
-            self.server.loop.call_soon_threadsafe(relay.hold)
+            import asyncio
+
+            async def hold() -> None:
+                relay.hold()
+            asyncio.run_coroutine_threadsafe(hold(), self.server.loop).result(timeout=10)
         try:
             yield
         finally:

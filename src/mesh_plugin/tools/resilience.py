@@ -44,6 +44,9 @@ class PolicyView(BaseModel):
         "the cluster's healthy_panic_threshold in percent: minHealthPercent (default 0) when outlierDetection is "
         "set, else Envoy's 50"))
     cluster: str | None = Field(default=None, description="the Envoy cluster: outbound|port|subset|host")
+    live_envoy: dict | None = Field(default=None, description=(
+        "live: the same values as a calling sidecar's Envoy holds them (config_dump), when read"))
+    live_differs: list[str] = Field(default=[], description="live value vs the DestinationRule's, where they differ")
 
 
 class LiveEndpoint(BaseModel):
@@ -81,8 +84,10 @@ def render_resilience(r: ResilienceStatus) -> str:
             f"off (panic below {p.envoy_panic_threshold:g}%)"
         cb = p.envoy_circuit_breakers
         cbtxt = ", ".join(f"{k}={v}" for k, v in cb.items() if v not in (RZ.UNLIMITED, "unlimited", "10s", "3600s"))
-        rows.append([p.subset or "(all)", p.port or "-", p.replicas, odtxt, cbtxt or "defaults"])
-    out.append(table(["SUBSET", "PORT", "REPLICAS", "OUTLIER DETECTION (ENVOY)", "CONNECTION POOL"], rows))
+        live = "-" if p.live_envoy is None else ("= DR" if not p.live_differs else "; ".join(p.live_differs))
+        rows.append([p.subset or "(all)", p.port or "-", p.replicas, odtxt, cbtxt or "defaults", live])
+    out.append(table(["SUBSET", "PORT", "REPLICAS", "OUTLIER DETECTION (FROM DR)", "CONNECTION POOL", "LIVE ENVOY"],
+                     rows))
     if r.live:
         out.append("")
         out.append(table(["PROXY", "ENDPOINT", "OUTLIER CHECK", "CLUSTER", "EJECTIONS"],
@@ -146,7 +151,9 @@ def resilience_status(host: Host, namespace: OptNamespace = None, files: Files =
                               policies=policies[:24], failure_accrual=fa,
                               findings=[f for _, f in sorted(findings, key=lambda x: x[0])][:20])
     if live and not files:
-        result.live, result.live_note = _live(snap, full)
+        result.live, result.live_note, reader = _live(snap, full)
+        if reader:
+            _compare_live(result, reader, full)
     elif files:
         result.live_note = "live state: not read in offline mode"
     return result
@@ -161,7 +168,64 @@ def _live_mesh_config() -> dict:
         return {}
 
 
-def _live(snap: Any, host: str) -> tuple[list[LiveEndpoint], str]:
+#: Envoy's own defaults for the outlier fields a config dump leaves out (outlier_detection.proto)
+_ENVOY_OUTLIER_DEFAULTS = {"consecutive_5xx": 5, "interval": "10s", "base_ejection_time": "30s",
+                           "max_ejection_percent": 10, "consecutive_gateway_failure": 5,
+                           "enforcing_consecutive_gateway_failure": 0}
+_LIVE_KEYS = ("consecutive_5xx", "interval", "base_ejection_time", "max_ejection_percent",
+              "consecutive_gateway_failure", "enforcing_consecutive_gateway_failure", "healthy_panic_threshold")
+
+
+def _live_values(cluster: dict) -> dict:
+    """The outlier and panic values of one cluster of a config dump, Envoy's defaults where it leaves them out."""
+    od = cluster.get("outlier_detection")
+    lb = cluster.get("common_lb_config")
+    panic = "50%" if lb is None or "healthy_panic_threshold" not in lb else \
+        f"{float((lb.get('healthy_panic_threshold') or {}).get('value') or 0):g}%"
+    if od is None:
+        return {"outlier_detection": "off", "healthy_panic_threshold": panic}
+    out = {k: od.get(k, d) for k, d in _ENVOY_OUTLIER_DEFAULTS.items()}
+    out["healthy_panic_threshold"] = panic
+    return out
+
+
+def _compare_live(result: ResilienceStatus, reader: str, host: str) -> None:
+    """Fill each policy's live values from one calling sidecar's clusters for ``host`` and say where they differ
+    from what the DestinationRule gives (a push that has not reached it, an EnvoyFilter, another version)."""
+    import json
+    import re
+
+    from ..envoy.admin import fetch_admin
+
+    ns, _, pod = reader.partition("/")
+    try:
+        body = fetch_admin(RUNTIME.client(), ns, pod, "config_dump", check_sidecar=False, timeout=5, query=[
+            ("resource", "dynamic_active_clusters"), ("name_regex", rf"^outbound\|.*\|{re.escape(host)}$")])
+        doc = json.loads(body)
+    except (MeshError, ValueError):
+        return
+    clusters = {}
+    for c in doc.get("configs") or []:
+        cl = (c or {}).get("cluster") or {}
+        if cl.get("name"):
+            clusters[cl["name"]] = cl
+    for p in result.policies:
+        cl = clusters.get(p.cluster or "")
+        if cl is None:
+            continue
+        p.live_envoy = _live_values(cl)
+        want = {k: v for k, v in (p.envoy_outlier or {}).items() if k in _LIVE_KEYS} if p.envoy_outlier else {
+            "outlier_detection": "off", "healthy_panic_threshold": f"{p.envoy_panic_threshold:g}%"}
+        p.live_differs = [f"{k} {p.live_envoy.get(k)} live, {v} from the DestinationRule" for k, v in want.items()
+                          if str(p.live_envoy.get(k)) != str(v)]
+    if any(p.live_differs for p in result.policies):
+        result.live_note += (f"; {reader}'s Envoy holds other values than the DestinationRule gives (a push not "
+                             "applied yet, an EnvoyFilter, or another Istio version): see LIVE")
+    else:
+        result.live_note += f"; {reader}'s Envoy holds the DestinationRule's values"
+
+
+def _live(snap: Any, host: str) -> tuple[list[LiveEndpoint], str, str | None]:
     import json
 
     from ..envoy.admin import fetch_admin
@@ -170,7 +234,11 @@ def _live(snap: Any, host: str) -> tuple[list[LiveEndpoint], str]:
     out: list[LiveEndpoint] = []
     unreachable = 0
     readers = 0
-    for pod in snap.of("Pod"):
+    first: str | None = None
+    host_ns = host.split(".")[1] if host.count(".") >= 1 else ""
+    # the live values are read from the first reader: an application sidecar in the host's namespace first
+    pods = sorted(snap.of("Pod"), key=lambda p: (sidecar_of(p) != "istio", ns_of(p) != host_ns, ns_of(p), name_of(p)))
+    for pod in pods:
         if sidecar_of(pod) not in ("istio", "istio-gateway") or not is_running(pod):
             continue
         try:
@@ -187,6 +255,7 @@ def _live(snap: Any, host: str) -> tuple[list[LiveEndpoint], str]:
         if not mine:
             continue
         readers += 1
+        first = first or f"{ns_of(pod)}/{name_of(pod)}"
         counters: dict[str, dict[str, float]] = {}
         try:
             stats = json.loads(fetch_admin(client, ns_of(pod), name_of(pod), "stats", check_sidecar=False,
@@ -213,7 +282,7 @@ def _live(snap: Any, host: str) -> tuple[list[LiveEndpoint], str]:
     note = f"live state from {readers} calling sidecar(s): {ejected} endpoint(s) ejected"
     if unreachable:
         note += f"; {unreachable} sidecar(s) did not answer"
-    return out[:30], note
+    return out[:30], note, first
 
 
 class Recommendation(BaseModel):
@@ -235,13 +304,17 @@ def recommend_outlier_detection(host: Host, namespace: OptNamespace = None,
 
     A conservative outlierDetection for a host (consecutive5xxErrors 10, interval 60s, baseEjectionTime 30s,
     maxEjectionPercent 50 or lower so at least one replica always stays), adjusted to the observed 5xx rate and
-    request volume (Prometheus, when reachable) and the replica count, with one line explaining each number.
-    Apply it with set_outlier_detection."""
+    request volume (Prometheus, when reachable) and the replica count, with one line explaining each number,
+    and per subset (its own Envoy cluster) how many pods can be ejected and what its share of requests gets.
+    Apply it with traffic_change action=outlier."""
     from ..metrics import prometheus_for
     from ..metrics.prometheus import service_traffic
 
-    snap, full, svc, _, dr = _context(host, namespace, None)
+    snap, full, svc, vs, dr = _context(host, namespace, None)
     replicas = len(_pods_for(snap, svc))
+    weights = _subset_shares(vs)
+    subsets = {str(s.get("name")): (len(_pods_for(snap, svc, s.get("labels") or {})), weights.get(str(s.get("name"))))
+               for s in ((dr or {}).get("spec") or {}).get("subsets") or [] if s.get("name")}
     rps = err = None
     try:
         prom = prometheus_for(RUNTIME)
@@ -252,7 +325,7 @@ def recommend_outlier_detection(host: Host, namespace: OptNamespace = None,
         raise
     except MeshError as e:
         metrics = f"metrics unavailable: {e}"
-    od, why = RZ.recommend(replicas, rps, err)
+    od, why = RZ.recommend(replicas, rps, err, subsets)
     current = RZ.effective_policy(dr).get("outlierDetection")
     doc = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
            "metadata": {"name": name_of(dr) if dr else name_of(svc), "namespace": ns_of(dr) if dr else ns_of(svc)},
@@ -260,6 +333,36 @@ def recommend_outlier_detection(host: Host, namespace: OptNamespace = None,
     return Recommendation(host=full, replicas=replicas, rps=rps, error_rate=err, current=current,
                           outlier_detection=od, reasons=why, metrics=metrics,
                           yaml=yaml.safe_dump(doc, sort_keys=False))
+
+
+def _subset_shares(vs: dict | None) -> dict[str, float]:
+    """subset -> percent of the first weighted HTTP route of the mesh VirtualService (relative weights)."""
+    for r in ((vs or {}).get("spec") or {}).get("http") or []:
+        dests = [d for d in r.get("route") or [] if (d.get("destination") or {}).get("subset")]
+        if dests:
+            ws = {str(d["destination"]["subset"]): float(d.get("weight") if d.get("weight") is not None
+                                                         else (100 if len(dests) == 1 else 0)) for d in dests}
+            total = sum(ws.values())
+            return {k: round(100 * v / total, 1) for k, v in ws.items()} if total else {}
+    return {}
+
+
+def _merged(dr: dict | None, field: str, settings: dict, subset: str | None) -> tuple[dict, str]:
+    """The block after the change: ``settings`` over what applies today at that level (for a subset without a
+    block of its own, the host-level block it inherits: a subset's block replaces the host's in Istio, so the
+    inherited fields are copied rather than lost). Returns (block, where the base came from)."""
+    spec = (dr or {}).get("spec") or {}
+    if subset:
+        own = ((next((x for x in spec.get("subsets") or [] if x.get("name") == subset), None) or {})
+               .get("trafficPolicy") or {}).get(field)
+        if own is not None:
+            return RZ.merge_settings(own, settings), f"subset {subset}'s {field}"
+    top = (spec.get("trafficPolicy") or {}).get(field)
+    if top is not None:
+        return RZ.merge_settings(top, settings), (f"the host-level {field} subset {subset} inherits (copied: a "
+                                                  f"subset's block replaces the host's)" if subset else
+                                                  f"the host-level {field}")
+    return RZ.merge_settings(None, settings), "nothing (new)"
 
 
 def _with_policy_field(dr: dict | None, svc: dict, field: str, value: dict, subset: str | None) -> dict:
@@ -292,18 +395,22 @@ def set_outlier_detection(host: Host, settings: Settings,
                           apply: Apply = False, confirm: Confirm = None, show_diff: ShowDiff = False) -> TrafficChange:
     """Set a host's (or subset's) outlierDetection on its DestinationRule.
 
-    Set a host's (or one subset's) outlierDetection on its DestinationRule (created when missing). Validates
-    first (durations with units, percentages 0-100, known subset), lints the result, then the shared change
+    Set a host's (or one subset's) outlierDetection on its DestinationRule (created when missing): only the
+    fields given change, the result is shown. Validates first (durations with units, percentages 0-100, known
+    subset), lints the result, then the shared change
     path: dry-run diff by default; apply=true with a resourceVersion precondition and a rollback handle."""
-    od = RZ.validate_outlier(settings)
+    RZ.validate_outlier(settings)
     snap, full, svc, _, dr = _context(host, namespace, files, fresh=True)
+    od, base = _merged(dr, "outlierDetection", settings, subset)
     new = _with_policy_field(dr, svc, "outlierDetection", od, subset)
     labels = next((s.get("labels") or {} for s in (new.get("spec") or {}).get("subsets") or []
                    if s.get("name") == subset), {}) if subset else {}
     warnings = [f"[{c}] {t}" for c, _, t in RZ.lint(od, None, len(_pods_for(snap, svc, labels)),
                                                     full + (f" subset {subset}" if subset else ""), True)]
-    return _apply_objects([new], files, apply, confirm, show_diff, snap, f"outlierDetection for {full}", full,
-                          warnings, kinds={"DestinationRule"}, namespace=ns_of(svc))
+    r = _apply_objects([new], files, apply, confirm, show_diff, snap, f"outlierDetection for {full}", full,
+                       warnings, kinds={"DestinationRule"}, namespace=ns_of(svc))
+    r.note = _result_note("outlierDetection", od, base, r.note)
+    return r
 
 
 @op("traffic_change", "pool", cli="set-pool", args="host settings=K=V...", render=render_changes)
@@ -314,11 +421,21 @@ def set_connection_pool(host: Host, settings: Settings,
 
     Set a host's (or one subset's) connectionPool (Envoy circuit breakers) on its DestinationRule. Validated
     first, then the shared change path: dry-run diff by default; apply=true with a precondition and rollback."""
-    cp = RZ.validate_pool(settings)
+    RZ.validate_pool(settings)
     snap, full, svc, _, dr = _context(host, namespace, files, fresh=True)
+    cp, base = _merged(dr, "connectionPool", settings, subset)
     new = _with_policy_field(dr, svc, "connectionPool", cp, subset)
-    return _apply_objects([new], files, apply, confirm, show_diff, snap, f"connectionPool for {full}", full, [],
-                          kinds={"DestinationRule"}, namespace=ns_of(svc))
+    r = _apply_objects([new], files, apply, confirm, show_diff, snap, f"connectionPool for {full}", full, [],
+                       kinds={"DestinationRule"}, namespace=ns_of(svc))
+    r.note = _result_note("connectionPool", cp, base, r.note)
+    return r
+
+
+def _result_note(field: str, block: dict, base: str, note: str) -> str:
+    import json
+
+    return (f"{field} after the change: {json.dumps(block, separators=(', ', ': '))} (the fields given, over "
+            f"{base}; other fields kept)" + (f". {note}" if note else ""))
 
 
 @op("traffic_change", "failure_accrual", cli="failure-accrual", args="host", render=render_changes,
