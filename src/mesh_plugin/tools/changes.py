@@ -16,7 +16,7 @@ def rollback_change(handle: Annotated[str, Field(max_length=64, pattern=r"^[0-9A
                         "the rollback_handle a write returned"))],
                     apply: Annotated[bool, Field(description="false (default): dry-run diff only")] = False,
                     confirm: Annotated[str | None, Field(max_length=63, description=(
-                        "the namespace name, required to apply in namespaces labelled as production"))] = None
+                        "namespace name, to apply in a production namespace"))] = None
                     ) -> ChangeResult:
     """Restore the object a write changed, from its rollback handle.
 

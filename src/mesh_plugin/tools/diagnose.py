@@ -78,7 +78,7 @@ def render_diagnosis(d: Diagnosis) -> str:
 @op("traffic_status", "diagnose", cli="diagnose", render=render_diagnosis)
 def diagnose(source: Annotated[Target, Field(description="diagnose: calling workload NAMESPACE/WORKLOAD")],
              to: HostPort, path: Path = "/") -> Diagnosis:
-    """Why does a call fail (503s)? Cause, evidence and a dry-run fix, following one call.
+    """Why a call fails (503s): cause, evidence and a dry-run fix, following one call.
 
     Follows one call from a workload to host[:port] path: the route it takes (weights, subsets), each
     subset's pods and the client sidecar's endpoints for it (health, ejections), the sidecar's request, 5xx and

@@ -146,7 +146,7 @@ def render_plan(p: InstallPlan) -> str:
 
 
 Values = Annotated[dict[str, str | int | bool | float] | None, Field(default=None, max_length=50, description=(
-    "extra control-plane Helm values: key or dotted path -> scalar"))]
+    "control-plane Helm values: dotted key -> scalar"))]
 Gateway = Annotated[bool, Field(description="Istio: also the ingress gateway")]
 Viz = Annotated[bool, Field(description="Linkerd: also viz")]
 

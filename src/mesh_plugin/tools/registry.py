@@ -68,8 +68,8 @@ Caller = Annotated[dict[str, Any] | None, Field(description=(
 
 
 ProxyFilter = Annotated[dict[str, Any] | None, Field(description=(
-    'narrow the rows: "fqdn", "port", "subset", "direction" (clusters), "name", "address" (listeners, routes, '
-    'secrets, loggers), "cluster", "status" (endpoints)'))]
+    'narrow rows: fqdn, port, subset, direction (clusters); name, address (listeners, routes, secrets, loggers); '
+    'cluster, status (endpoints)'))]
 
 
 class ProxyFilterSpec(BaseModel):

@@ -803,7 +803,7 @@ def canary_template(host: Host, namespace: OptNamespace = None,
                     canary: Annotated[str | None, Field(max_length=63, description="canary subset/version")] = None,
                     weight: Annotated[int, Field(ge=1, le=99, description="canary weight")] = 10,
                     files: Files = None) -> CanaryTemplate:
-    """VirtualService and DestinationRule YAML for a canary, for review.
+    """A canary VirtualService and DestinationRule, as YAML to review.
 
     A ready-to-review VirtualService + DestinationRule for a canary of a Service, from its pods' version
     labels: conservative outlier detection and a stable/canary split. Shown, not applied; apply with
