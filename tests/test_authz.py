@@ -184,9 +184,47 @@ def test_generate_jwt_policy_offline_is_clean(tmp_path, runtime):
                                                   "audiences": ["shop"]})
     docs = [d for d in yaml.safe_load_all(r.manifests) if d]
     assert [d["kind"] for d in docs] == ["RequestAuthentication", "AuthorizationPolicy"]
+    # the DENY is scoped to the HTTP port (8080, Service port "http"), not the TCP one ("tcp-db" 5432)
+    assert docs[1]["spec"]["rules"][0]["to"] == [{"operation": {"ports": ["8080"]}}]
     (tmp_path / "jwt.yaml").write_text(r.manifests)
-    msgs = get_tool("analyze").call(files=[str(tmp_path)], only=["security.*", "auth.*"]).messages
-    assert msgs == []
+    msgs = get_tool("analyze").call(files=[str(tmp_path)]).messages  # every analyzer, IST0133 included
+    assert msgs == [], [(m.code, m.message) for m in msgs]
+    # the impact: without a token 403 on the HTTP port; a valid token (with the audience) passes
+    assert {(i.request, i.after) for i in r.impact} == {("GET * / without a token", "DENY (403)"),
+                                                         ("GET * /other without a token", "DENY (403)")}
+    # the same policy without the ports is what istiod warns about (the analyzer would have caught the old shape)
+    del docs[1]["spec"]["rules"][0]["to"]
+    (tmp_path / "jwt.yaml").write_text(yaml.safe_dump_all(docs))
+    assert "IST0133" in {m.code for m in get_tool("analyze").call(files=[str(tmp_path)]).messages}
+
+
+def test_jwt_policy_needs_an_http_port(tmp_path, runtime):
+    tcp_only = BASE.replace("{name: http, port: 8080}, ", "")
+    (tmp_path / "base.yaml").write_text(tcp_only)
+    with pytest.raises(InvalidInput, match="no HTTP port"):
+        get_tool("generate_jwt_policy").call(workload="api-0", namespace="shop", files=[str(tmp_path)],
+                                             jwt={"issuer": ISS, "jwks_uri": "https://issuer.test/jwks"})
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("scope", [{}, {"paths": ["/api/*"]}, {"methods": ["POST"], "hosts": ["api.example.com"]}])
+def test_generated_jwt_policies_pass_istioctl_analyze(tmp_path, runtime, scope):
+    """The pinned istioctl (its schema validation: pkg/config/validation ValidateAuthorizationPolicy) finds no
+    IST0133 in what generate_jwt_policy writes; the unscoped shape without ports gets it."""
+    import oracle
+
+    oracle.require_oracle()
+    (tmp_path / "base.yaml").write_text(BASE)
+    r = get_tool("generate_jwt_policy").call(workload="api-0", namespace="shop", files=[str(tmp_path)],
+                                             jwt={"issuer": ISS, "jwks_uri": "https://issuer.test/jwks", **scope})
+    (tmp_path / "jwt.yaml").write_text(r.manifests)
+    out = oracle.istioctl("analyze", "--use-kube=false", "-A", str(tmp_path / "base.yaml"), str(tmp_path / "jwt.yaml"))
+    assert "No validation issues found" in out.stdout + out.stderr, out.stdout + out.stderr
+    docs = [d for d in yaml.safe_load_all(r.manifests) if d]
+    del docs[1]["spec"]["rules"][0]["to"]
+    (tmp_path / "jwt.yaml").write_text(yaml.safe_dump_all(docs))
+    out = oracle.istioctl("analyze", "--use-kube=false", "-A", str(tmp_path / "base.yaml"), str(tmp_path / "jwt.yaml"))
+    assert "IST0133" in out.stdout + out.stderr
 
 
 # -- the simulator against a real Envoy --------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InvalidInput, NotFound
 from ..kube.snapshot import Snapshot, labels_of, name_of, ns_of
+from ..mesh import ambient
 from ..mesh import authz as A
 from ..mesh import mtls as M
 from ..mesh.workloads import WorkloadInfo, workloads
@@ -132,23 +133,45 @@ def render_decision(d: AuthzDecision) -> str:
     return "\n".join(out)
 
 
+HTTP_PROTOCOLS = ("HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-Web", "UnsupportedProtocol")
+
+
 def _port_is_http(snap: Snapshot, namespace: str, labels: dict[str, str], port: int | None,
                   pod_spec: dict | None = None) -> bool:
     """Whether HTTP requests to this workload port meet HTTP filters (RBAC on the request) or a TCP proxy (RBAC
     on the connection): the protocol of the Service port that targets it (pkg/config/kube ConvertProtocol: HTTP
     family, or undeclared and sniffed), the oldest Service first; a port no Service targets is sniffed."""
-    from ..analyzers.util import convert_protocol
-
     if port is None:
         return True
+    proto = _target_protocols(snap, namespace, labels, pod_spec or {}).get(port)
+    return proto is None or proto in HTTP_PROTOCOLS
+
+
+def _target_protocols(snap: Snapshot, namespace: str, labels: dict[str, str], pod_spec: dict) -> dict[int, str]:
+    """Workload (target) port -> the protocol Istio gives it, from the Service ports that target it (the oldest
+    Service first, as _port_is_http reads them)."""
+    from ..analyzers.util import convert_protocol
+
+    out: dict[int, str] = {}
     svcs = sorted(M.services_for(snap, namespace, labels), key=lambda s: (M._created(s), name_of(s)))
     for svc in svcs:
         for sp in (svc.get("spec") or {}).get("ports") or []:
-            if M.target_port(sp, pod_spec or {}) == port:
-                proto = convert_protocol(sp.get("port"), str(sp.get("name") or ""), str(sp.get("protocol") or "TCP"),
-                                         sp.get("appProtocol"))
-                return proto in ("HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-Web", "UnsupportedProtocol")
-    return True
+            t = M.target_port(sp, pod_spec)
+            if t is not None and t not in out:
+                out[t] = convert_protocol(sp.get("port"), str(sp.get("name") or ""), str(sp.get("protocol") or "TCP"),
+                                          sp.get("appProtocol"))
+    return out
+
+
+def http_ports(snap: Snapshot, namespace: str, labels: dict[str, str], pod_spec: dict) -> list[int]:
+    """The workload ports where HTTP filters (and so RequestAuthentication and HTTP rules) run: the target ports
+    of its Service ports whose protocol is HTTP-family or sniffed; without a Service, its container ports (sniffed
+    on the inbound passthrough chains)."""
+    protos = _target_protocols(snap, namespace, labels, pod_spec)
+    if protos:
+        return sorted(p for p, proto in protos.items() if proto in HTTP_PROTOCOLS)
+    return sorted({int(p["containerPort"]) for c in pod_spec.get("containers") or [] if c.get("name") != "istio-proxy"
+                   for p in c.get("ports") or [] if str(p.get("containerPort", "")).isdigit()})
 
 
 class RequestSpec(BaseModel):
@@ -277,12 +300,17 @@ Jwt = Annotated[dict[str, Any], Field(description=(
     'token, only on "paths", "hosts", "methods" when given'))]
 
 
-def jwt_objects(workload: str, namespace: str, selector: dict[str, str], spec: JwtSpec) -> list[dict]:
+def jwt_objects(workload: str, namespace: str, selector: dict[str, str], spec: JwtSpec,
+                ports: list[int] | None = None) -> list[dict]:
     """The RequestAuthentication, and (require_token) a DENY for requests without a token, scoped to the given
-    paths, hosts (each also as ``host:*``: Istio matches the Host header with its port exactly) and methods.
+    paths, hosts (each also as ``host:*``: Istio matches the Host header with its port exactly) and methods, and
+    always to the workload's HTTP ``ports``.
 
     DENY with notRequestPrincipals, not ALLOW with requestPrincipals: an ALLOW would also deny every other
-    request of the workload that no ALLOW matches (the homepage of a shared gateway)."""
+    request of the workload that no ALLOW matches (the homepage of a shared gateway). The ports: a DENY rule
+    with only HTTP fields also reaches the TCP filter chains, where istiod drops the HTTP fields and keeps a rule
+    that matches every connection (pilot/pkg/security/authz/model/model.go), so without ``to.operation.ports``
+    it would deny every TCP connection to the workload (Istio's validation warns: IST0133)."""
     rule: dict = {"issuer": spec.issuer, "jwksUri": spec.jwks_uri}
     if spec.audiences:
         rule["audiences"] = list(spec.audiences)
@@ -293,6 +321,8 @@ def jwt_objects(workload: str, namespace: str, selector: dict[str, str], spec: J
     if spec.require_token:
         deny: dict = {"from": [{"source": {"notRequestPrincipals": ["*"]}}]}
         op_: dict = {}
+        if ports:
+            op_["ports"] = [str(p) for p in ports]
         if spec.paths:
             op_["paths"] = list(spec.paths)
         if spec.hosts:
@@ -319,7 +349,7 @@ class JWTPolicy(TrafficChange):
 
 
 def _jwt_impact(snap: Snapshot, namespace: str, labels: dict[str, str], objs: list[dict], spec: JwtSpec,
-                issuer: str) -> list[Impact]:
+                issuer: str, port: int | None = None) -> list[Impact]:
     """Sample requests (the scoped paths, hosts and methods, and ones outside them), with a valid token and
     without, decided on the current policies and with the new ones."""
     from ..kube.snapshot import Snapshot as Snap
@@ -338,9 +368,10 @@ def _jwt_impact(snap: Snapshot, namespace: str, labels: dict[str, str], objs: li
             for path in paths:
                 for token in (False, True):
                     def req() -> A.Request:
-                        return A.Request(method=method, path=path, host=host, token=token,
+                        return A.Request(port=port, method=method, path=path, host=host, token=token,
                                          issuer=issuer if token else None, subject="user" if token else None,
-                                         claims={"iss": issuer, "sub": "user"} if token else {})
+                                         claims={"iss": issuer, "sub": "user", **(
+                                             {"aud": spec.audiences[0]} if spec.audiences else {})} if token else {})
                     b = A.decide(snap, namespace, labels, req(), root, td, mtls_mode="PERMISSIVE")
                     a = A.decide(after, namespace, labels, req(), root, td, mtls_mode="PERMISSIVE")
                     if (b.decision, b.status) != (a.decision, a.status):
@@ -364,16 +395,31 @@ def generate_jwt_policy(workload: Workload, namespace: Namespace, jwt: Jwt, file
     apply=true sends both through the shared change path (dry-run first, rollback handles)."""
     spec: JwtSpec = parse_arg(JwtSpec, jwt, "jwt")
     snap = RUNTIME.snapshot(AUTHZ_KINDS, None, files, fresh=True)
-    labels = workload_labels(snap, namespace, workload)
+    target = find_workload(snap, namespace, workload)
+    labels = M.workload_labels(target)
     selector = {k: labels[k] for k in ("app", "app.kubernetes.io/name") if k in labels} or labels
-    objs = jwt_objects(workload, namespace, selector, spec)
+    pod_spec = ((target.pods[0].get("spec") if target.pods else (target.template or {}).get("spec")) or {})
+    ports = http_ports(snap, namespace, labels, pod_spec) if spec.require_token else []
+    if spec.require_token and not ports:
+        raise InvalidInput(f"Workload {namespace}/{workload} has no HTTP port: a token can only be required on HTTP "
+                           "(its Services' ports are all TCP-family, and it declares no container port).",
+                           hint="name the Service port http-... (or set appProtocol: http), or pass "
+                                "require_token=false for a RequestAuthentication alone.")
+    objs = jwt_objects(workload, namespace, selector, spec, ports)
     # built as data and dumped: no argument is ever pasted into YAML text
     rendered = "\n---\n".join(yaml.safe_dump(o, sort_keys=False) for o in objs)
     warnings = [] if spec.require_token else ["without require_token, requests with NO token are allowed (MESH0401)"]
     if spec.require_token and not (spec.paths or spec.hosts or spec.methods):
         warnings.append("the token is required on every path and host of the workload: on a shared gateway, "
                         "scope it with paths/hosts")
-    impact = _jwt_impact(snap, namespace, labels, objs, spec, spec.issuer)
+    if spec.require_token:
+        warnings.append(f"the token is required on the HTTP port(s) {', '.join(map(str, ports))} only (TCP ports keep "
+                        "their connections: a DENY with only HTTP fields would close every one of them)")
+    if any(ambient.in_ambient(p) for p in target.pods):
+        warnings.append(f"{namespace}/{workload} is in ambient mode: ztunnel ignores RequestAuthentication and the "
+                        "HTTP fields of this DENY, so it denies nothing there; bind both to the Service's waypoint "
+                        "with targetRefs instead of the selector")
+    impact = _jwt_impact(snap, namespace, labels, objs, spec, spec.issuer, ports[0] if ports else None)
     change = _apply_objects(objs, files, apply, confirm, False, snap, f"JWT for {namespace}/{workload}",
                             f"{workload}.{namespace}", warnings,
                             kinds={"RequestAuthentication", "AuthorizationPolicy"}, namespace=namespace)
