@@ -20,8 +20,8 @@ pytestmark = pytest.mark.oracle
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-#: cases per CI run (2 workers: about 40 s here); bench/fidelity.py --cases 1000 is the full run
-CASES = 8
+#: cases per CI run (2 workers: about 25 s on an idle 2-core machine); bench/fidelity.py --cases 1000 is the full run
+CASES = 20
 
 
 def test_generator_is_deterministic_and_varied():
