@@ -127,12 +127,17 @@ def prometheus():
     end = time.time() - 30
     base = {"reporter": "destination", "destination_workload_namespace": "production", "response_code": "200"}
     lines = []
-    for wl, mtls_rate, plain_rate in (("payment-api-v1", 9.0, 1.0), ("frontend", 5.0, 0.0), ("reviews-v1", 2.0, 0.0)):
-        lines += counter_series("istio_requests_total", {**base, "destination_workload": wl,
+    meshed = {"source_workload": "frontend", "source_workload_namespace": "production"}
+    # plaintext: 0.6/s from a pod without a sidecar (no peer metadata: source "unknown") and 0.4/s from a sidecar
+    # whose DestinationRule disables TLS (its metadata names it)
+    plain_from = ({"source_workload": "unknown", "source_workload_namespace": "unknown"}, 0.6), \
+        ({"source_workload": "reviews-v2", "source_workload_namespace": "production"}, 0.4)
+    for wl, mtls_rate, plain in (("payment-api-v1", 9.0, True), ("frontend", 5.0, False), ("reviews-v1", 2.0, False)):
+        lines += counter_series("istio_requests_total", {**base, **meshed, "destination_workload": wl,
                                                          "connection_security_policy": "mutual_tls"}, mtls_rate, end)
-        if plain_rate:
-            lines += counter_series("istio_requests_total", {**base, "destination_workload": wl,
-                                                             "connection_security_policy": "none"}, plain_rate, end)
+        for src, rate in plain_from if plain else ():
+            lines += counter_series("istio_requests_total", {**base, **src, "destination_workload": wl,
+                                                             "connection_security_policy": "none"}, rate, end)
     p = PromServer({"istio_requests": ("counter", lines)})
     yield p
     p.stop()
@@ -149,9 +154,14 @@ def test_plaintext_share_from_prometheus(runtime, prometheus):
         plan = get_tool("mtls_migration_plan").call(namespace="production")
     assert plan.current_step == 3
     assert any("legacy-batch" in b for b in plan.blockers)
-    assert any("payment-api-v1 (10% plaintext)" in b for b in plan.blockers)
+    # issue 21: the senders are named by SOURCE workload, not by the destination that received them
+    senders = [b for b in plan.blockers if b.startswith("plaintext client: ")]
+    assert any(b.startswith("plaintext client: production/reviews-v2 -> payment-api-v1 (") for b in senders), senders
+    assert any("unidentified client (source_workload unknown" in b and "-> payment-api-v1" in b for b in senders)
+    assert not any("frontend" in b for b in senders)  # frontend sends mTLS only
     step5 = plan.steps[4]
-    assert step5.done is False and "payment-api-v1" in step5.detail
+    assert step5.done is False and "payment-api-v1 (10% plaintext)" in step5.detail
+    assert "sent by: production/reviews-v2 -> payment-api-v1" in step5.detail or "production/reviews-v2" in step5.detail
 
 
 def test_prometheus_through_the_service_proxy(fresh_sandbox, prometheus):
@@ -172,7 +182,7 @@ def test_set_mtls_mode_refuses_strict_with_blockers_then_dry_run_apply_rollback(
     tool = get_tool("set_mtls_mode")
     with pytest.raises(InvalidInput, match="Refusing STRICT.*legacy-batch"):
         tool.call(namespace="production", mode="STRICT", workload="legacy-batch")
-    with prometheus_at(prometheus.url), pytest.raises(InvalidInput, match="plaintext clients: payment-api-v1"):
+    with prometheus_at(prometheus.url), pytest.raises(InvalidInput, match="plaintext client: production/reviews-v2 -> payment-api-v1"):
         tool.call(namespace="production", mode="STRICT", workload="payment-api-v1")
     with prometheus_at(prometheus.url):
         dry = tool.call(namespace="production", mode="STRICT", workload="frontend", port=8080)

@@ -13,13 +13,15 @@ mesh config (:func:`mesh_config`). Pure functions over a Snapshot.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..kube.snapshot import Snapshot, labels_of, name_of, ns_of
-from .workloads import WorkloadInfo, is_running, sidecar_of, workloads
+from ..kube.snapshot import Snapshot, annotations_of, labels_of, name_of, ns_of
+from . import ambient
+from .workloads import WorkloadInfo, is_running, namespace_injection, sidecar_of, workloads
 
 MODES = ("STRICT", "PERMISSIVE", "DISABLE")
 
@@ -86,23 +88,77 @@ def _host_match(pattern: str, host: str) -> bool:
 
 
 def destination_rule_for(snap: Snapshot, host: str, client_ns: str | None = None,
-                         root_namespace: str = "istio-system") -> dict | None:
+                         root_namespace: str = "istio-system", index: MtlsIndex | None = None) -> dict | None:
     """The DestinationRule that applies to ``host`` (pilot/pkg/model/push_context.go destinationRule): the client's
     namespace, then the host's, then the root namespace; in each, the most specific host wins (an exact host,
-    else the longest wildcard), then the oldest."""
+    else the longest wildcard), then the oldest. ``index``: the call's MtlsIndex (the rules grouped by host once)."""
+    if index is not None:
+        return index.destination_rule_for(host, client_ns, root_namespace)
     host_ns = host.split(".")[1] if host.count(".") >= 2 else None
     order = [n for n in (client_ns, host_ns, root_namespace) if n]
     for ns in dict.fromkeys(order):
         candidates = [dr for dr in snap.of("DestinationRule", ns)
                       if _host_match(_fqdn(str((dr.get("spec") or {}).get("host") or ""), ns), host)]
         if candidates:
-            def specificity(dr: dict, ns: str = ns) -> tuple:
-                h = _fqdn(str((dr.get("spec") or {}).get("host") or ""), ns)
-                return (h != host, -len(h))
-
-            best = min(specificity(dr) for dr in candidates)
-            return _oldest([dr for dr in candidates if specificity(dr) == best])
+            return _most_specific(candidates, host, ns)
     return None
+
+
+def _most_specific(candidates: list[dict], host: str, ns: str) -> dict | None:
+    def specificity(dr: dict) -> tuple:
+        h = _fqdn(str((dr.get("spec") or {}).get("host") or ""), ns)
+        return (h != host, -len(h))
+
+    best = min(specificity(dr) for dr in candidates)
+    return _oldest([dr for dr in candidates if specificity(dr) == best])
+
+
+class MtlsIndex:
+    """What the mTLS answers look up per workload, grouped once per call (issue 23: index once, look up many):
+    Services by namespace with their selectors, DestinationRules by namespace and host (exact hosts in a map,
+    wildcards in a list), and each (host, client namespace) answer. Same results as the plain functions."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self._services: dict[str, list[tuple[dict[str, str], dict]]] = {}
+        self._rules: dict[str, tuple[dict[str, list[dict]], list[tuple[str, dict]]]] = {}
+        self._answers: dict[tuple[str, str | None, str], dict | None] = {}
+
+    def services_for(self, ns: str, labels: dict[str, str]) -> list[dict]:
+        items = self._services.get(ns)
+        if items is None:
+            items = self._services[ns] = [(dict((svc.get("spec") or {}).get("selector") or {}), svc)
+                                          for svc in self.snap.of("Service", ns)]
+        return [svc for sel, svc in items if sel and all(labels.get(k) == v for k, v in sel.items())]
+
+    def _by_host(self, ns: str) -> tuple[dict[str, list[dict]], list[tuple[str, dict]]]:
+        got = self._rules.get(ns)
+        if got is None:
+            exact: dict[str, list[dict]] = {}
+            wild: list[tuple[str, dict]] = []
+            for dr in self.snap.of("DestinationRule", ns):
+                h = _fqdn(str((dr.get("spec") or {}).get("host") or ""), ns)
+                if h == "*" or h.startswith("*"):
+                    wild.append((h, dr))
+                else:
+                    exact.setdefault(h, []).append(dr)
+            got = self._rules[ns] = (exact, wild)
+        return got
+
+    def destination_rule_for(self, host: str, client_ns: str | None, root: str) -> dict | None:
+        key = (host, client_ns, root)
+        if key in self._answers:
+            return self._answers[key]
+        host_ns = host.split(".")[1] if host.count(".") >= 2 else None
+        found = None
+        for ns in dict.fromkeys(n for n in (client_ns, host_ns, root) if n):
+            exact, wild = self._by_host(ns)
+            candidates = list(exact.get(host, [])) + [dr for h, dr in wild if _host_match(h, host)]
+            if candidates:
+                found = _most_specific(candidates, host, ns)
+                break
+        self._answers[key] = found
+        return found
 
 
 def client_tls_mode(dr: dict | None, port: int | None, subset_labels: dict[str, str] | None = None,
@@ -233,15 +289,19 @@ class WorkloadMTLS(BaseModel):
     namespace: str
     workload: str
     kind: str
-    mode: str = Field(description="effective server mode for the workload: STRICT, PERMISSIVE or DISABLE")
+    mode: str = Field(description="effective server mode for the workload: STRICT, PERMISSIVE or DISABLE; for an "
+                                  "ambient workload what ztunnel does with plaintext (DISABLE acts as PERMISSIVE)")
     ports: dict[str, str] = Field(description="port -> effective mode, for every container port, service target "
                                               "port and portLevelMtls port of the workload")
     policy: str = Field(description='the PeerAuthentication that decides it ("ns/name") or "default"')
     level: str = Field(description="mesh, namespace, workload, port or default")
     injected: bool
+    data_plane: str = Field(default="none", description="what carries its traffic: sidecar, ambient (ztunnel: HBONE "
+                                                        "between mesh workloads), ambient-pending, linkerd or none")
     clients: dict[str, str] = Field(default={}, description='"service:port" -> what clients send, and why')
     conflicts: list[str] = []
     plaintext_share: float | None = Field(default=None, description="share of requests without mTLS in the window")
+    notes: list[str] = []
 
 
 def workload_labels(w: WorkloadInfo) -> dict[str, str]:
@@ -261,7 +321,9 @@ def container_ports(w: WorkloadInfo) -> list[int]:
     return sorted(set(ports))
 
 
-def services_for(snap: Snapshot, ns: str, labels: dict[str, str]) -> list[dict]:
+def services_for(snap: Snapshot, ns: str, labels: dict[str, str], index: MtlsIndex | None = None) -> list[dict]:
+    if index is not None:
+        return index.services_for(ns, labels)
     out = []
     for svc in snap.of("Service", ns):
         sel = (svc.get("spec") or {}).get("selector") or {}
@@ -294,13 +356,13 @@ def workload_policy(snap: Snapshot, namespace: str, labels: dict[str, str], root
                     if _selector(p) and all(labels.get(k) == v for k, v in _selector(p).items())])
 
 
-def workload_ports(snap: Snapshot, w: WorkloadInfo, root: str) -> list[int]:
+def workload_ports(snap: Snapshot, w: WorkloadInfo, root: str, index: MtlsIndex | None = None) -> list[int]:
     """Container ports, service target ports and the portLevelMtls ports of the workload's policy: every port
     for which istiod builds an inbound filter chain or that a container declares."""
     labels = workload_labels(w)
     ports = set(container_ports(w))
     spec = _pod_spec(w)
-    for svc in services_for(snap, w.namespace, labels):
+    for svc in services_for(snap, w.namespace, labels, index):
         for sp in (svc.get("spec") or {}).get("ports") or []:
             t = target_port(sp, spec)
             if t:
@@ -312,18 +374,57 @@ def workload_ports(snap: Snapshot, w: WorkloadInfo, root: str) -> list[int]:
     return sorted(ports)
 
 
-def workload_mtls(snap: Snapshot, w: WorkloadInfo, root: str, auto_mtls: bool) -> WorkloadMTLS:
+AMBIENT_MODES = ("ambient", "ambient-pending")
+
+
+def data_plane_of(w: WorkloadInfo, ns_obj: dict | None) -> str:
+    """The data plane of most of the workload's running pods (mesh/ambient.py pod_data_plane): sidecar, ambient,
+    ambient-pending, linkerd or none (infrastructure pods: waypoint, ztunnel, gateway)."""
+    if w.sidecar == "istio":
+        return "sidecar"
+    if w.sidecar == "linkerd":
+        return "linkerd"
+    pods = w.running
+    if not pods:
+        return "none"
+    modes = Counter(ambient.pod_data_plane(p, ns_obj).mode for p in pods)
+    return max(modes, key=lambda m: (modes[m], m))
+
+
+def ambient_namespaces(snap: Snapshot) -> list[str]:
+    """Namespaces labelled istio.io/dataplane-mode=ambient (Namespace objects are read whole, scoped or not)."""
+    return [name_of(n) for n in snap.of("Namespace") if labels_of(n).get(ambient.DATAPLANE_MODE) == ambient.AMBIENT]
+
+
+def _ports_text(ports: list[str]) -> str:
+    return ", ".join(ports[:5]) + (f" and {len(ports) - 5} more" if len(ports) > 5 else "")
+
+
+def workload_mtls(snap: Snapshot, w: WorkloadInfo, root: str, auto_mtls: bool, index: MtlsIndex | None = None,
+                  ns_obj: dict | None = None, ambient_mesh: bool | None = None) -> WorkloadMTLS:
+    """One workload's mTLS: a sidecar's PeerAuthentication precedence, or for an ambient workload what ztunnel does
+    (HBONE between mesh workloads; PeerAuthentication as istiod converts it for ztunnel decides plaintext)."""
+    index = index or MtlsIndex(snap)
+    if ns_obj is None:
+        ns_obj = next((n for n in snap.of("Namespace") if name_of(n) == w.namespace), None)
+    if ambient_mesh is None:
+        ambient_mesh = bool(ambient_namespaces(snap))
     labels = workload_labels(w)
     injected = w.sidecar == "istio"
+    dp = data_plane_of(w, ns_obj)
     eff = effective_mode(snap, w.namespace, labels, None, root)
-    ports = {str(p): effective_mode(snap, w.namespace, labels, p, root).mode for p in workload_ports(snap, w, root)}
+    wports = workload_ports(snap, w, root, index)
+    if dp in AMBIENT_MODES:
+        return _ambient_workload(snap, w, root, index, labels, dp, eff, wports)
+    ports = {str(p): effective_mode(snap, w.namespace, labels, p, root).mode for p in wports}
     clients: dict[str, str] = {}
     conflicts: list[str] = []
+    notes: list[str] = []
     spec = _pod_spec(w)
     ns_mode = namespace_mode(snap, w.namespace, root)
-    for svc in services_for(snap, w.namespace, labels):
+    for svc in services_for(snap, w.namespace, labels, index):
         host = f"{name_of(svc)}.{ns_of(svc)}.svc.cluster.local"
-        dr = destination_rule_for(snap, host, None, root)
+        dr = destination_rule_for(snap, host, None, root, index)
         for sp in (svc.get("spec") or {}).get("ports") or []:
             port = int(sp.get("port") or 0)
             target = target_port(sp, spec) or port
@@ -332,9 +433,57 @@ def workload_mtls(snap: Snapshot, w: WorkloadInfo, root: str, auto_mtls: bool) -
             clients[f"{name_of(svc)}:{port}"] = f"{sent} ({where})"
             server = effective_mode(snap, w.namespace, labels, target, root).mode
             conflicts += conflicts_for(server, injected, mode, where, port)
+    strict = [p for p, m in ports.items() if m == "STRICT"]
+    if injected and ambient_mesh and strict and labels.get(ambient.TUNNEL_LABEL) != "http":
+        # ztunnel sends HBONE only to workloads it lists as HBONE (captured pods, sidecars with
+        # networking.istio.io/tunnel=http: pilot/pkg/serviceregistry/ambient/workloads.go setTunnelProtocol);
+        # to this sidecar it sends plain TCP, which a STRICT port refuses
+        clients["ambient pods (via ztunnel)"] = (f"plaintext: ztunnel sends HBONE only to pods with "
+                                                  f"{ambient.TUNNEL_LABEL}=http; refused on STRICT port(s) "
+                                                  f"{_ports_text(strict)}")
+    if dp == "none" and ambient_mesh:
+        notes.append("not in the mesh: ambient and sidecar clients send it plaintext")
     return WorkloadMTLS(namespace=w.namespace, workload=w.name, kind=w.kind, mode=eff.mode, ports=ports,
-                        policy=eff.policy, level=eff.level, injected=injected, clients=clients,
-                        conflicts=sorted(set(conflicts)))
+                        policy=eff.policy, level=eff.level, injected=injected, data_plane=dp, clients=clients,
+                        conflicts=sorted(set(conflicts)), notes=notes)
+
+
+def _ambient_workload(snap: Snapshot, w: WorkloadInfo, root: str, index: MtlsIndex, labels: dict[str, str], dp: str,
+                      eff: Effective, wports: list[int]) -> WorkloadMTLS:
+    """An ambient workload: traffic from ambient pods, sidecars (pilot/pkg/xds/endpoints/endpoint_builder.go
+    supportTunnel: an HBONE endpoint gets the tunnel whatever the DestinationRule's TLS mode,
+    cluster_tls.go applyHBONETransportSocketMatches) and waypoints is HBONE (mTLS) to ztunnel; plaintext from
+    outside the mesh arrives through ztunnel's 15006 and the PeerAuthentication-derived DENY policies decide it
+    (ambient_mtls: STRICT refuses it, PERMISSIVE and DISABLE accept it)."""
+    am = ambient.ambient_mtls(snap, w.namespace, labels, root)
+    ports = {str(p): am.port_modes.get(p, am.mode) for p in wports}
+    clients: dict[str, str] = {}
+    for svc in services_for(snap, w.namespace, labels, index):
+        host = f"{name_of(svc)}.{ns_of(svc)}.svc.cluster.local"
+        dr = destination_rule_for(snap, host, None, root, index)
+        for sp in (svc.get("spec") or {}).get("ports") or []:
+            port = int(sp.get("port") or 0)
+            mode, where = client_tls_mode(dr, port, None, labels)
+            text = "HBONE mTLS from ambient and sidecar clients"
+            if mode in ("SIMPLE", "MUTUAL"):
+                text += f"; {where} tls {mode} from sidecars goes inside the tunnel (the app must terminate it)"
+            elif mode != "AUTO":
+                text += f"; {where} tls {mode} does not apply (sidecars send HBONE to ambient pods)"
+            clients[f"{name_of(svc)}:{port}"] = text
+    other = [p for p, m in ports.items() if m != am.mode]
+    outside = "plaintext through ztunnel: " + ("refused (STRICT)" if am.mode == "STRICT" else "accepted (PERMISSIVE)")
+    if other:
+        outside += f", except on port(s) {_ports_text(other)}: " + ("accepted" if am.mode == "STRICT" else "refused")
+    clients["outside the mesh"] = outside
+    notes = list(am.notes)
+    if dp == "ambient-pending":
+        notes.append("ambient.istio.io/redirection=pending: no ztunnel has taken the pods yet, their traffic is "
+                     "blocked until one does")
+    if eff.mode == "DISABLE":
+        notes.append(f"{eff.policy} says DISABLE; ztunnel treats it as PERMISSIVE")
+    return WorkloadMTLS(namespace=w.namespace, workload=w.name, kind=w.kind, mode=am.mode, ports=ports,
+                        policy=eff.policy, level=eff.level, injected=False, data_plane=dp, clients=clients,
+                        conflicts=[], notes=notes)
 
 
 def namespace_mode(snap: Snapshot, namespace: str, root: str) -> str | None:
@@ -355,6 +504,14 @@ def mesh_workloads(snap: Snapshot, namespace: str | None, root: str, workload: s
     return wls
 
 
+def mtls_rows(snap: Snapshot, wls: list[WorkloadInfo], root: str, auto_mtls: bool) -> list[WorkloadMTLS]:
+    """workload_mtls for many workloads, with the lookups (Services, DestinationRules, namespaces) indexed once."""
+    index = MtlsIndex(snap)
+    ns_objs = {name_of(n): n for n in snap.of("Namespace")}
+    amb = bool(ambient_namespaces(snap))
+    return [workload_mtls(snap, w, root, auto_mtls, index, ns_objs.get(w.namespace), amb) for w in wls]
+
+
 # -- the migration plan to STRICT -------------------------------------------------------------------------
 class MigrationStep(BaseModel):
     step: int
@@ -363,23 +520,82 @@ class MigrationStep(BaseModel):
     detail: str
 
 
+class AmbientMigration(BaseModel):
+    current_step: int = Field(description="the first step not done (7 = finished)")
+    steps: list[MigrationStep]
+    blockers: list[str] = Field(description="what breaks or stops being enforced once the namespace is in ambient")
+    next_action: str
+
+
 class MigrationPlan(BaseModel):
     namespace: str
+    strict: str = Field(default="", description="whether STRICT is already in place, and by which policy")
     current_step: int = Field(description="the first step not done (6 = finished)")
     steps: list[MigrationStep]
     blockers: list[str] = Field(description="what blocks the next step, by name")
     next_action: str
     metrics: str
+    ambient: AmbientMigration | None = Field(default=None, description=(
+        "sidecars to ambient (istio.io docs/ambient/migrate): ztunnel and CNI, waypoints for L7 policy, policies "
+        "moved to targetRefs, the namespace label, sidecars removed"))
+
+
+#: (source namespace, source workload, destination workload, plaintext requests in the window)
+Sender = tuple[str, str, str, float]
+
+
+def outside_mesh_reason(pod: dict, ns_obj: dict | None) -> tuple[str, str]:
+    """(why a running pod has neither a sidecar nor ztunnel, what to do about it): an opt-out on the pod (label or
+    annotation), an ambient opt-out, a capture that did not happen, or the namespace's labels."""
+    ns = ns_of(pod)
+    for where, src in (("label", labels_of(pod)), ("annotation", annotations_of(pod))):
+        if str(src.get("sidecar.istio.io/inject", "")).lower() == "false":
+            return (f"opted out with the {where} sidecar.istio.io/inject=false",
+                    f"remove the sidecar.istio.io/inject=false {where} from {name_of(pod)}'s pod template (or move "
+                    "it to ambient) and restart it")
+    dp = ambient.pod_data_plane(pod, ns_obj)
+    if dp.mode == "ambient-pending":
+        return dp.reason, "check the ztunnel pod on its node (mesh_overview)"
+    amb = ambient.namespace_ambient(ns_obj, ns)
+    if labels_of(pod).get(ambient.DATAPLANE_MODE) == ambient.NONE and amb.labelled:
+        return (f"opted out of ambient with the label {ambient.DATAPLANE_MODE}=none",
+                f"remove the {ambient.DATAPLANE_MODE}=none label from {name_of(pod)}'s pod template")
+    if dp.intended:
+        return (f"meant for ambient ({dp.reason.split(' but ')[0]}) but not captured by ztunnel",
+                "check istio-cni on its node (mesh_overview), then restart the pod")
+    mesh, label = namespace_injection(ns_obj)
+    if mesh == "istio":
+        return (f"the namespace has {label} but the pod has no sidecar: it started before the label (or the "
+                "injector did not run)", "kubectl rollout restart its workload")
+    return (f"namespace {ns} has no istio-injection=enabled, istio.io/rev or {ambient.DATAPLANE_MODE}=ambient label",
+            f"label namespace {ns} istio-injection=enabled (sidecars) or {ambient.DATAPLANE_MODE}=ambient (ambient), "
+            "then kubectl rollout restart its workloads")
+
+
+def outside_mesh(snap: Snapshot, namespace: str, selector: dict[str, str] | None = None
+                 ) -> list[tuple[str, str, str]]:
+    """(pod, reason, action) for the running pods that neither a sidecar nor ztunnel serves (ambient pods are in
+    the mesh; waypoints, ztunnel and gateways are its infrastructure)."""
+    ns_obj = next((n for n in snap.of("Namespace") if name_of(n) == namespace), None)
+    out = []
+    for p in snap.of("Pod", namespace):
+        if selector is not None and not all(labels_of(p).get(k) == v for k, v in selector.items()):
+            continue
+        if not is_running(p) or sidecar_of(p) != "none" or (p.get("spec") or {}).get("hostNetwork") or \
+                ambient.in_ambient(p):
+            continue
+        reason, action = outside_mesh_reason(p, ns_obj)
+        out.append((name_of(p), reason, action))
+    return sorted(out)
 
 
 def strict_blockers(snap: Snapshot, namespace: str, root: str, selector: dict[str, str] | None = None
                     ) -> tuple[list[str], list[str]]:
-    """(uninjected pods, DestinationRules that send plaintext into the namespace), for the namespace or
-    for the workload that ``selector`` picks."""
+    """(pods outside the mesh, "name (why)"; DestinationRules that send plaintext into the namespace), for the
+    namespace or for the workload that ``selector`` picks."""
     pods = [p for p in snap.of("Pod", namespace)
             if selector is None or all(labels_of(p).get(k) == v for k, v in selector.items())]
-    uninjected = [name_of(p) for p in pods if is_running(p) and sidecar_of(p) == "none"
-                  and not (p.get("spec") or {}).get("hostNetwork")]
+    uninjected = [f"{name} ({why})" for name, why, _ in outside_mesh(snap, namespace, selector)]
     hosts = None
     if selector is not None:
         hosts = {f"{name_of(svc)}.{namespace}.svc.cluster.local" for p in pods[:1]
@@ -403,50 +619,266 @@ def strict_blockers(snap: Snapshot, namespace: str, root: str, selector: dict[st
     return sorted(uninjected), sorted(disabling)
 
 
+def sender_text(s: Sender) -> str:
+    src_ns, src, dst, n = s
+    who = f"{src_ns}/{src}" if src and src != "unknown" else \
+        "an unidentified client (source_workload unknown: it has no sidecar, so it sends no peer metadata)"
+    return f"{who} -> {dst} ({n:.0f} plaintext requests)"
+
+
+def _loose_text(w: WorkloadMTLS) -> str:
+    ports = [f"{p} {m}" for p, m in w.ports.items() if m != "STRICT"]
+    return f"{w.workload} ({w.mode} by {w.policy}" + (f"; port {', '.join(ports[:4])}" if ports else "") + ")"
+
+
+def strict_state(rows: list[WorkloadMTLS], snap: Snapshot, namespace: str, root: str,
+                 outside: list[tuple[str, str, str]]) -> str:
+    """Whether STRICT is already in place for the namespace, and by which PeerAuthentication."""
+    ns_eff = effective_mode(snap, namespace, {}, None, root)
+    meshed = [w for w in rows if w.injected or w.data_plane in AMBIENT_MODES]
+    loose = [w for w in meshed if w.mode != "STRICT" or any(m != "STRICT" for m in w.ports.values())]
+    left = f"; pods outside the mesh still take plaintext: {', '.join(p for p, _, _ in outside[:5])}" if outside \
+        else ""
+    if meshed and not loose:
+        by = sorted({w.policy for w in meshed})
+        return f"STRICT is already in place for every meshed workload ({', '.join(by[:3])}){left}"
+    if ns_eff.mode == "STRICT":
+        return (f"STRICT at the {ns_eff.level} level ({ns_eff.policy}), but not for: "
+                + ", ".join(_loose_text(w) for w in loose[:5]) + left)
+    return f"not STRICT: the namespace is {ns_eff.mode} ({ns_eff.policy})" + left
+
+
 def build_plan(snap: Snapshot, namespace: str, shares: dict[tuple[str, str], float], metrics: str,
-               metrics_ok: bool) -> MigrationPlan:
+               metrics_ok: bool, senders: list[Sender] | None = None, ambient_plan: bool = False) -> MigrationPlan:
     root, auto = root_and_auto_mtls(snap)
     wls = [w for w in workloads(snap, namespace) if w.sidecar != "istio-gateway"]
-    modes = {w.name: workload_mtls(snap, w, root, auto) for w in wls}
+    rows = mtls_rows(snap, wls, root, auto)
+    modes = {w.workload: w for w in rows}
+    outside = outside_mesh(snap, namespace)
     uninjected, disabling = strict_blockers(snap, namespace, root)
+    senders = sorted(senders or [], key=lambda s: -s[3])
     plaintext = sorted(f"{wl} ({share:.0%} plaintext)" for (ns, wl), share in shares.items()
                        if ns == namespace and share > 0)
-    not_strict = sorted(f"{w.workload} ({w.mode} by {w.policy})" for w in modes.values() if w.mode != "STRICT" or
+    not_strict = sorted(_loose_text(w) for w in modes.values() if w.mode != "STRICT" or
                         any(m != "STRICT" for m in w.ports.values()))
     disabled = sorted(w.workload for w in modes.values() if w.mode == "DISABLE")
+    received = ", ".join(plaintext[:10])
     steps = [
         MigrationStep(step=1, name="Deploy the workloads", done=bool(wls),
                       detail=f"{len(wls)} workload(s)" if wls else "no workloads in the namespace"),
         MigrationStep(step=2, name="Set PERMISSIVE (accept mTLS and plaintext)", done=not disabled,
                       detail="no workload has DISABLE" if not disabled else f"DISABLE on: {', '.join(disabled)}"),
-        MigrationStep(step=3, name="Verify every pod has a sidecar", done=not uninjected,
-                      detail="all running pods are injected" if not uninjected else
-                      f"{len(uninjected)} pod(s) without a sidecar: {', '.join(uninjected[:10])}"),
+        MigrationStep(step=3, name="Verify every pod is in the mesh (sidecar or ambient)", done=not uninjected,
+                      detail="all running pods have a sidecar or are captured by ztunnel" if not uninjected else
+                      f"{len(uninjected)} pod(s) outside the mesh: {', '.join(uninjected[:10])}"),
         MigrationStep(step=4, name="Set STRICT (mTLS only)", done=not not_strict,
                       detail="every workload and port is STRICT" if not not_strict else
                       f"not STRICT yet: {', '.join(not_strict[:10])}"),
         MigrationStep(step=5, name="Verify no plaintext traffic arrives", done=(not plaintext) if metrics_ok else None,
                       detail=("no plaintext requests in the window" if not plaintext else
-                              f"plaintext received by: {', '.join(plaintext[:10])}") if metrics_ok else metrics),
+                              f"plaintext received by: {received}"
+                              + (f"; sent by: {'; '.join(sender_text(s) for s in senders[:5])}" if senders else ""))
+                      if metrics_ok else metrics),
     ]
     current = next((s.step for s in steps if s.done is not True), 6)
     blockers: list[str] = []
+    plain_blockers = [f"plaintext client: {sender_text(s)}" for s in senders] or \
+        [f"plaintext received by: {p}" for p in plaintext]
     if current <= 2 and disabled:
         blockers += [f"workload {w} is DISABLE" for w in disabled]
     if current <= 4:
-        blockers += [f"pod without sidecar: {p}" for p in uninjected]
+        blockers += [f"pod outside the mesh: {p}" for p in uninjected]
         blockers += [f"DestinationRule {d} sets tls.mode DISABLE toward this namespace" for d in disabling]
-        blockers += [f"plaintext clients: {p}" for p in plaintext]
+        blockers += plain_blockers
     elif current == 5:
-        blockers += [f"plaintext clients: {p}" for p in plaintext]
+        blockers += plain_blockers
+    inject = "; ".join(dict.fromkeys(action for _, _, action in outside)) or "move the listed pods into the mesh"
     actions = {1: "deploy the workloads", 2: f"set_mtls_mode namespace={namespace} mode=PERMISSIVE",
-               3: "inject the listed pods (label the namespace istio-injection=enabled, then kubectl rollout restart)",
+               3: inject,
                4: f"set_mtls_mode namespace={namespace} mode=STRICT (after clearing the blockers)",
-               5: "find and fix the plaintext clients (they have no sidecar or disable TLS)" if metrics_ok else
+               5: ("fix the plaintext clients named above (give them a sidecar or ambient, or stop disabling TLS)"
+                   if senders else "find and fix the plaintext clients (they have no sidecar or disable TLS)")
+               if metrics_ok else
                "make Prometheus reachable (--prometheus-url) to verify there is no plaintext traffic",
                6: "done: the namespace is STRICT and no plaintext traffic arrives"}
-    return MigrationPlan(namespace=namespace, current_step=current, steps=steps, blockers=blockers[:20],
-                         next_action=actions[current], metrics=metrics)
+    return MigrationPlan(namespace=namespace, strict=strict_state(rows, snap, namespace, root, outside),
+                         current_step=current, steps=steps, blockers=blockers[:20], next_action=actions[current],
+                         metrics=metrics, ambient=ambient_migration(snap, namespace, root) if ambient_plan else None)
+
+
+# -- sidecars to ambient (istio.io docs/ambient/migrate; reference ambient-and-gateway-api.md section 7) ------------
+_SIDECAR_ANNOTATIONS = ("sidecar.istio.io/status",)
+_SIDECAR_CONTAINERS = ("istio-proxy", "istio-init", "istio-validation")
+
+
+def _moved_pod(pod: dict) -> dict:
+    """A pod as it is after ``kubectl rollout restart`` in an ambient namespace: no sidecar, captured by ztunnel."""
+    meta = dict(pod.get("metadata") or {})
+    ann = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in _SIDECAR_ANNOTATIONS}
+    ann[ambient.REDIRECTION] = "enabled"
+    meta["annotations"] = ann
+    spec = dict(pod.get("spec") or {})
+    for key in ("containers", "initContainers"):
+        if key in spec:
+            spec[key] = [c for c in spec.get(key) or [] if c.get("name") not in _SIDECAR_CONTAINERS]
+    return {**pod, "metadata": meta, "spec": spec}
+
+
+def after_ambient_move(snap: Snapshot, namespace: str) -> Snapshot:
+    """The snapshot as it will be once ``namespace`` is labelled istio.io/dataplane-mode=ambient, its injection
+    labels removed and its workloads restarted: application pods (not opted out with dataplane-mode=none, not
+    host-network, not gateways or waypoints) lose their sidecar and are captured."""
+    objects = dict(snap.objects)
+    ns_list = []
+    for n in snap.of("Namespace"):
+        if name_of(n) == namespace:
+            meta = dict(n.get("metadata") or {})
+            labels = {k: v for k, v in (meta.get("labels") or {}).items()
+                      if k not in ("istio-injection", ambient.REV_LABEL)}
+            labels[ambient.DATAPLANE_MODE] = ambient.AMBIENT
+            n = {**n, "metadata": {**meta, "labels": labels}}
+        ns_list.append(n)
+    objects["Namespace"] = ns_list
+    pods = []
+    for p in snap.of("Pod"):
+        if ns_of(p) == namespace and sidecar_of(p) in ("istio", "none") and \
+                not (p.get("spec") or {}).get("hostNetwork") and \
+                labels_of(p).get(ambient.DATAPLANE_MODE) != ambient.NONE:
+            p = _moved_pod(p)
+        pods.append(p)
+    objects["Pod"] = pods
+    return Snapshot(objects=objects, absent=set(snap.absent), source=snap.source, namespace=snap.namespace)
+
+
+def _namespace_policies(snap: Snapshot, namespace: str, root: str, kind: str) -> list[dict]:
+    """Policies of ``kind`` that reach the namespace's pods without targetRefs (its own, and the root namespace's
+    mesh-wide ones and those whose selector matches one of its pods)."""
+    pods = [labels_of(p) for p in snap.of("Pod", namespace)]
+    out = []
+    for ap in snap.of(kind, namespace) + ([] if namespace == root else snap.of(kind, root)):
+        spec = ap.get("spec") or {}
+        if spec.get("targetRef") or spec.get("targetRefs"):
+            continue
+        sel = _selector(ap)
+        if ns_of(ap) == root and namespace != root and sel and not any(
+                all(lbl.get(k) == v for k, v in sel.items()) for lbl in pods):
+            continue
+        out.append(ap)
+    return out
+
+
+def ambient_migration(snap: Snapshot, namespace: str, root: str) -> AmbientMigration:
+    """Where a namespace is on the way from sidecars to ambient, one reversible step at a time (istio.io
+    docs/ambient/migrate): 1 ztunnel and istio-cni installed, 2 a waypoint where L7 policy needs one, 3 L7 policies
+    and RequestAuthentications moved to targetRefs, 4 the namespace labelled istio.io/dataplane-mode=ambient, 5
+    injection labels removed and workloads restarted (no sidecar left), 6 every pod captured. Blockers: what the
+    mesh.ambient analyzers (MESH06xx) and policy_enforcement find on the namespace as it will be after the move."""
+    from ..analyzers import MeshConfig, select
+    from ..analyzers.runner import analyze_snapshot
+
+    ns_obj = next((n for n in snap.of("Namespace") if name_of(n) == namespace), None)
+    amb = ambient.namespace_ambient(ns_obj, namespace)
+    comps = ambient.ambient_components(snap)
+    after = after_ambient_move(snap, namespace)
+    index = ambient.waypoint_index(snap)
+    # 1. components
+    zt, cni = comps.ztunnel, comps.cni
+    installed = zt is not None and bool(cni and cni.ambient_enabled) and bool(zt.ready)
+    detail = "; ".join(filter(None, [
+        f"ztunnel {zt.namespace}/{zt.name} {zt.ready}/{zt.desired} ready" if zt else "no ztunnel DaemonSet",
+        (f"istio-cni {cni.ready}/{cni.desired} ready, ambient " + ("enabled" if cni.ambient_enabled else "NOT enabled")
+         if cni.daemonset else "istio-cni ConfigMap without its DaemonSet") if cni else "no istio-cni",
+        "istiod has PILOT_ENABLE_AMBIENT=false" if comps.istiod_ambient is False else None, *comps.problems[:2]]))
+    # 2./3. policies as they will be enforced after the move
+    needing: list[str] = []
+    l7_selector: list[str] = []
+    for ap in _namespace_policies(snap, namespace, root, "AuthorizationPolicy"):
+        e = ambient.policy_enforcement(after, ap, root)
+        if not e.needs_waypoint or (ns_of(ap) != namespace and
+                                    not any(p.startswith(namespace + "/") for p in e.ztunnel)):
+            continue
+        key = f"{ns_of(ap)}/{name_of(ap)}"
+        needing.append(key)
+        if ns_of(ap) == namespace:
+            l7_selector.append(key)
+    ras = [f"{ns_of(r)}/{name_of(r)}" for r in _namespace_policies(snap, namespace, root, "RequestAuthentication")
+           if ns_of(r) == namespace]
+    filters = [f"{ns_of(f)}/{name_of(f)}" for f in _namespace_policies(snap, namespace, root, "EnvoyFilter")]
+    wps = [w for w in index.values() if w.namespace == namespace or (amb.use_waypoint and w.key == amb.use_waypoint)]
+    ready = [w for w in wps if w.ready]
+    gw_api = "gateway.networking.k8s.io/Gateway" not in snap.absent
+    if not needing:
+        wp_done, wp_detail = True, "no policy of the namespace needs L7 enforcement"
+    elif ready:
+        wp_done, wp_detail = True, f"waypoint {', '.join(w.key for w in ready)} for: {', '.join(needing[:5])}"
+    else:
+        wp_done = False
+        wp_detail = (f"{len(needing)} policy(ies) with HTTP rules or CUSTOM/AUDIT need a waypoint: "
+                     f"{', '.join(needing[:5])}" + ("" if gw_api else "; the Gateway API CRDs are not installed"))
+    move = l7_selector + [f"RequestAuthentication {r}" for r in ras]
+    vss = [f"{ns_of(v)}/{name_of(v)}" for v in snap.of("VirtualService", namespace)]
+    pol_detail = ("selector policies with HTTP rules to rewrite with targetRefs (Service or waypoint Gateway): "
+                  + ", ".join(move[:6]) if move else "no selector-bound L7 policy or RequestAuthentication")
+    if vss:
+        pol_detail += f"; VirtualServices to convert to HTTPRoutes (VirtualService is alpha with waypoints): " \
+                      f"{', '.join(vss[:5])}"
+    # 4./5./6. the namespace and its pods
+    pods = [p for p in snap.of("Pod", namespace) if is_running(p)]
+    with_sidecar = sorted(name_of(p) for p in pods if sidecar_of(p) == "istio")
+    apps = [p for p in pods if sidecar_of(p) in ("istio", "none") and not (p.get("spec") or {}).get("hostNetwork")]
+    opted = sorted(name_of(p) for p in apps if labels_of(p).get(ambient.DATAPLANE_MODE) == ambient.NONE)
+    not_captured = sorted(name_of(p) for p in apps if not ambient.in_ambient(p) and name_of(p) not in opted)
+    label_done = amb.labelled
+    inj = amb.sidecar_injection
+    steps = [
+        MigrationStep(step=1, name="Install ztunnel and istio-cni (ambient profile)", done=installed, detail=detail),
+        MigrationStep(step=2, name="Deploy a waypoint where L7 policy is needed", done=wp_done, detail=wp_detail),
+        MigrationStep(step=3, name="Move L7 policies to targetRefs", done=not move, detail=pol_detail),
+        MigrationStep(step=4, name=f"Label the namespace {ambient.DATAPLANE_MODE}=ambient", done=label_done,
+                      detail=f"labelled{' (' + amb.use_waypoint + ' as its waypoint)' if amb.use_waypoint else ''}"
+                      if label_done else "not labelled"),
+        MigrationStep(step=5, name="Remove the sidecars (drop the injection label, restart)",
+                      done=not with_sidecar and not inj,
+                      detail="no sidecar left" if not with_sidecar and not inj else
+                      "; ".join(filter(None, [f"the namespace still has {inj}" if inj else None,
+                                              f"{len(with_sidecar)} pod(s) with a sidecar: "
+                                              f"{', '.join(with_sidecar[:8])}" if with_sidecar else None]))),
+        MigrationStep(step=6, name="Verify every pod is captured by ztunnel", done=not not_captured,
+                      detail=("every application pod is captured" if not not_captured else
+                              f"not captured: {', '.join(not_captured[:8])}")
+                      + (f"; opted out ({ambient.DATAPLANE_MODE}=none): {', '.join(opted[:5])}" if opted else "")),
+    ]
+    current = next((s.step for s in steps if s.done is not True), 7)
+    blockers = [f"EnvoyFilter {f} selects this namespace's pods: waypoints and ztunnel do not run EnvoyFilters"
+                for f in filters]
+    mesh = MeshConfig.parse(mesh_config(snap))
+    seen = set()
+    for m in analyze_snapshot(after, select(["mesh.ambient.*"]), mesh, files=False):
+        if m.namespace != namespace or not m.code.startswith("MESH06"):
+            continue
+        text = f"{m.code} {m.kind} {m.namespace}/{m.name}: {m.message}"
+        if text not in seen:
+            seen.add(text)
+            blockers.append(("after the move, " if not label_done or with_sidecar else "") + text)
+    wp_cmd = (f"istioctl waypoint apply -n {namespace} --enroll-namespace --wait"
+              + ("" if gw_api else " (install the Gateway API CRDs first)"))
+    actions = {
+        1: "install the ambient components: istioctl install --set profile=ambient, or Helm: istiod and cni with "
+           "profile=ambient, and the ztunnel chart (sidecars keep working)",
+        2: wp_cmd,
+        3: f"rewrite {', '.join(move[:3])} with targetRefs to the Service (or the waypoint Gateway); delete the "
+           "selector versions once the namespace is in ambient",
+        4: (f"kubectl label namespace {namespace} {ambient.DATAPLANE_MODE}=ambient"
+            + (f" (after istio.io/use-waypoint={ready[0].name} on the namespace or its Services)"
+               if needing and ready and not amb.use_waypoint else "")),
+        5: f"kubectl label namespace {namespace} {(inj or 'istio-injection=x').split('=')[0]}- then kubectl rollout "
+           f"restart the workloads of namespace {namespace}" if inj else
+           f"kubectl rollout restart the workloads of namespace {namespace} (their pods still have sidecars)",
+        6: "check istio-cni and ztunnel on the pods' nodes (mesh_overview), then restart the pods not captured",
+        7: "done: the namespace is in ambient; remove the selector-based L7 policies and VirtualServices it no "
+           "longer uses",
+    }
+    return AmbientMigration(current_step=current, steps=steps, blockers=blockers[:20], next_action=actions[current])
 
 
 def workload_selector(snap: Snapshot, namespace: str, workload: str) -> tuple[dict[str, str], list[int]] | None:

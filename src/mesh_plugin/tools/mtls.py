@@ -19,6 +19,10 @@ from .registry import Apply, Confirm, Files, Force, Limit, Namespace, Offset, Op
 
 MTLS_KINDS = ("Namespace", "Pod", "Service", "Deployment", "StatefulSet", "DaemonSet", "PeerAuthentication",
               "DestinationRule", "ConfigMap")
+#: what the plan reads besides: the policies and routes a move to ambient touches, waypoints (Gateways)
+PLAN_KINDS = MTLS_KINDS + tuple(k for k in ("AuthorizationPolicy", "RequestAuthentication", "EnvoyFilter",
+                                            "VirtualService", "gateway.networking.k8s.io/Gateway", "GatewayClass")
+                                if k in KINDS)
 
 
 WorkloadMTLS = M.WorkloadMTLS
@@ -49,23 +53,42 @@ def _root(snap: Snapshot) -> tuple[str, bool]:
     return M.root_and_auto_mtls(snap)
 
 
+def _prometheus(services: list[dict] | None):  # type: ignore[no-untyped-def]
+    from ..metrics import prometheus_for
+
+    return prometheus_for(RUNTIME, services)
+
+
 def plaintext_shares(namespace: str | None, window: str, services: list[dict] | None = None
                      ) -> tuple[dict[tuple[str, str], float], str]:
     """(namespace, workload) -> share of requests that arrived without mTLS; and where that came from."""
-    from ..metrics import label_value, prometheus_for
+    shares, _, metrics = plaintext_traffic(namespace, window, services, senders=False)
+    return shares, metrics
+
+
+def plaintext_traffic(namespace: str | None, window: str, services: list[dict] | None = None, *, senders: bool = True
+                      ) -> tuple[dict[tuple[str, str], float], list[M.Sender], str]:
+    """The shares of plaintext per destination workload and, with ``senders``, who sent it: istio_requests_total
+    reported by the destination with connection_security_policy="none", by source_workload_namespace and
+    source_workload (a sender without a sidecar shows as source_workload "unknown")."""
+    from ..metrics import label_value
     from ..metrics.prometheus import window as check_window
 
     try:
-        prom = prometheus_for(RUNTIME, services)
+        prom = _prometheus(services)
         sel = 'reporter="destination"' + (f",destination_workload_namespace={label_value(namespace)}"
                                           if namespace else "")
+        w = check_window(window)
         q = (f"sum by (destination_workload_namespace, destination_workload, connection_security_policy) "
-             f"(increase(istio_requests_total{{{sel}}}[{check_window(window)}]))")
+             f"(increase(istio_requests_total{{{sel}}}[{w}]))")
         rows = prom.query(q)
+        sent = prom.query(f"sum by (source_workload_namespace, source_workload, destination_workload) "
+                          f'(increase(istio_requests_total{{{sel},connection_security_policy="none"}}[{w}]))') \
+            if senders else []
     except InvalidInput:  # the configured Prometheus URL is malformed: say so, do not hide it
         raise
     except MeshError as e:
-        return {}, f"metrics unavailable: {e}"
+        return {}, [], f"metrics unavailable: {e}"
     totals: dict[tuple[str, str], list[float]] = {}
     for labels, v in rows:
         key = (labels.get("destination_workload_namespace", ""), labels.get("destination_workload", ""))
@@ -74,11 +97,14 @@ def plaintext_shares(namespace: str | None, window: str, services: list[dict] | 
         if labels.get("connection_security_policy") == "none":
             t[1] += v
     shares = {k: (plain / total if total else 0.0) for k, (total, plain) in totals.items()}
-    return shares, f"Prometheus at {prom.where}, istio_requests_total over {window}"
+    who = [(labels.get("source_workload_namespace", ""), labels.get("source_workload", ""),
+            labels.get("destination_workload", ""), v) for labels, v in sent if v > 0]
+    return shares, who, f"Prometheus at {prom.where}, istio_requests_total over {window}"
 
 
 def _severity(w: WorkloadMTLS) -> tuple:
-    return (not w.conflicts, w.injected, w.mode == "STRICT", -(w.plaintext_share or 0), w.namespace, w.workload)
+    meshed = w.injected or w.data_plane in M.AMBIENT_MODES
+    return (not w.conflicts, meshed, w.mode == "STRICT", -(w.plaintext_share or 0), w.namespace, w.workload)
 
 
 def render_mtls(r: MTLSStatus) -> str:
@@ -86,10 +112,10 @@ def render_mtls(r: MTLSStatus) -> str:
     out.append(table(["NAMESPACE", "STATUS"], [[n.namespace, n.status] for n in r.namespaces]))
     out.append("")
     rows = [[w.namespace, w.workload, w.mode, ",".join(f"{p}:{m}" for p, m in w.ports.items()) or "-", w.policy,
-             "yes" if w.injected else "NO",
+             "NONE" if w.data_plane == "none" else w.data_plane,
              "-" if w.plaintext_share is None else f"{w.plaintext_share:.0%}",
              "; ".join(w.conflicts) or ""] for w in r.workloads]
-    out.append(table(["NAMESPACE", "WORKLOAD", "MODE", "PORTS", "POLICY", "SIDECAR", "PLAINTEXT", "CONFLICTS"],
+    out.append(table(["NAMESPACE", "WORKLOAD", "MODE", "PORTS", "POLICY", "DATA PLANE", "PLAINTEXT", "CONFLICTS"],
                      rows) + note(r.page))
     out.append(f"Metrics: {r.metrics}")
     return "\n".join(out)
@@ -104,11 +130,13 @@ def mtls_status(namespace: OptNamespace = None,
 
     What is actually encrypted: for every workload and port, the effective server mTLS mode (STRICT,
     PERMISSIVE, DISABLE) and the PeerAuthentication that decides it (Istio's precedence: mesh < namespace <
-    workload < port; oldest wins; UNSET inherits; default PERMISSIVE), whether a sidecar is injected, what
-    clients send (auto-mTLS, or the DestinationRule TLS mode per port and subset), conflicts that break
-    traffic, and, where Prometheus answers, the share of requests that arrived in plaintext. Namespace and
-    mesh status as Kiali shows them. Use mtls_migration_plan before going STRICT."""
-    snap = RUNTIME.snapshot(MTLS_KINDS, None, files)
+    workload < port; oldest wins; UNSET inherits; default PERMISSIVE), the data plane (sidecar, or ambient:
+    HBONE through ztunnel, with PeerAuthentication as istiod converts it for ztunnel deciding plaintext), what
+    clients send (auto-mTLS, or the DestinationRule TLS mode per port and subset; HBONE to ambient pods),
+    conflicts that break traffic, and, where Prometheus answers, the share of requests that arrived in
+    plaintext. Namespace and mesh status as Kiali shows them. Use mtls_migration_plan before going STRICT."""
+    scoped = namespace if namespace and not files else None  # a namespace question reads that namespace (issue 23)
+    snap = RUNTIME.snapshot(MTLS_KINDS, None, files, scoped=scoped)
     if namespace and namespace not in snap.namespaces():
         if files:
             raise NotFound(f"Namespace {namespace!r} is not in the files.", hint="check -n against the manifests.")
@@ -119,11 +147,11 @@ def mtls_status(namespace: OptNamespace = None,
         if not wls:
             raise NotFound(f"No workload {workload!r}" + (f" in namespace {namespace!r}" if namespace else "") + ".",
                            hint="list workloads with list_workloads.")
-    rows = [workload_mtls(snap, w, root, auto) for w in wls]
+    rows = M.mtls_rows(snap, wls, root, auto)
     if files:
         metrics = "metrics unavailable: offline mode (files)"
     else:
-        shares, metrics = plaintext_shares(namespace, window, snap.of("Service"))
+        shares, metrics = plaintext_shares(namespace, window, None if scoped else snap.of("Service"))
         for r in rows:
             r.plaintext_share = shares.get((r.namespace, r.workload))
     rows.sort(key=_severity)
@@ -140,34 +168,52 @@ def render_plan(p: MigrationPlan) -> str:
     mark = {True: "done", False: "TODO", None: "unknown"}
     rows = [[s.step, s.name, mark[s.done], s.detail] for s in p.steps]
     out = [f"mTLS migration of namespace {p.namespace}: at step {min(p.current_step, 5)}"
-           + (" (finished)" if p.current_step == 6 else ""), table(["STEP", "WHAT", "STATE", "DETAIL"], rows)]
+           + (" (finished)" if p.current_step == 6 else ""), p.strict,
+           table(["STEP", "WHAT", "STATE", "DETAIL"], rows)]
     if p.blockers:
         out.append("Blockers:")
         out += [f"  - {b}" for b in p.blockers]
     out.append(f"Next: {p.next_action}")
+    a = p.ambient
+    if a is not None:
+        out += ["", f"Sidecars to ambient: at step {min(a.current_step, 6)}" + (" (finished)" if a.current_step == 7
+                                                                                else ""),
+                table(["STEP", "WHAT", "STATE", "DETAIL"], [[s.step, s.name, mark[s.done], s.detail] for s in a.steps])]
+        if a.blockers:
+            out.append("Blockers:")
+            out += [f"  - {b}" for b in a.blockers]
+        out.append(f"Next: {a.next_action}")
     return "\n".join(out)
 
 
 @op("security_status", "mtls_plan", cli="mtls-plan", args="namespace", render=render_plan)
 def mtls_migration_plan(namespace: Namespace, files: Files = None,
                         window: Window = "1h") -> MigrationPlan:
-    """Steps from PERMISSIVE to STRICT for a namespace, and what blocks the next one.
+    """Steps to STRICT, and from sidecars to ambient, for a namespace; what blocks the next one.
 
     Where a namespace is on the path to STRICT mTLS, as the plugin teaches it: 1 deploy, 2 PERMISSIVE,
-    3 every pod injected, 4 STRICT, 5 no plaintext traffic. Says the current step and what blocks the
-    next one by name: pods without a sidecar, DestinationRules that disable TLS toward the namespace,
-    plaintext clients (from istio_requests_total when Prometheus answers, else 'unknown')."""
-    snap = RUNTIME.snapshot(MTLS_KINDS, None, files)
+    3 every pod in the mesh (sidecar or ambient), 4 STRICT, 5 no plaintext traffic; and whether STRICT is
+    already in place. Says the current step and what blocks the next one by name: pods outside the mesh and
+    why (an opt-out, a missing namespace label), DestinationRules that disable TLS toward the namespace,
+    plaintext senders by source workload (istio_requests_total when Prometheus answers, else 'unknown').
+    For Istio, also the move from sidecars to ambient (istio.io docs/ambient/migrate): ztunnel and istio-cni,
+    waypoints where L7 policy needs one, L7 policies moved to targetRefs, the namespace label, sidecars
+    removed; its blockers are what the mesh.ambient analyzers find on the namespace as it will be after the
+    move (e.g. a selector ALLOW with only HTTP rules that would deny every connection at ztunnel)."""
+    snap = RUNTIME.snapshot(PLAN_KINDS, None, files)
     if namespace not in snap.namespaces():
         if files:
             raise NotFound(f"Namespace {namespace!r} is not in the files.")
         RUNTIME.require_namespace(namespace)
     if files:
-        shares, metrics, ok = {}, "metrics unavailable: offline mode (files)", False
+        shares, senders, metrics, ok = {}, [], "metrics unavailable: offline mode (files)", False
     else:
-        shares, metrics = plaintext_shares(namespace, window)
+        shares, senders, metrics = plaintext_traffic(namespace, window)
         ok = not metrics.startswith("metrics unavailable")
-    return build_plan(snap, namespace, shares, metrics, ok)
+    from ..mesh.detect import detect_meshes
+
+    istio = files is not None or any(m.mesh == "istio" for m in detect_meshes(snap))
+    return build_plan(snap, namespace, shares, metrics, ok, senders, ambient_plan=istio)
 
 
 def _workload_selector(snap: Snapshot, namespace: str, workload: str) -> tuple[dict[str, str], list[int]]:
@@ -228,12 +274,13 @@ def set_mtls_mode(namespace: Namespace,
     if mode == "STRICT":
         uninjected, disabling = strict_blockers(snap, namespace, root,
                                                 desired["spec"]["selector"]["matchLabels"] if workload else None)
-        shares, metrics = plaintext_shares(namespace, "1h")
-        plain = [f"{wl} ({s:.0%})" for (ns, wl), s in shares.items() if ns == namespace and s > 0
-                 and (not workload or wl == workload)]
-        blockers = [f"pod without sidecar: {p}" for p in uninjected] + \
+        shares, senders, metrics = plaintext_traffic(namespace, "1h")
+        plain = [M.sender_text(x) for x in senders if not workload or x[2] == workload] or \
+            [f"{wl} ({s:.0%})" for (ns, wl), s in shares.items() if ns == namespace and s > 0
+             and (not workload or wl == workload)]
+        blockers = [f"pod outside the mesh: {p}" for p in uninjected] + \
                    [f"DestinationRule {d} disables TLS toward {namespace}" for d in disabling] + \
-                   [f"plaintext clients: {p}" for p in plain]
+                   [f"plaintext client: {p}" for p in plain]
         if metrics.startswith("metrics unavailable"):
             warnings.append(f"could not check for plaintext traffic ({metrics})")
         if blockers and not force:
