@@ -160,12 +160,17 @@ def is_dry_run(ap: dict) -> bool:
 
 def policies_for(snap: Snapshot, namespace: str, labels: dict[str, str], root: str = "istio-system"
                  ) -> dict[str, list[dict]]:
+    return by_action([ap for ap in snap.of("AuthorizationPolicy") if applies(ap, namespace, labels, root)], root)
+
+
+def by_action(policies: list[dict], root: str = "istio-system") -> dict[str, list[dict]]:
+    """AuthorizationPolicies grouped by action (CUSTOM, DENY, ALLOW, AUDIT), each group in the order the
+    simulator reports them (the root namespace's first, then by namespace and name)."""
     out: dict[str, list[dict]] = {a: [] for a in ACTIONS}
-    for ap in snap.of("AuthorizationPolicy"):
-        if applies(ap, namespace, labels, root):
-            action = str((ap.get("spec") or {}).get("action") or "ALLOW").upper()
-            if action in out:
-                out[action].append(ap)
+    for ap in policies:
+        action = str((ap.get("spec") or {}).get("action") or "ALLOW").upper()
+        if action in out:
+            out[action].append(ap)
     for a in out:
         out[a].sort(key=lambda p: (ns_of(p) != root, ns_of(p), name_of(p)))
     return out
@@ -726,8 +731,13 @@ def connection_refusal(mode: str, req: Request, port: int | None) -> str | None:
 
 def decide(snap: Snapshot, namespace: str, labels: dict[str, str], req: Request, root: str = "istio-system",
            trust_domain: str = "cluster.local", *, mesh: dict | None = None, mtls_mode: str | None = None,
-           injected: bool = True, token_location: tuple[str, str] = ("header", "authorization")) -> Decision:
-    """Istio's decision for one request to a workload (see the module docstring for the order)."""
+           injected: bool = True, token_location: tuple[str, str] = ("header", "authorization"),
+           policies: dict[str, list[dict]] | None = None, ras: list[dict] | None = None) -> Decision:
+    """Istio's decision for one request to a workload (see the module docstring for the order).
+
+    ``policies`` (by action, see :func:`by_action`) and ``ras`` replace the AuthorizationPolicies and
+    RequestAuthentications a sidecar of the workload takes: what another Envoy applies, e.g. a waypoint's
+    targetRefs policies (mesh/ambient.py waypoint_policies), decided with the same Envoy semantics."""
     mesh = mesh or {}
     tds = [trust_domain] + [str(a) for a in mesh.get("trustDomainAliases") or []]
     if not injected:
@@ -748,7 +758,7 @@ def decide(snap: Snapshot, namespace: str, labels: dict[str, str], req: Request,
         return Decision("DENY", reason=refusal, status=0, refused=True)
     deny_status = 403 if req.http else 0
     closed = "" if req.http else " (a TCP port: the connection is closed)"
-    pols = policies_for(snap, namespace, labels, root)
+    pols = policies if policies is not None else policies_for(snap, namespace, labels, root)
     d = Decision("ALLOW")
 
     def ctx(ap: dict) -> Context:
@@ -787,7 +797,8 @@ def decide(snap: Snapshot, namespace: str, labels: dict[str, str], req: Request,
     # 2. JWT
     payload = None
     if req.http:
-        ras = request_authentications(snap, namespace, labels, root)
+        if ras is None:
+            ras = request_authentications(snap, namespace, labels, root)
         jwt, payload = jwt_authn(ras, req, token_location)
         if jwt:
             return Decision("DENY", reason=f"JWT rejected: {jwt[1]}", status=jwt[0], dry_run=d.dry_run, notes=d.notes)

@@ -9,11 +9,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InvalidInput, NotFound
+from ..kube.kinds import KINDS
 from ..kube.snapshot import Snapshot, labels_of, name_of, ns_of
 from ..mesh import ambient
 from ..mesh import authz as A
 from ..mesh import mtls as M
-from ..mesh.workloads import WorkloadInfo, workloads
+from ..mesh.workloads import WorkloadInfo, sidecar_of, workloads
 from ..render import render_changes, table
 from ..runtime import RUNTIME
 from .registry import Caller, CallerSpec, Files, Namespace, Target, TargetPort, Workload, op, parse_arg
@@ -22,6 +23,28 @@ from .traffic import TrafficChange, _apply_objects
 
 AUTHZ_KINDS = ("Namespace", "Pod", "Service", "Deployment", "StatefulSet", "DaemonSet", "AuthorizationPolicy",
                "RequestAuthentication", "PeerAuthentication", "ConfigMap", "ServiceAccount")
+#: and for ambient workloads, their waypoints (Gateways of class istio-waypoint)
+AMBIENT_AUTHZ_KINDS = AUTHZ_KINDS + tuple(k for k in (ambient.GATEWAY_KEY, *ambient.GATEWAY_CLASS_KEYS) if k in KINDS)
+
+
+def read(namespace: str, files: list[str] | None) -> Snapshot:
+    """The objects a question about a workload of ``namespace`` needs (issue 23: that namespace's pods, Services
+    and controllers, policies there and in the root namespace, the mesh config, Gateways whole). Files are read
+    whole."""
+    return RUNTIME.snapshot(AMBIENT_AUTHZ_KINDS, None, files, scoped=None if files else namespace)
+
+
+def with_pods_of(snap: Snapshot, namespace: str | None) -> Snapshot:
+    """``snap`` plus the pods of another namespace (the caller's), read with one namespaced LIST when the scoped read
+    did not include them."""
+    if not namespace or any(ns_of(p) == namespace for p in snap.of("Pod")) or snap.source == "files":
+        return snap
+    try:
+        extra = RUNTIME.snapshot(("Pod",), namespace)
+    except NotFound:  # a principal may name a namespace that does not exist here
+        return snap
+    return Snapshot(objects={**snap.objects, "Pod": [*snap.of("Pod"), *extra.of("Pod")]}, absent=set(snap.absent),
+                    source=snap.source, namespace=snap.namespace)
 
 
 def _root(snap: Snapshot) -> str:
@@ -48,47 +71,160 @@ def workload_labels(snap: Snapshot, namespace: str, workload: str) -> dict[str, 
 
 class PolicyRef(BaseModel):
     name: str = Field(description='"ns/name"')
-    scope: str = Field(description="mesh, namespace or selector")
+    scope: str = Field(description="mesh, namespace, selector, targetRefs, or PeerAuthentication (ztunnel's "
+                                   "policies derived from STRICT)")
     rules: int
     dry_run: bool = False
     provider: str | None = None
+    enforced_by: str | None = Field(default=None, description="sidecar, ztunnel (L4), waypoint NS/NAME (L7), or "
+                                                              "nobody (and why)")
+    effect: str | None = Field(default=None, description="what it does where it is enforced, when that differs "
+                                                         "from what it says (ztunnel drops HTTP rules)")
 
 
 class AuthzPolicies(BaseModel):
     workload: str
+    data_plane: str = Field(default="sidecar", description="sidecar, ambient (ztunnel), ambient+waypoint or none")
     evaluation: dict[str, list[PolicyRef]] = Field(description="CUSTOM, DENY, ALLOW, AUDIT in evaluation order")
     request_authentications: list[str] = Field(description='"ns/name (issuers)"')
     summary: str
 
 
-def _ref(p: dict, root: str) -> PolicyRef:
-    sel = ((p.get("spec") or {}).get("selector") or {}).get("matchLabels")
-    return PolicyRef(name=f"{ns_of(p)}/{name_of(p)}", scope="selector" if sel else ("mesh" if ns_of(p) == root
-                                                                                    else "namespace"),
-                     rules=len((p.get("spec") or {}).get("rules") or []), dry_run=A.is_dry_run(p),
-                     provider=((p.get("spec") or {}).get("provider") or {}).get("name"))
+def _ref(p: dict, root: str, enforced_by: str | None = None, effect: str | None = None) -> PolicyRef:
+    spec = p.get("spec") or {}
+    sel = (spec.get("selector") or {}).get("matchLabels")
+    scope = "targetRefs" if spec.get("targetRefs") or spec.get("targetRef") else \
+        "selector" if sel else ("mesh" if ns_of(p) == root else "namespace")
+    return PolicyRef(name=f"{ns_of(p)}/{name_of(p)}", scope=scope, rules=len(spec.get("rules") or []),
+                     dry_run=A.is_dry_run(p), provider=(spec.get("provider") or {}).get("name"),
+                     enforced_by=enforced_by, effect=effect)
 
 
 def render_policies(r: AuthzPolicies) -> str:
-    rows = [[action, p.name, p.scope, p.rules, "yes" if p.dry_run else "", p.provider or ""]
-            for action, ps in r.evaluation.items() for p in ps]
-    out = [f"{r.workload}: {r.summary}",
-           table(["ACTION", "POLICY", "SCOPE", "RULES", "DRY-RUN", "PROVIDER"], rows) if rows else "(no policies)"]
+    rows = [[action, p.name, p.scope, p.rules, "yes" if p.dry_run else "", p.provider or "", p.enforced_by or "",
+             p.effect or ""] for action, ps in r.evaluation.items() for p in ps]
+    out = [f"{r.workload} ({r.data_plane}): {r.summary}",
+           table(["ACTION", "POLICY", "SCOPE", "RULES", "DRY-RUN", "PROVIDER", "ENFORCED BY", "EFFECT"], rows)
+           if rows else "(no policies)"]
     if r.request_authentications:
         out.append("RequestAuthentications: " + "; ".join(r.request_authentications))
     return "\n".join(out)
 
 
+def _ras_text(ras: list[dict]) -> list[str]:
+    return [f"{ns_of(r)}/{name_of(r)} (" + ", ".join(j.get("issuer", "?") for j in
+                                                    (r.get("spec") or {}).get("jwtRules") or []) + ")" for r in ras]
+
+
+def _ambient_pod(w: WorkloadInfo) -> dict | None:
+    """The workload's pod ztunnel serves (captured, no sidecar), if most of its running pods are such."""
+    pods = w.running or w.pods
+    amb = [p for p in pods if ambient.in_ambient(p) and sidecar_of(p) == "none"]
+    return amb[0] if amb and len(amb) * 2 >= len(pods) else None
+
+
+def waypoint_request_authentications(snap: Snapshot, waypoint: str, service: dict | None, root: str) -> list[dict]:
+    """The RequestAuthentications a waypoint applies for ``service``: the same attachment rule as its
+    AuthorizationPolicies (pilot/pkg/model/policyattachment.go serves both kinds), so waypoint_policies is run
+    over them."""
+    view = Snapshot(objects={"AuthorizationPolicy": snap.of("RequestAuthentication")})
+    return ambient.waypoint_policies(view, waypoint, service, root)
+
+
+def _waypoint_targets(snap: Snapshot, pod: dict, index: dict) -> list[tuple[str, dict | None]]:
+    """(waypoint, Service or None for workload traffic) for the waypoints traffic to the pod goes through."""
+    out: list[tuple[str, dict | None]] = []
+    wb = ambient.workload_waypoint(snap, pod, index)
+    if wb.waypoint:
+        out.append((wb.waypoint, None))
+    for svc in ambient.services_of_pod(snap, pod):
+        b = ambient.service_waypoint(snap, svc, index)
+        if b.waypoint:
+            out.append((b.waypoint, svc))
+    return out
+
+
+def ambient_policies(snap: Snapshot, w: WorkloadInfo, pod: dict, root: str
+                     ) -> tuple[dict[str, list[PolicyRef]], list[dict], list[str], str]:
+    """What applies to an ambient workload, and where: selector/namespace/mesh policies at its ztunnel (their L4
+    part, mesh/ambient.py policy_enforcement), the PeerAuthentication-derived DENY policies there, targetRefs
+    policies at the waypoints its traffic goes through (waypoint_policies), and targetRefs policies to its Services
+    that no waypoint takes. Returns (by action, RequestAuthentications of the waypoints, waypoints, summary)."""
+    key = f"{ns_of(pod)}/{name_of(pod)}"
+    labels = labels_of(pod)
+    refs: dict[str, list[PolicyRef]] = {a: [] for a in A.ACTIONS}
+    deny_all: list[str] = []
+    zt_allows = 0
+    for ap in (p for ps in A.policies_for(snap, w.namespace, labels, root).values() for p in ps):
+        e = ambient.policy_enforcement(snap, ap, root)
+        action = e.action if e.action in refs else "ALLOW"
+        if key in e.ztunnel:
+            effect = e.effect if e.effect != "enforced at L4 as written" else None
+            blocked = [n for n in e.notes if n.startswith(key + " is reached through waypoint")]
+            if blocked:
+                effect = "; ".join(filter(None, [effect, blocked[0]]))
+            refs[action].append(_ref(ap, root, "ztunnel (L4)", effect))
+            if action == "ALLOW" and not A.is_dry_run(ap):
+                zt_allows += 1
+            if e.effect and e.effect.startswith("denies every connection"):
+                deny_all.append(f"{name_of(ap)}: ALLOW with only HTTP rules, ztunnel denies every connection")
+        else:
+            refs[action].append(_ref(ap, root, "nobody", e.ztunnel_status.message or "not sent to ztunnel"))
+    for k in ambient.peer_authentication_policy_keys(snap, w.namespace, labels, root):
+        refs["DENY"].append(PolicyRef(name=k, scope="PeerAuthentication", rules=1, enforced_by="ztunnel (L4)",
+                                      effect="refuses connections without a peer identity (plaintext)"
+                                      + ("" if k.endswith(ambient.STATIC_STRICT) else " on the ports STRICT names")))
+    index = ambient.waypoint_index(snap)
+    seen: set[str] = set()
+    ras: list[dict] = []
+    wps: list[str] = []
+    for wp, svc in _waypoint_targets(snap, pod, index):
+        wps.append(wp)
+        for ap in ambient.waypoint_policies(snap, wp, svc, root):
+            k = f"{ns_of(ap)}/{name_of(ap)}"
+            if k not in seen:
+                seen.add(k)
+                action = str((ap.get("spec") or {}).get("action") or "ALLOW").upper()
+                refs.setdefault(action, []).append(_ref(ap, root, f"waypoint {wp} (L7)"))
+        ras += [r for r in waypoint_request_authentications(snap, wp, svc, root) if r not in ras]
+    names = {name_of(s) for s in ambient.services_of_pod(snap, pod)}
+    for ap in snap.of("AuthorizationPolicy", w.namespace):
+        k = f"{ns_of(ap)}/{name_of(ap)}"
+        hits = [t for t in ambient.target_refs(ap) if t.get("kind") == "Service" and t.get("name") in names]
+        if hits and k not in seen:
+            st = ambient.waypoint_policy_status(snap, ap, root, index)
+            why = "; ".join(f"{x.reason}: {x.message}" for x in st if not x.bound) or "no waypoint takes it"
+            action = str((ap.get("spec") or {}).get("action") or "ALLOW").upper()
+            refs.setdefault(action, []).append(_ref(ap, root, "nobody", why))
+    wps = list(dict.fromkeys(wps))
+    parts = [f"ztunnel enforces L4 only{'; waypoint ' + ', '.join(wps) + ' enforces L7' if wps else ''}"]
+    parts.append(f"{zt_allows} ALLOW polic{'y' if zt_allows == 1 else 'ies'} at ztunnel: connections matching none "
+                 "are refused" if zt_allows else "no ALLOW policy at ztunnel")
+    parts += deny_all
+    return refs, ras, wps, "; ".join(parts)
+
+
 @op("security_status", "authz_policies", cli="authz policies", args="workload", render=render_policies)
 def authz_policies(workload: Workload, namespace: Namespace, files: Files = None) -> AuthzPolicies:
-    """AuthorizationPolicies and RequestAuthentications that apply to a workload, in order.
+    """AuthorizationPolicies and RequestAuthentications that apply to a workload, in order, and who enforces them.
 
     Every AuthorizationPolicy and RequestAuthentication that applies to a workload (mesh-wide from the
     root namespace, namespace-wide, or by selector), grouped by action in evaluation order (CUSTOM, DENY,
-    ALLOW, AUDIT), with dry-run policies marked. Use authz_check to get the decision for one request."""
-    snap = RUNTIME.snapshot(AUTHZ_KINDS, None, files)
-    labels = workload_labels(snap, namespace, workload)
+    ALLOW, AUDIT), with dry-run policies marked. For an ambient workload, who enforces each: ztunnel (the
+    L4 part; e.g. an ALLOW with only HTTP rules denies every connection there), the waypoint its traffic
+    goes through (targetRefs policies, L7), or nobody (and why). Use authz_check for one request."""
+    snap = read(namespace, files)
+    target = find_workload(snap, namespace, workload)
+    labels = M.workload_labels(target)
     root = _root(snap)
+    pod = _ambient_pod(target)
+    if pod is not None:
+        refs, wras, wps, summary = ambient_policies(snap, target, pod, root)
+        ras = A.request_authentications(snap, namespace, labels, root)
+        texts = [t + " (by selector: ztunnel ignores it)" for t in _ras_text(ras)] + \
+            [t + " (at the waypoint)" for t in _ras_text(wras)]
+        return AuthzPolicies(workload=f"{namespace}/{workload}", data_plane="ambient" + ("+waypoint" if wps else ""),
+                             evaluation=refs, request_authentications=texts, summary=summary)
     pols = A.policies_for(snap, namespace, labels, root)
     ras = A.request_authentications(snap, namespace, labels, root)
     allows = [p for p in pols["ALLOW"] if not A.is_dry_run(p)]
@@ -97,13 +233,13 @@ def authz_policies(workload: Workload, namespace: Namespace, files: Files = None
                "denied")
     if any(not (p.get("spec") or {}).get("rules") for p in allows):
         summary += "; an ALLOW policy without rules denies everything"
-    return AuthzPolicies(workload=f"{namespace}/{workload}",
-                         evaluation={a: [_ref(p, root) for p in pols[a]] for a in A.ACTIONS},
-                         request_authentications=[f"{ns_of(r)}/{name_of(r)} ("
-                                                  + ", ".join(j.get("issuer", "?") for j in
-                                                              (r.get("spec") or {}).get("jwtRules") or []) + ")"
-                                                  for r in ras],
-                         summary=summary)
+    injected = target.sidecar == "istio"
+    if not injected:
+        summary = "no sidecar and not in ambient: nothing enforces these policies"
+    by = "sidecar" if injected else "nobody (no sidecar, not in ambient)"
+    return AuthzPolicies(workload=f"{namespace}/{workload}", data_plane="sidecar" if injected else "none",
+                         evaluation={a: [_ref(p, root, by) for p in pols[a]] for a in A.ACTIONS},
+                         request_authentications=_ras_text(ras), summary=summary)
 
 
 class AuthzDecision(BaseModel):
@@ -121,11 +257,16 @@ class AuthzDecision(BaseModel):
     failed_conditions: list[str] = Field(default=[], description="the conditions of nearest_allow that failed")
     dry_run: list[str] = []
     notes: list[str] = []
+    decided_by: str | None = Field(default=None, description="where the decision is taken: sidecar, waypoint NS/NAME "
+                                                             "(L7, Envoy) or ztunnel (L4, the destination's)")
+    hops: list[str] = Field(default=[], description="ambient: each enforcement point on the way, what it sees and "
+                                                    "decides")
     request: dict = Field(description="the request as simulated")
 
 
 def render_decision(d: AuthzDecision) -> str:
-    out = [f"{d.decision} ({d.status}): {d.reason}"]
+    out = [f"{d.decision} ({d.status}){' at ' + d.decided_by if d.decided_by else ''}: {d.reason}"]
+    out += [f"hop: {h}" for h in d.hops]
     if d.nearest_allow:
         out.append(f"nearest ALLOW rule: {d.nearest_allow}")
         out += [f"  - failed: {c}" for c in d.failed_conditions]
@@ -227,8 +368,8 @@ def authz_check(to: Target, port: TargetPort = None, caller: Caller = None, requ
                                                                    who.plaintext)
     method, path, host, headers, jwt_claims = what.method, what.path, what.host, what.headers, what.jwt_claims
     request_principal, no_token = what.request_principal, what.no_token
-    snap = RUNTIME.snapshot(AUTHZ_KINDS, None, files)
     namespace, workload = to.split("/", 1)
+    snap = read(namespace, files)
     target = find_workload(snap, namespace, workload)
     labels = M.workload_labels(target)
     pod_spec = ((target.pods[0].get("spec") if target.pods else (target.template or {}).get("spec")) or {})
@@ -259,11 +400,14 @@ def authz_check(to: Target, port: TargetPort = None, caller: Caller = None, requ
                     principal=principal if not plaintext else None, source_ip=from_ip, method=m, path=path,
                     host=host, headers=dict(headers or {}), token=token, issuer=issuer if token else None,
                     subject=subject if token else None, claims=claims if token else {})
-    mode = M.effective_mode(snap, namespace, labels, port, root).mode
     kind, _, where = what.jwt_location.partition(":")
+    location = (kind, where.lower() if kind == "header" else where)
+    pod = _ambient_pod(target)
+    if pod is not None:
+        return ambient_decision(snap, target, pod, req, who, root, td, mesh, location, to)
+    mode = M.effective_mode(snap, namespace, labels, port, root).mode
     d = A.decide(snap, namespace, labels, req, root, td, mesh=mesh, mtls_mode=mode,
-                 injected=target.sidecar == "istio",
-                 token_location=(kind, where.lower() if kind == "header" else where))
+                 injected=target.sidecar == "istio", token_location=location)
     notes = list(d.notes)
     if not req.http and not d.refused:
         notes.append(f"port {port} is not HTTP: HTTP-only fields ignored (ALLOW rules using them are dropped)")
@@ -273,9 +417,150 @@ def authz_check(to: Target, port: TargetPort = None, caller: Caller = None, requ
     return AuthzDecision(decision=d.decision, policy=d.policy, action=d.action, rule=d.rule, reason=d.reason,  # type: ignore[arg-type]
                          status=d.status, nearest_allow=d.nearest, failed_conditions=d.failed, dry_run=d.dry_run,
                          notes=notes, refused=d.refused, mtls_mode=mode,
+                         decided_by="sidecar" if target.sidecar == "istio" else None,
                          request={"to": to, "port": port, "mtls": req.mtls, "principal": req.principal,
                                   "method": m, "path": path, "host": host, "request_principal": req.request_principal,
                                   "http": req.http, "source_ip": req.source_ip, "remote_ip": req.remote()})
+
+
+def _principal_namespace(principal: str | None) -> str | None:
+    m = re.fullmatch(r"[^/]+/ns/([^/]+)/sa/[^/]+", principal or "")
+    return m.group(1) if m else None
+
+
+def caller_pod(snap: Snapshot, namespace: str | None, sa: str | None, ip: str | None) -> dict | None:
+    """The caller's pod: by IP, else a running pod of the namespace with that service account (not ztunnel)."""
+    from ..mesh.workloads import is_running
+
+    pods = snap.of("Pod") if ip else snap.of("Pod", namespace) if namespace else []
+    for p in sorted(pods, key=lambda p: (ns_of(p), name_of(p))):  # the same pod whatever order the read gave
+        if not is_running(p) or ambient.is_ztunnel_pod(p):
+            continue
+        if ip and (p.get("status") or {}).get("podIP") == ip:
+            return p
+        spec = p.get("spec") or {}
+        if not ip and str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default") == (sa or "default"):
+            return p
+    return None
+
+
+def _caller_kind(snap: Snapshot, who: CallerSpec, principal: str | None) -> tuple[str, str | None]:
+    """(ambient_check's caller kind, a note): from the caller's pod when it can be found (its sidecar, a gateway,
+    ztunnel, or none: plaintext), else outside the mesh without an identity, else a mesh client of the principal."""
+    if who.plaintext:
+        return "outside", None
+    ns = who.namespace or _principal_namespace(principal)
+    sa = who.sa or (principal.rsplit("/", 1)[-1] if principal and _principal_namespace(principal) else None)
+    pod = caller_pod(snap, ns, sa, who.ip) if (ns or who.ip) else None
+    if pod is not None:
+        kind = sidecar_of(pod)
+        name = f"{ns_of(pod)}/{name_of(pod)}"
+        if kind == "istio":
+            return "sidecar", f"the caller {name} has a sidecar"
+        if kind == "istio-gateway" and not ambient.is_waypoint_pod(pod):
+            return "ingress", f"the caller {name} is a gateway"
+        if ambient.in_ambient(pod):
+            return "ambient", f"the caller {name} is in ambient (its ztunnel sends HBONE)"
+        return "outside", f"the caller {name} has neither a sidecar nor ztunnel: it sends plaintext, without identity"
+    if not principal:
+        return "outside", "no caller identity given: a client outside the mesh (plaintext, no identity)"
+    ns_obj = next((n for n in snap.of("Namespace") if name_of(n) == ns), None)
+    kind = "ambient" if ns_obj is not None and ambient.namespace_ambient(ns_obj).ambient else "sidecar"
+    return kind, f"no pod of the caller found: taken as a {kind} client with identity {principal}"
+
+
+def _called_service(snap: Snapshot, pod: dict, port: int | None, pod_spec: dict) -> tuple[dict | None, int | None]:
+    """The Service the caller calls to reach ``port`` of the pod (one whose port targets it; one bound to a
+    waypoint first), and the port (the first Service's target port when none was given)."""
+    index = ambient.waypoint_index(snap)
+    found = []
+    for svc in ambient.services_of_pod(snap, pod):
+        for sp in (svc.get("spec") or {}).get("ports") or []:
+            t = M.target_port(sp, pod_spec)
+            if port is None or t == port:
+                found.append((0 if ambient.service_waypoint(snap, svc, index).waypoint else 1, name_of(svc), svc, t))
+    if not found:
+        return None, port
+    found.sort(key=lambda x: (x[0], x[1]))
+    return found[0][2], port if port is not None else found[0][3]
+
+
+def ambient_decision(snap: Snapshot, target: WorkloadInfo, pod: dict, req: A.Request, who: CallerSpec, root: str,
+                     td: str, mesh: dict, location: tuple[str, str], to: str) -> AuthzDecision:
+    """The decision for a request to an ambient pod (mesh/ambient.py ambient_check): the waypoint on the way, if
+    any, decides with Envoy's semantics on the policies it takes (waypoint_policies, its RequestAuthentications),
+    seeing the caller's identity; then the destination's ztunnel decides at L4 (assert_rbac over the policies
+    istiod sends it, PeerAuthentication-derived ones included), seeing the waypoint's identity behind a
+    waypoint. The first hop that refuses decides."""
+    namespace = target.namespace
+    labels = labels_of(pod)
+    pod_spec = pod.get("spec") or {}
+    kind, why = _caller_kind(with_pods_of(snap, who.namespace or _principal_namespace(req.principal)), who,
+                             req.principal)
+    service, port = _called_service(snap, pod, req.port, pod_spec)
+    plain = kind == "outside"
+    conn = ambient.connection(principal=None if plain else req.principal, source_ip=req.source_ip, port=port or 0,
+                              plaintext=plain)
+    ac = ambient.ambient_check(snap, pod, conn, caller=kind, service=service, root_namespace=root)
+    am = ambient.ambient_mtls(snap, namespace, labels, root)
+    notes = [n for n in (why, ac.path) if n]
+    hops: list[str] = []
+    http = _port_is_http(snap, namespace, labels, port, pod_spec)
+    request = {"to": to, "port": port, "mtls": not plain, "principal": conn.principal, "caller": kind,
+               "service": f"{ns_of(service)}/{name_of(service)}" if service else None, "method": req.method,
+               "path": req.path, "host": req.host, "http": http, "source_ip": req.source_ip}
+    wd = None
+    if ac.waypoint:
+        wreq = A.Request(**{**req.__dict__, "port": port, "http": http, "mtls": True})
+        pols = A.by_action(ambient.waypoint_policies(snap, ac.waypoint, service, root), root)
+        ras = waypoint_request_authentications(snap, ac.waypoint, service, root)
+        wd = A.decide(snap, namespace, labels, wreq, root, td, mesh=mesh, mtls_mode="PERMISSIVE", injected=True,
+                      token_location=location, policies=pols, ras=ras)
+        hops.append(f"waypoint {ac.waypoint} (sees {wreq.principal or 'no identity'}; "
+                    f"{sum(map(len, pols.values()))} targetRefs polic(ies)): {wd.decision} ({wd.status}): {wd.reason}")
+        if wd.decision == "DENY":
+            return AuthzDecision(decision="DENY", policy=wd.policy, action=wd.action, rule=wd.rule,
+                                 reason=f"at waypoint {ac.waypoint}: {wd.reason}", status=wd.status,
+                                 refused=wd.refused, mtls_mode=am.port_modes.get(port or 0, am.mode),
+                                 nearest_allow=wd.nearest, failed_conditions=wd.failed, dry_run=wd.dry_run,
+                                 notes=notes + wd.notes, decided_by=f"waypoint {ac.waypoint}", hops=hops,
+                                 request=request)
+    zt = ac.hops[-1]
+    z = zt.decision
+    assert z is not None
+    hops.append(f"ztunnel (destination; sees {zt.principal or 'no identity: plaintext'}): "
+                f"{'ALLOW' if z.allowed else 'DENY'}: {z.text}")
+    mode = am.port_modes.get(port or 0, am.mode)
+    for pol in ambient.ztunnel_policies(snap, namespace, labels, root):
+        if pol.get("action") != "Deny" and not pol.get("rules") and not pol.get("dryRun"):
+            notes.append(f"{pol.get('namespace')}/{pol.get('name')} reaches ztunnel as an ALLOW with no rules (its "
+                         "rules have HTTP fields, which ztunnel drops): it matches nothing, so it denies every "
+                         "connection unless another ALLOW matches; it needs a waypoint and targetRefs")
+    if wd is None and http and not plain:
+        notes.append("no waypoint on this path: HTTP fields of the policies are not enforced (ztunnel is L4 only)")
+    if not z.allowed:
+        pa = bool(z.policy and (z.policy.endswith("/" + ambient.STATIC_STRICT) or
+                                ambient.CONVERTED_PA_PREFIX in z.policy))
+        status = 503 if ac.waypoint else 0
+        reason = f"at ztunnel (destination): {z.text}"
+        if pa:
+            reason += " (STRICT mTLS: a connection without a peer identity is refused)"
+        if ac.waypoint:
+            reason += f"; the waypoint's connection to the pod is refused, so the caller gets 503"
+        else:
+            reason += "; the connection is closed"
+        return AuthzDecision(decision="DENY", policy=z.policy, action="DENY" if z.reason == "denied" else None,
+                             rule=None, reason=reason, status=status, refused=pa, mtls_mode=mode,
+                             dry_run=wd.dry_run if wd else [], notes=notes + (wd.notes if wd else []),
+                             decided_by="ztunnel", hops=hops, request=request)
+    if wd is not None:
+        return AuthzDecision(decision="ALLOW", policy=wd.policy, action=wd.action, rule=wd.rule,
+                             reason=f"at waypoint {ac.waypoint}: {wd.reason}; then ztunnel: {z.text}", status=200,
+                             mtls_mode=mode, dry_run=wd.dry_run, notes=notes + wd.notes,
+                             decided_by=f"waypoint {ac.waypoint}", hops=hops, request=request)
+    return AuthzDecision(decision="ALLOW", policy=z.policy, action="ALLOW" if z.policy else None, rule=None,
+                         reason=f"at ztunnel (destination): {z.text}", status=200, mtls_mode=mode, notes=notes,
+                         decided_by="ztunnel", hops=hops, request=request)
 
 
 _TEXT = r"^[^\x00-\x1f\x7f]+$"
