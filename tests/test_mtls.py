@@ -232,3 +232,57 @@ def test_concurrent_edit_is_reported_never_overwritten(fresh_sandbox, tmp_path, 
         execute(c, plan, apply=True, confirm="production")
     assert "changed since it was read" in str(e.value) and "DISABLE" in str(e.value)
     assert c.get(KINDS["PeerAuthentication"], "default", "production")["spec"]["mtls"]["mode"] == "DISABLE"
+
+
+def test_the_call_index_answers_as_the_plain_lookups():
+    """Issue 23: MtlsIndex (Services by selector, DestinationRules by host, PeerAuthentications per namespace, built
+    once per call) gives what the per-workload lookups give, on a generated mesh with wildcard, shadowed and
+    root-namespace DestinationRules, selector-less and multi-label Services."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import yaml
+    from generate import generate
+
+    from mesh_plugin.mesh import mtls as M
+    from mesh_plugin.mesh.workloads import workloads
+
+    objs = generate(namespaces=12, pods=300, services=60, virtualservices=0, destinationrules=80,
+                    peerauthentications=30, authorizationpolicies=0, gateways=0)
+
+    def dr(name, ns, host, created):
+        return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+                "metadata": {"name": name, "namespace": ns, "creationTimestamp": created}, "spec": {"host": host}}
+
+    objs += [dr("all", "istio-system", "*.local", "2026-01-01T00:00:00Z"),
+             dr("ns-wide", "team-0001", "*.team-0001.svc.cluster.local", "2026-01-02T00:00:00Z"),
+             dr("everything", "team-0002", "*", "2026-01-03T00:00:00Z"),
+             dr("short", "team-0003", "svc-00003", "2026-01-04T00:00:00Z"),
+             dr("short-newer", "team-0003", "svc-00003", "2026-01-05T00:00:00Z"),
+             {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "no-selector", "namespace": "team-0004"},
+              "spec": {"ports": [{"port": 80}]}},
+             {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "two-labels", "namespace": "team-0004"},
+              "spec": {"selector": {"version": "v1", "app": "svc-00004"}, "ports": [{"port": 81}]}}]
+    snap = Snapshot.from_text(yaml.safe_dump_all(objs))
+    index = M.MtlsIndex(snap)
+    hosts = sorted({f"{o['metadata']['name']}.{o['metadata']['namespace']}.svc.cluster.local"
+                    for o in objs if o["kind"] == "Service"})
+    compared = 0
+    for w in workloads(snap):
+        labels = M.workload_labels(w)
+        assert M.services_for(snap, w.namespace, labels, index) == M.services_for(snap, w.namespace, labels)
+        for port in (None, 8080, 9090):
+            assert M.effective_mode(snap, w.namespace, labels, port, index=index) == \
+                M.effective_mode(snap, w.namespace, labels, port)
+        compared += 1
+    for host in hosts:
+        for client in (None, "team-0001", "team-0002", "team-0003"):
+            got = M.destination_rule_for(snap, host, client, "istio-system", index)
+            assert got is M.destination_rule_for(snap, host, client, "istio-system"), (host, client)
+    assert compared > 50
+    assert M.destination_rule_for(snap, "svc-00003.team-0003.svc.cluster.local", None, "istio-system",
+                                  index)["metadata"]["name"] == "short"
+    two = [w for w in workloads(snap, "team-0004") if M.workload_labels(w).get("version") == "v1"]
+    assert two and any(s["metadata"]["name"] == "two-labels" for s in M.services_for(
+        snap, "team-0004", M.workload_labels(two[0]), index))

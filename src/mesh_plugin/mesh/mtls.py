@@ -54,11 +54,30 @@ def _selector(policy: dict) -> dict[str, str]:
 
 
 def effective_mode(snap: Snapshot, namespace: str, labels: dict[str, str], port: int | None = None,
-                   root_namespace: str = "istio-system") -> Effective:
-    mesh = _oldest([p for p in snap.of("PeerAuthentication", root_namespace) if not _selector(p)])
-    local = snap.of("PeerAuthentication", namespace) if namespace != root_namespace else []
-    ns_pol = _oldest([p for p in local if not _selector(p)])
-    wl = _oldest([p for p in local if _selector(p) and all(labels.get(k) == v for k, v in _selector(p).items())])
+                   root_namespace: str = "istio-system", index: MtlsIndex | None = None) -> Effective:
+    return compose_mode(pa_levels(snap, namespace, labels, root_namespace, index), port)
+
+
+PALevels = tuple[dict | None, dict | None, dict | None]
+
+
+def pa_levels(snap: Snapshot, namespace: str, labels: dict[str, str], root_namespace: str = "istio-system",
+              index: MtlsIndex | None = None) -> PALevels:
+    """The (mesh, namespace, workload) PeerAuthentication that apply, the oldest at each level."""
+    if index is not None:
+        mesh, ns_pol, selected = index.pa_candidates(namespace, root_namespace)
+    else:
+        mesh = _oldest([p for p in snap.of("PeerAuthentication", root_namespace) if not _selector(p)])
+        local = snap.of("PeerAuthentication", namespace) if namespace != root_namespace else []
+        ns_pol = _oldest([p for p in local if not _selector(p)])
+        selected = [p for p in local if _selector(p)]
+    wl = _oldest([p for p in selected if all(labels.get(k) == v for k, v in _selector(p).items())])
+    return mesh, ns_pol, wl
+
+
+def compose_mode(levels: PALevels, port: int | None = None) -> Effective:
+    """Istio's precedence over the levels (UNSET inherits), then the workload policy's portLevelMtls for ``port``."""
+    mesh, ns_pol, wl = levels
     result = Effective("PERMISSIVE", "default", "default")
     for level, pol in (("mesh", mesh), ("namespace", ns_pol), ("workload", wl)):
         m = _mode(pol)
@@ -105,6 +124,8 @@ def destination_rule_for(snap: Snapshot, host: str, client_ns: str | None = None
 
 
 def _most_specific(candidates: list[dict], host: str, ns: str) -> dict | None:
+    if len(candidates) == 1:
+        return candidates[0]
     def specificity(dr: dict) -> tuple:
         h = _fqdn(str((dr.get("spec") or {}).get("host") or ""), ns)
         return (h != host, -len(h))
@@ -120,16 +141,34 @@ class MtlsIndex:
 
     def __init__(self, snap: Snapshot) -> None:
         self.snap = snap
-        self._services: dict[str, list[tuple[dict[str, str], dict]]] = {}
+        #: namespace -> (a selector's first label, value) -> [(selector, Service)], in the namespace's order
+        self._services: dict[str, dict[tuple[str, str], list[tuple[int, dict[str, str], dict]]]] = {}
         self._rules: dict[str, tuple[dict[str, list[dict]], list[tuple[str, dict]]]] = {}
         self._answers: dict[tuple[str, str | None, str], dict | None] = {}
+        self._pas: dict[tuple[str, str], tuple[dict | None, dict | None, list[dict]]] = {}
 
     def services_for(self, ns: str, labels: dict[str, str]) -> list[dict]:
-        items = self._services.get(ns)
-        if items is None:
-            items = self._services[ns] = [(dict((svc.get("spec") or {}).get("selector") or {}), svc)
-                                          for svc in self.snap.of("Service", ns)]
-        return [svc for sel, svc in items if sel and all(labels.get(k) == v for k, v in sel.items())]
+        by_key = self._services.get(ns)
+        if by_key is None:
+            by_key = self._services[ns] = {}
+            for n, svc in enumerate(self.snap.of("Service", ns)):
+                sel = dict((svc.get("spec") or {}).get("selector") or {})
+                if sel:  # a Service without a selector selects no pod
+                    k = next(iter(sel.items()))
+                    by_key.setdefault((str(k[0]), str(k[1])), []).append((n, sel, svc))
+        found = [item for kv in labels.items() for item in by_key.get((str(kv[0]), str(kv[1])), ())
+                 if all(labels.get(k) == v for k, v in item[1].items())]
+        return [svc for _, _, svc in sorted(found, key=lambda x: x[0])]
+
+    def pa_candidates(self, ns: str, root: str) -> tuple[dict | None, dict | None, list[dict]]:
+        """(mesh policy, namespace policy, the namespace's selector policies), once per namespace."""
+        got = self._pas.get((ns, root))
+        if got is None:
+            mesh = _oldest([p for p in self.snap.of("PeerAuthentication", root) if not _selector(p)])
+            local = self.snap.of("PeerAuthentication", ns) if ns != root else []
+            got = self._pas[(ns, root)] = (mesh, _oldest([p for p in local if not _selector(p)]),
+                                           [p for p in local if _selector(p)])
+        return got
 
     def _by_host(self, ns: str) -> tuple[dict[str, list[dict]], list[tuple[str, dict]]]:
         got = self._rules.get(ns)
@@ -356,9 +395,13 @@ def workload_policy(snap: Snapshot, namespace: str, labels: dict[str, str], root
                     if _selector(p) and all(labels.get(k) == v for k, v in _selector(p).items())])
 
 
-def workload_ports(snap: Snapshot, w: WorkloadInfo, root: str, index: MtlsIndex | None = None) -> list[int]:
-    """Container ports, service target ports and the portLevelMtls ports of the workload's policy: every port
-    for which istiod builds an inbound filter chain or that a container declares."""
+_UNSET: Any = object()
+
+
+def workload_ports(snap: Snapshot, w: WorkloadInfo, root: str, index: MtlsIndex | None = None,
+                   wl: dict | None = _UNSET) -> list[int]:
+    """Container ports, service target ports and the portLevelMtls ports of the workload's policy (``wl``, when the
+    caller has it): every port for which istiod builds an inbound filter chain or that a container declares."""
     labels = workload_labels(w)
     ports = set(container_ports(w))
     spec = _pod_spec(w)
@@ -367,7 +410,8 @@ def workload_ports(snap: Snapshot, w: WorkloadInfo, root: str, index: MtlsIndex 
             t = target_port(sp, spec)
             if t:
                 ports.add(t)
-    wl = workload_policy(snap, w.namespace, labels, root)
+    if wl is _UNSET:
+        wl = workload_policy(snap, w.namespace, labels, root)
     for key in ((wl or {}).get("spec") or {}).get("portLevelMtls") or {}:
         if str(key).isdigit():
             ports.add(int(key))
@@ -377,12 +421,14 @@ def workload_ports(snap: Snapshot, w: WorkloadInfo, root: str, index: MtlsIndex 
 AMBIENT_MODES = ("ambient", "ambient-pending")
 
 
-def data_plane_of(w: WorkloadInfo, ns_obj: dict | None) -> str:
+def data_plane_of(w: WorkloadInfo, ns_obj: dict | None, sidecar: str | None = None) -> str:
     """The data plane of most of the workload's running pods (mesh/ambient.py pod_data_plane): sidecar, ambient,
-    ambient-pending, linkerd or none (infrastructure pods: waypoint, ztunnel, gateway)."""
-    if w.sidecar == "istio":
+    ambient-pending, linkerd or none (infrastructure pods: waypoint, ztunnel, gateway). ``sidecar``: w.sidecar,
+    when the caller has it."""
+    sidecar = w.sidecar if sidecar is None else sidecar
+    if sidecar == "istio":
         return "sidecar"
-    if w.sidecar == "linkerd":
+    if sidecar == "linkerd":
         return "linkerd"
     pods = w.running
     if not pods:
@@ -401,7 +447,8 @@ def _ports_text(ports: list[str]) -> str:
 
 
 def workload_mtls(snap: Snapshot, w: WorkloadInfo, root: str, auto_mtls: bool, index: MtlsIndex | None = None,
-                  ns_obj: dict | None = None, ambient_mesh: bool | None = None) -> WorkloadMTLS:
+                  ns_obj: dict | None = None, ambient_mesh: bool | None = None, sidecar: str | None = None
+                  ) -> WorkloadMTLS:
     """One workload's mTLS: a sidecar's PeerAuthentication precedence, or for an ambient workload what ztunnel does
     (HBONE between mesh workloads; PeerAuthentication as istiod converts it for ztunnel decides plaintext)."""
     index = index or MtlsIndex(snap)
@@ -410,13 +457,15 @@ def workload_mtls(snap: Snapshot, w: WorkloadInfo, root: str, auto_mtls: bool, i
     if ambient_mesh is None:
         ambient_mesh = bool(ambient_namespaces(snap))
     labels = workload_labels(w)
-    injected = w.sidecar == "istio"
-    dp = data_plane_of(w, ns_obj)
-    eff = effective_mode(snap, w.namespace, labels, None, root)
-    wports = workload_ports(snap, w, root, index)
+    sidecar = w.sidecar if sidecar is None else sidecar
+    injected = sidecar == "istio"
+    dp = data_plane_of(w, ns_obj, sidecar)
+    levels = pa_levels(snap, w.namespace, labels, root, index)
+    eff = compose_mode(levels)
+    wports = workload_ports(snap, w, root, index, levels[2])
     if dp in AMBIENT_MODES:
         return _ambient_workload(snap, w, root, index, labels, dp, eff, wports)
-    ports = {str(p): effective_mode(snap, w.namespace, labels, p, root).mode for p in wports}
+    ports = {str(p): compose_mode(levels, p).mode for p in wports}
     clients: dict[str, str] = {}
     conflicts: list[str] = []
     notes: list[str] = []
@@ -431,7 +480,7 @@ def workload_mtls(snap: Snapshot, w: WorkloadInfo, root: str, auto_mtls: bool, i
             mode, where = client_tls_mode(dr, port, None, labels)
             sent = effective_client(mode, injected, auto_mtls, ns_mode)
             clients[f"{name_of(svc)}:{port}"] = f"{sent} ({where})"
-            server = effective_mode(snap, w.namespace, labels, target, root).mode
+            server = compose_mode(levels, target).mode
             conflicts += conflicts_for(server, injected, mode, where, port)
     strict = [p for p, m in ports.items() if m == "STRICT"]
     if injected and ambient_mesh and strict and labels.get(ambient.TUNNEL_LABEL) != "http":
@@ -498,18 +547,32 @@ def namespace_mode(snap: Snapshot, namespace: str, root: str) -> str | None:
 
 def mesh_workloads(snap: Snapshot, namespace: str | None, root: str, workload: str | None = None
                    ) -> list[WorkloadInfo]:
-    wls = [w for w in workloads(snap, namespace) if w.namespace != root and w.sidecar != "istio-gateway"]
-    if workload:
-        wls = [w for w in wls if w.name == workload]
-    return wls
+    return [w for w, _ in mesh_workload_sidecars(snap, namespace, root, workload)]
 
 
-def mtls_rows(snap: Snapshot, wls: list[WorkloadInfo], root: str, auto_mtls: bool) -> list[WorkloadMTLS]:
-    """workload_mtls for many workloads, with the lookups (Services, DestinationRules, namespaces) indexed once."""
+def mesh_workload_sidecars(snap: Snapshot, namespace: str | None, root: str, workload: str | None = None
+                           ) -> list[tuple[WorkloadInfo, str]]:
+    """The workloads mtls_status shows (not in the root namespace, not gateways), with their sidecar kind."""
+    out = []
+    for w in workloads(snap, namespace):
+        if w.namespace == root or (workload and w.name != workload):
+            continue
+        sidecar = w.sidecar
+        if sidecar != "istio-gateway":
+            out.append((w, sidecar))
+    return out
+
+
+def mtls_rows(snap: Snapshot, wls: list[WorkloadInfo] | list[tuple[WorkloadInfo, str]], root: str, auto_mtls: bool
+              ) -> list[WorkloadMTLS]:
+    """workload_mtls for many workloads (or (workload, sidecar kind) pairs), with the lookups (Services,
+    DestinationRules, PeerAuthentications, namespaces) indexed once."""
     index = MtlsIndex(snap)
     ns_objs = {name_of(n): n for n in snap.of("Namespace")}
     amb = bool(ambient_namespaces(snap))
-    return [workload_mtls(snap, w, root, auto_mtls, index, ns_objs.get(w.namespace), amb) for w in wls]
+    pairs = [x if isinstance(x, tuple) else (x, None) for x in wls]
+    return [workload_mtls(snap, w, root, auto_mtls, index, ns_objs.get(w.namespace), amb, sidecar)
+            for w, sidecar in pairs]
 
 
 # -- the migration plan to STRICT -------------------------------------------------------------------------

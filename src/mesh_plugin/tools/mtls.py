@@ -142,7 +142,7 @@ def mtls_status(namespace: OptNamespace = None,
             raise NotFound(f"Namespace {namespace!r} is not in the files.", hint="check -n against the manifests.")
         RUNTIME.require_namespace(namespace)
     root, auto = _root(snap)
-    wls = M.mesh_workloads(snap, namespace, root, workload)
+    wls = M.mesh_workload_sidecars(snap, namespace, root, workload)
     if workload:
         if not wls:
             raise NotFound(f"No workload {workload!r}" + (f" in namespace {namespace!r}" if namespace else "") + ".",
