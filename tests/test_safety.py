@@ -208,8 +208,8 @@ async def test_d3_newline_in_issuer_injects_nothing(fresh_sandbox, tmp_path):
         docs = list(yaml.safe_load_all(answer(r, "generate_jwt_policy")["manifests_for_review"]))
     assert [d["kind"] for d in docs] == ["RequestAuthentication", "AuthorizationPolicy"]
     assert docs[0]["spec"]["jwtRules"][0]["issuer"] == tricky
-    assert docs[1]["spec"]["action"] == "DENY" and docs[1]["spec"]["rules"] == [
-        {"from": [{"source": {"notRequestPrincipals": ["*"]}}]}]
+    assert docs[1]["spec"]["action"] == "DENY" and docs[1]["spec"]["rules"] == [  # on frontend's HTTP port only
+        {"from": [{"source": {"notRequestPrincipals": ["*"]}}], "to": [{"operation": {"ports": ["8080"]}}]}]
     assert ("kube-system", "injected-by-issuer") not in fresh_sandbox.api.store[("", "pods")]
     assert {k: v["metadata"]["resourceVersion"] for k, v in ras.items()} == before  # nothing written
 
