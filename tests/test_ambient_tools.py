@@ -330,3 +330,12 @@ def test_namespace_questions_list_that_namespace_and_answer_as_the_whole_read(li
     for c, d in zip(CASES, checks):
         off = get_tool("authz_check").call(to=f"{NS}/{c[0]}", port=c[1], caller=c[2], request=c[3], files=files)
         assert off == d, c
+    # the plan: the namespace, and the root namespace's pods, DaemonSets and ConfigMaps (ztunnel, istio-cni)
+    since = len(live.api.request_log)
+    for ns in (NS, seed.NS):
+        plan = get_tool("mtls_migration_plan").call(namespace=ns)
+        lists = _lists(live, since)
+        assert "/api/v1/pods" not in lists and "/api/v1/namespaces/istio-system/pods" in lists, lists
+        off = get_tool("mtls_migration_plan").call(namespace=ns, files=files)
+        assert (plan.strict, plan.steps[:4], plan.blockers, plan.ambient) == \
+            (off.strict, off.steps[:4], off.blockers, off.ambient)

@@ -200,7 +200,7 @@ def mtls_migration_plan(namespace: Namespace, files: Files = None,
     waypoints where L7 policy needs one, L7 policies moved to targetRefs, the namespace label, sidecars
     removed; its blockers are what the mesh.ambient analyzers find on the namespace as it will be after the
     move (e.g. a selector ALLOW with only HTTP rules that would deny every connection at ztunnel)."""
-    snap = RUNTIME.snapshot(PLAN_KINDS, None, files)
+    snap = _plan_snapshot(namespace, files)
     if namespace not in snap.namespaces():
         if files:
             raise NotFound(f"Namespace {namespace!r} is not in the files.")
@@ -214,6 +214,26 @@ def mtls_migration_plan(namespace: Namespace, files: Files = None,
 
     istio = files is not None or any(m.mesh == "istio" for m in detect_meshes(snap))
     return build_plan(snap, namespace, shares, metrics, ok, senders, ambient_plan=istio)
+
+
+def _plan_snapshot(namespace: str, files: list[str] | None) -> Snapshot:
+    """What the plan reads: the namespace (issue 23: its pods, Services and controllers; policies there and in the
+    root namespace; routes and Gateways whole), plus the root namespace's pods, DaemonSets and ConfigMaps, where
+    istiod, ztunnel and istio-cni (and its ConfigMap) live."""
+    if files:
+        return RUNTIME.snapshot(PLAN_KINDS, None, files)
+    snap = RUNTIME.snapshot(PLAN_KINDS, None, None, scoped=namespace)
+    root = M.root_and_auto_mtls(snap)[0]
+    if root == namespace:
+        return snap
+    extra = RUNTIME.snapshot(("Pod", "DaemonSet", "ConfigMap"), root)
+    objects = dict(snap.objects)
+    for key in ("Pod", "DaemonSet", "ConfigMap"):
+        have = {(o.get("metadata") or {}).get("namespace", "") + "/" + name_of(o) for o in snap.of(key)}
+        objects[key] = [*snap.of(key), *(o for o in extra.of(key)
+                                         if (o.get("metadata") or {}).get("namespace", "") + "/" + name_of(o)
+                                         not in have)]
+    return Snapshot(objects=objects, absent=snap.absent | extra.absent, source=snap.source, namespace=snap.namespace)
 
 
 def _workload_selector(snap: Snapshot, namespace: str, workload: str) -> tuple[dict[str, str], list[int]]:
