@@ -482,3 +482,37 @@ def test_jwt_where_the_provider_reads_it():
                     token_location=("header", "x-jwt")).decision == "ALLOW"
     missing = A.decide(s, "shop", LABELS, req(), mtls_mode="PERMISSIVE")  # sent as Authorization: Bearer
     assert (missing.decision, missing.status) == ("DENY", 403) and "treated as missing" in " ".join(missing.notes)
+
+
+def test_scoped_check_still_finds_a_provider_in_another_namespace(fresh_sandbox, tmp_path):
+    """authz_check reads the destination's namespace (issue 23); a CUSTOM policy's ext_authz provider Service in
+    istio-system is read too (istiod turns a provider whose Service is missing into a DENY), so the scoped answer
+    is the whole-cluster one."""
+    from mesh_plugin.runtime import configure
+
+    sb = fresh_sandbox
+
+    def add_provider(cm):
+        mesh = yaml.safe_load(cm["data"]["mesh"]) or {}
+        mesh["extensionProviders"] = [{"name": "ext", "envoyExtAuthzHttp": {
+            "service": "ext-authz.istio-system.svc.cluster.local", "port": 8000}}]
+        cm["data"]["mesh"] = yaml.safe_dump(mesh)
+
+    sb.edit("", "configmaps", "istio-system", "istio", add_provider)
+    sb.apply([{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ext-authz", "namespace": "istio-system"},
+               "spec": {"selector": {"app": "ext-authz"}, "ports": [{"name": "http", "port": 8000}]}},
+              yaml.safe_load(ap("ext", {"action": "CUSTOM", "provider": {"name": "ext"},
+                                        "selector": {"matchLabels": {"app": "payment-api"}},
+                                        "rules": [{"to": [{"operation": {"paths": ["/admin/*"]}}]}]},
+                                ns="production").split("---")[0])])
+    configure(sb.kubeconfig, "sandbox")
+    since = len(sb.api.request_log)
+    args = dict(to="production/payment-api-v1", port=8080, caller={"namespace": "production", "sa": "frontend"},
+                request={"path": "/admin/x"})
+    live = get_tool("authz_check").call(**args)
+    lists = [p.split("?")[0] for m, p in sb.api.request_log[since:] if "limit=" in p]
+    assert "/api/v1/pods" not in lists and "/api/v1/namespaces/istio-system/services" in lists, lists
+    assert any("external authorizer 'ext'" in n for n in live.notes), (live.reason, live.notes)
+    (tmp_path / "all.yaml").write_text(yaml.safe_dump_all([o for items in sb.api.store.values()
+                                                           for o in items.values()]))
+    assert get_tool("authz_check").call(**args, files=[str(tmp_path / "all.yaml")]) == live

@@ -34,17 +34,33 @@ def read(namespace: str, files: list[str] | None) -> Snapshot:
     return RUNTIME.snapshot(AMBIENT_AUTHZ_KINDS, None, files, scoped=None if files else namespace)
 
 
-def with_pods_of(snap: Snapshot, namespace: str | None) -> Snapshot:
-    """``snap`` plus the pods of another namespace (the caller's), read with one namespaced LIST when the scoped read
-    did not include them."""
-    if not namespace or any(ns_of(p) == namespace for p in snap.of("Pod")) or snap.source == "files":
+def with_pods_of(snap: Snapshot, namespace: str | None, key: str = "Pod") -> Snapshot:
+    """``snap`` plus the pods (or another namespaced ``key``) of another namespace (the caller's), read with one
+    namespaced LIST when the scoped read did not include them."""
+    if not namespace or any(ns_of(p) == namespace for p in snap.of(key)) or snap.source == "files":
         return snap
     try:
-        extra = RUNTIME.snapshot(("Pod",), namespace)
+        extra = RUNTIME.snapshot((key,), namespace)
     except NotFound:  # a principal may name a namespace that does not exist here
         return snap
-    return Snapshot(objects={**snap.objects, "Pod": [*snap.of("Pod"), *extra.of("Pod")]}, absent=set(snap.absent),
+    return Snapshot(objects={**snap.objects, key: [*snap.of(key), *extra.of(key)]}, absent=set(snap.absent),
                     source=snap.source, namespace=snap.namespace)
+
+
+def with_provider_services(snap: Snapshot, mesh: dict) -> Snapshot:
+    """``snap`` plus the Services of the namespaces where the CUSTOM policies' ext_authz providers run (istiod
+    checks the provider's Service exists: mesh/authz.py resolve_provider), which a scoped read may not hold."""
+    names = {str(((ap.get("spec") or {}).get("provider") or {}).get("name") or "") for ap in snap.of(
+        "AuthorizationPolicy") if str((ap.get("spec") or {}).get("action") or "").upper() == "CUSTOM"}
+    for p in mesh.get("extensionProviders") or []:
+        if not isinstance(p, dict) or p.get("name") not in names:
+            continue
+        conf = p.get("envoyExtAuthzHttp") or p.get("envoyExtAuthzGrpc")
+        host = str((conf or {}).get("service") or "") if isinstance(conf, dict) else ""
+        ns = host.partition("/")[0] if "/" in host else (host.split(".")[1] if host.count(".") >= 1 else "")
+        if re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", ns):
+            snap = with_pods_of(snap, ns, "Service")
+    return snap
 
 
 def _root(snap: Snapshot) -> str:
@@ -374,6 +390,7 @@ def authz_check(to: Target, port: TargetPort = None, caller: Caller = None, requ
     labels = M.workload_labels(target)
     pod_spec = ((target.pods[0].get("spec") if target.pods else (target.template or {}).get("spec")) or {})
     mesh = M.mesh_config(snap)
+    snap = with_provider_services(snap, mesh)
     root = str(mesh.get("rootNamespace") or "istio-system")
     td = M.trust_domains(snap)[0]
     if from_principal and (from_namespace or from_sa):
