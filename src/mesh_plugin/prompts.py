@@ -112,6 +112,11 @@ FLOWS: tuple[Flow, ...] = (
          "Call security_status view=authz_policies for {workload} (workload and namespace from it), and analyze "
          "with only=[\"auth.*\", \"authn.*\", \"mesh.security.*\", \"mesh.ambient.*\"]. For a described failing request also call security_status "
          "view=authz_check.", (Arg("workload", "workload", "NAMESPACE/WORKLOAD"),)),
+    Flow("ambient", "Ambient mode: ztunnel and waypoints, each workload's data plane, ambient findings.",
+         "Call mesh_overview, mesh_overview view=workloads[ namespace={namespace}] and analyze[ "
+         "namespace={namespace}] with only=[\"mesh.ambient.*\"][, then security_status view=mtls_plan "
+         "namespace={namespace}: its sidecar to ambient steps]. Report pods not captured and why, policies "
+         "ztunnel enforces differently than written, and refused waypoint bindings.", (_ns(),)),
     Flow("linkerd", "Linkerd health: checks with hints, lowest success rates, unsecured edges.",
          "Call install_plan view=linkerd_check, traffic_status view=linkerd_stat resource=deploy[ "
          "namespace={namespace}] and traffic_status view=linkerd_edges[ namespace={namespace}]. Report failing "
