@@ -226,3 +226,23 @@ def test_step_reads_the_sidecars_counters_without_prometheus(runtime, sandbox, s
     assert codes.get(503)
     with pytest.raises(InvalidInput, match=r"canary v2 fails 100\.0% of requests vs 0\.0% for v1"):
         get_tool("traffic_step").call(host="payment-api", canary="v2", namespace="production")
+
+
+def test_live_routing_sees_sidecars_and_the_mesh_config(runtime, sandbox):
+    """Live describe_routing reads Sidecars (what each client namespace imports) and the mesh config (by name,
+    not every ConfigMap), as it does from files."""
+    c = KubeClient.connect(sandbox.kubeconfig)
+    before = get_tool("describe_routing").call(host="payment-api", namespace="production")
+    assert "not visible" not in before.clients.get("production", "")
+    since = len(sandbox.api.request_log)
+    sc = {"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+          "metadata": {"name": "default", "namespace": "production"},
+          "spec": {"egress": [{"hosts": ["istio-system/*"]}]}}
+    c.create(KINDS["Sidecar"], sc)
+    try:
+        after = get_tool("describe_routing").call(host="payment-api", namespace="production")
+        assert "not visible" in after.clients["production"], after.clients
+    finally:
+        c.request("DELETE", KINDS["Sidecar"].path("production", "default"))
+    cm = [p for m, p in sandbox.api.request_log[since:] if p.startswith("/api/v1/configmaps")]
+    assert cm and all("fieldSelector=metadata.name%3Distio" in p for p in cm), cm

@@ -90,7 +90,7 @@ class Runtime:
         self._cache.clear()
 
     def snapshot(self, keys: Iterable[str], namespace: str | None = None, paths: list[str] | None = None,
-                 fresh: bool = False, *, scoped: str | None = None) -> Any:
+                 fresh: bool = False, *, scoped: str | None = None, mesh_config: bool = False) -> Any:
         """One LIST per kind from the cluster (reused for ``snapshot_ttl`` seconds), or the objects in
         ``paths`` (offline).
 
@@ -98,6 +98,7 @@ class Runtime:
         the cache (a write is computed from a fresh read, never a cached one).
         ``scoped``: a question about this one namespace: what it reads grows with the namespace, not the
         mesh (see :meth:`scope_plan`). Offline, files are read whole either way.
+        ``mesh_config``: the ConfigMap kind is read as the mesh config only (every ConfigMap named istio).
         """
         from .kube.snapshot import Snapshot
 
@@ -131,6 +132,10 @@ class Runtime:
         selectors: dict[str, str] = {}
         if scoped:
             plan, selectors = self.scope_plan(keys, scoped, fresh)
+        elif mesh_config and "ConfigMap" in plan:
+            from .kube.kinds import MESH_CONFIG_SELECTOR
+
+            plan["ConfigMap"], selectors = (None,), {"ConfigMap": MESH_CONFIG_SELECTOR}
         snap = Snapshot(source=f"cluster {client.context or client.host}", namespace=namespace)
         for key in keys:
             snap.objects[key] = []

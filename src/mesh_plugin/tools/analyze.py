@@ -202,9 +202,9 @@ def analyze(namespace: OptNamespace = None,
 
     istioctl-compatible analysis of Istio (and Linkerd) configuration, live (namespace=, or all) or on
     files (files=[...], offline: YAML files/folders). Messages use Istio's IST codes (same meaning as
-    istioctl analyze) and our MESH codes for checks istioctl lacks (mTLS DISABLE toward STRICT, route
-    weights != 100, outlier detection that can eject every replica, RequestAuthentication without a
-    required token, ALLOW with no rules, Linkerd Server/HTTPRoute/failure-accrual). Errors first; the
+    istioctl analyze) and our MESH codes for checks istioctl lacks (mTLS DISABLE toward STRICT, outlier
+    detection that can eject every replica, RequestAuthentication without a required token, ALLOW with no
+    rules, ambient policies ztunnel enforces differently, HTTPRoutes istiod refuses, Linkerd checks). Errors first; the
     answer says 'showing N of M' - narrow with namespace=, only= or level=."""
     from ..mesh.overview import page
 

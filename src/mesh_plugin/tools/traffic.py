@@ -20,7 +20,9 @@ from ..runtime import RUNTIME
 from .registry import (Apply, Confirm, Files, Force, Host, Limit, Namespace, Offset, OptNamespace, ShowDiff,
                        Weights, Window, op)
 
+#: ConfigMap: the mesh config only (rootNamespace, defaultHttpRetryPolicy); Sidecar: what each client imports
 ROUTING_KINDS = ("Service", "Pod", "VirtualService", "DestinationRule", "Gateway", "Namespace", "ServiceEntry",
+                 "ConfigMap", "Sidecar",
                  GA.GATEWAY, GA.HTTPROUTE, GA.GRPCROUTE, GA.REFERENCE_GRANT, GA.GATEWAY_CLASS)
 #: what the routing writes may change
 ROUTE_WRITE_KINDS = {"VirtualService", "DestinationRule"}
@@ -102,7 +104,7 @@ def describe_routing(host: Host, namespace: OptNamespace = None, files: Files = 
     selects, the gateways that expose it; the Gateway API HTTPRoutes/GRPCRoutes (mesh parentRefs to the
     Service, Gateway parentRefs with listener status) as Istio translates them, and which of a VirtualService
     and an HTTPRoute applies to which clients; findings that will misroute."""
-    snap = RUNTIME.snapshot(ROUTING_KINDS, None, files)
+    snap = RUNTIME.snapshot(ROUTING_KINDS, None, files, mesh_config=True)
     view = R.describe(snap, host, namespace)
     answer = RoutingAnswer.model_validate(view.model_dump())
     full, svc = R.resolve_host(snap, host, namespace)
@@ -124,7 +126,7 @@ def _context(host: str, namespace: str | None, files: list[str] | None, *, fresh
              ) -> tuple[Snapshot, str, dict, dict | None, dict | None]:
     """(snapshot, fqdn, Service, the one mesh VirtualService or None, DestinationRule or None) - validated.
     Writes pass ``fresh``: a change is computed from a fresh read, never from the session's cached LISTs."""
-    snap = RUNTIME.snapshot(ROUTING_KINDS, None, files, fresh=fresh)
+    snap = RUNTIME.snapshot(ROUTING_KINDS, None, files, fresh=fresh, mesh_config=True)
     full, svc = R.resolve_host(snap, host, namespace)
     if svc is None:
         raise NotFound(f"No Service for {full}.", hint="traffic splits need a Kubernetes Service for the host.")
