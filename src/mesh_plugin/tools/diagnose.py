@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from ..changes.path import ChangeResult
 from ..errors import InvalidInput, MeshError, NotFound
 from ..kube.snapshot import name_of, ns_of
-from ..envoy.live import response_flags
+from ..envoy.live import answered, response_flags
 from ..mesh import diagnose as D
 from ..mesh import routing as R
 from ..mesh.workloads import is_running, sidecar_of, workloads
@@ -122,7 +122,7 @@ def diagnose(source: Annotated[Target, Field(description="diagnose: calling work
         for e in live_eps.get(cluster, []):
             f.endpoints.append((e.address, pod_by_ip.get(e.address.rpartition(":")[0], "-"), e.healthy, e.ejected))
         c = counters.get(cluster, {})
-        f.completed, f.errors_5xx, f.flags = c.get("upstream_rq_completed", 0), c.get("upstream_rq_5xx", 0), \
+        f.completed, f.errors_5xx, f.flags = answered(c), c.get("upstream_rq_5xx", 0), \
             response_flags(c)
         facts.append(f)
     if not readers:

@@ -325,11 +325,11 @@ def error_rates(service: str, namespace: str, window: str) -> tuple[dict[str, fl
 
 def envoy_error_rates(snap: Snapshot, full: str, port: int, subsets: list[str]) -> tuple[dict[str, float], str,
                                                                                          set[str]]:
-    """subset -> 5xx share from the calling sidecars' Envoy counters (upstream_rq_5xx / upstream_rq_completed of
-    each subset's cluster, summed over every sidecar that has the cluster), and the subsets with an endpoint
+    """subset -> 5xx share from the calling sidecars' Envoy counters (upstream_rq_5xx over the requests answered
+    (the response-class counters, see envoy.live.answered) of each subset's cluster, summed over every sidecar that has the cluster), and the subsets with an endpoint
     ejected right now. Counters run since each proxy started: a fallback when Prometheus is absent."""
     from ..envoy.admin import fetch_many
-    from ..envoy.live import cluster_counters, endpoints
+    from ..envoy.live import answered, cluster_counters, endpoints
 
     pods = [(ns_of(p), name_of(p)) for p in snap.of("Pod") if sidecar_of(p) in ("istio", "istio-gateway")
             and is_running(p)][:50]
@@ -346,7 +346,7 @@ def envoy_error_rates(snap: Snapshot, full: str, port: int, subsets: list[str]) 
             subset = cluster.split("|")[2] if cluster.count("|") == 3 else ""
             if subset in subsets and cluster.endswith("|" + full):
                 t = totals.setdefault(subset, [0.0, 0.0])
-                t[0] += c.get("upstream_rq_completed", 0)
+                t[0] += answered(c)
                 t[1] += c.get("upstream_rq_5xx", 0)
                 readers += 1
     ejected = {e.cluster.split("|")[2] for body in live.values() if not isinstance(body, Exception)
@@ -381,7 +381,7 @@ def backend_envoy_error_rates(snap: Snapshot, target: GA.SplitTarget, svc: dict,
     """backend Service -> 5xx share from the calling proxies' Envoy counters of each backend's cluster
     (``outbound|PORT||NAME.NS.svc.cluster.local``), and the backends with an endpoint ejected right now."""
     from ..envoy.admin import fetch_many
-    from ..envoy.live import cluster_counters, endpoints
+    from ..envoy.live import answered, cluster_counters, endpoints
 
     rule = ((target.route.get("spec") or {}).get("rules") or [{}])[target.rules[0]]
     clusters = {}
@@ -404,7 +404,7 @@ def backend_envoy_error_rates(snap: Snapshot, target: GA.SplitTarget, svc: dict,
         for cluster, c in cluster_counters(body).items():
             if cluster in clusters:
                 t = totals.setdefault(clusters[cluster], [0.0, 0.0])
-                t[0] += c.get("upstream_rq_completed", 0)
+                t[0] += answered(c)
                 t[1] += c.get("upstream_rq_5xx", 0)
     ejected = {clusters[e.cluster] for body in live.values() if not isinstance(body, Exception)
                for e in endpoints(body) if e.ejected and e.cluster in clusters}
@@ -446,8 +446,8 @@ def traffic_step(host: Host, canary: Annotated[str, Field(min_length=1, max_leng
     subset (or, when an HTTPRoute routes the host, the stable backend Service). Refuses (unless force=true)
     when the canary's 5xx share is worse than the stable one by more than
     max_error_increase, when one of its endpoints is ejected right now, or when there are no metrics at all:
-    Prometheus first, else the calling sidecars' Envoy counters (upstream_rq_5xx / upstream_rq_completed per
-    subset cluster). Dry-run diff by default."""
+    Prometheus first, else the calling sidecars' Envoy counters (upstream_rq_5xx per answered
+    request of each subset cluster). Dry-run diff by default."""
     if any(s < 1 or s > 100 for s in steps) or steps != sorted(steps):
         raise InvalidInput("steps must be increasing weights between 1 and 100.", hint="e.g. [10, 25, 50, 100].")
     snap, full, svc, vs, dr = _context(host, namespace, None, fresh=True)
