@@ -189,8 +189,13 @@ def service_traffic(prom: Prometheus, service: str, namespace: str, window_: str
     sel = (f'reporter="destination",destination_service_name={label_value(service)},'
            f'destination_service_namespace={label_value(namespace)}')
     w = window(window_)
-    group = f" by ({by})" if by else ""
-    total = prom.query(f"sum{group} (rate(istio_requests_total{{{sel}}}[{w}]))")
-    bad = {(m.get(by, "") if by else ""): v for m, v in prom.query(
-        f'sum{group} (rate(istio_requests_total{{{sel},response_code=~"5.."}}[{w}]))')}
-    return {(m.get(by, "") if by else ""): (v, bad.get(m.get(by, "") if by else "", 0.0)) for m, v in total}
+    # one query, one evaluation instant: the 5xx share of two queries run apart can exceed 100% (rate() moves)
+    keys = f"{by}, response_code" if by else "response_code"
+    out: dict[str, tuple[float, float]] = {}
+    for m, v in prom.query(f"sum by ({keys}) (rate(istio_requests_total{{{sel}}}[{w}]))"):
+        if v != v:  # NaN
+            continue
+        key = m.get(by, "") if by else ""
+        total, bad = out.get(key, (0.0, 0.0))
+        out[key] = (total + v, bad + (v if str(m.get("response_code", "")).startswith("5") else 0.0))
+    return out
