@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,12 @@ def test_demo_without_the_oracle_diagnoses_the_canary(tmp_path):
     assert "HTTPRoute production/shop-api, ingress, parent Gateway istio-system/shop-gateway" in out
     assert "MESH_SANDBOX_VARIANT=ambient make demo" in out
     assert "payment-api: 1 endpoint(s) ejected by outlier detection (v2 subset)" in out
+    # the canary gate reads the sandbox's Prometheus (istio_requests_total recorded from the Envoys' counters)
+    gate = out[out.index("== Canary gate"):out.index("== Diagnosis")]
+    if shutil.which("prometheus"):
+        assert re.search(r"gate input, Prometheus at http://127\.0\.0\.1:\d+, istio_requests_total over 10m: "
+                         r"v1 0\.0% 5xx, v2 100\.0% 5xx", gate), gate
+    assert "REFUSED: Refusing to move v2 from 10% to 25%" in gate and "canary v2 fails 100.0%" in gate, gate
 
 
 def test_demo_ambient_variant(tmp_path):

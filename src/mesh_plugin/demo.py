@@ -1,8 +1,11 @@
 """`make demo`: start the sandbox cluster, send some traffic, run the tools, print a mesh health report.
 
-It diagnoses the seeded 503 canary (``traffic_status view=diagnose``), shows the Gateway API routes the seed carries,
-and the ambient variant (``MESH_SANDBOX_VARIANT=ambient make demo``): the ztunnel's view through its admin endpoint
-and the waypoint. It needs no Go: without the Istio oracle the sidecars run the built-in generator's config.
+It diagnoses the seeded 503 canary (``traffic_status view=diagnose``), gates a canary step on the sandbox's
+Prometheus (``traffic_step``, dry run: istio_requests_total recorded from the Envoys' counters, see
+``sandbox/prometheus.py``; without the prometheus binary the gate reads the Envoys' counters itself), shows the
+Gateway API routes the seed carries, and the ambient variant (``MESH_SANDBOX_VARIANT=ambient make demo``): the
+ztunnel's view through its admin endpoint and the waypoint. It needs no Go: without the Istio oracle the sidecars
+run the built-in generator's config.
 """
 from __future__ import annotations
 
@@ -79,16 +82,54 @@ def _ambient(sb: Any) -> None:
     print()
 
 
+def _canary_gate(sb: Any) -> None:
+    """traffic_step on the 503 canary (dry run): the gate reads Prometheus first, else the sidecars' counters."""
+    from .errors import MeshError
+    from .tools.registry import get_tool
+    from .tools.traffic import error_rates
+
+    print("== Canary gate: traffic_step payment-api canary v2 (dry run)")
+    if sb.prometheus_url:
+        print(f"   Prometheus: {sb.describe_prometheus()}")
+        rates, source = error_rates("payment-api", "production", "10m")
+        print(f"   gate input, {source}: " + (", ".join(f"{v} {r:.1%} 5xx" for v, r in sorted(rates.items()))
+                                            or "no requests yet"))
+    else:
+        print(f"   no Prometheus ({sb.prometheus_note}): the gate reads the sidecars' Envoy counters")
+    try:
+        step = get_tool("traffic_step").call(host="payment-api", canary="v2", namespace="production")
+    except MeshError as e:
+        print(f"   REFUSED: {e}")
+    else:
+        print(f"   allowed ({step.metrics}): v2 {step.from_weight}% -> {step.to_weight}%")
+    print()
+
+
+def _quietly(fn: Any) -> None:
+    try:
+        fn()
+    except (RuntimeError, TimeoutError):  # said when the demo waits for the metrics again
+        pass
+
+
 def run_demo() -> int:
+    import threading
+
     from .runtime import configure
     from .sandbox import Sandbox
 
     t0 = time.monotonic()
     with Sandbox().start() as sb:
-        configure(sb.kubeconfig, "sandbox")
+        configure(sb.kubeconfig, "sandbox", prometheus_url=sb.prometheus_url)
+        # Prometheus takes its targets 5-10 s after it starts: let that happen while the traffic and tools run
+        first_scrape = threading.Thread(target=_quietly, args=(sb.wait_metrics,), daemon=True) \
+            if sb.prometheus_url else None
+        if first_scrape is not None:
+            first_scrape.start()
         print(f"== Sandbox cluster ({sb.variant}) up in {sb.started_in:.2f}s: kube API {sb.url}, "
               f"{len(sb.sidecars)} real Envoy proxies (KUBECONFIG={sb.kubeconfig})")
-        print(f"   config: {sb.describe_config_source()}\n")
+        print(f"   config: {sb.describe_config_source()}")
+        print(f"   prometheus: {sb.describe_prometheus()}\n")
         codes = sb.send("frontend", 8080, "payment-api:8080", 50)
         for _ in range(5):  # make sure a few land on the canary, whatever the random split did
             for code, n in sb.send("frontend", 8080, "payment-api:8080", 1, lb=95).items():
@@ -99,6 +140,13 @@ def run_demo() -> int:
         _tool("Workloads in production", "list_workloads", namespace="production")
         _tool("Frontend sidecar: payment-api endpoints", "proxy_health", pod=sb.pod_name("frontend"),
               namespace="production", filter={"cluster": "payment-api"})
+        if first_scrape is not None:
+            first_scrape.join(60)
+            try:
+                sb.wait_metrics()  # the requests above are in istio_requests_total
+            except (RuntimeError, TimeoutError) as e:  # the gate then says the metrics are unavailable
+                print(f"== (the sandbox's Prometheus: {e})\n")
+        _canary_gate(sb)
         _tool("Diagnosis: frontend -> payment-api:8080 answers 503s", "diagnose", source="production/frontend",
               to="payment-api:8080", path="/api/pay")
         _gateway_api(sb)

@@ -17,6 +17,10 @@ The sidecars' configuration comes from one of two sources (``Sandbox.config_sour
 The kube API, the port-forwards and the admin ports bind 127.0.0.1 on random free ports; pods' addresses
 exist only in namespaces this process holds. ``stop()`` ends every process it started (Envoys and istiod also
 die with their parent) and frees the namespaces and the temp dir.
+
+With the ``prometheus`` binary on PATH, a Prometheus scrapes the sandbox's Envoys and records Istio's
+``istio_requests_total`` from their counters (``prometheus.py``; ``Sandbox.prometheus_url``, ``wait_metrics()``;
+MESH_SANDBOX_PROMETHEUS=0 turns it off). It starts in the background: ``start()`` does not wait for it.
 """
 from __future__ import annotations
 
@@ -54,7 +58,7 @@ class Sandbox:
     """Start with :meth:`start`; use as a context manager to stop cleanly."""
 
     def __init__(self, *, envoy: bool = True, seed_cluster: bool = True, mesh: str = "istio",
-                 config: str | None = None, variant: str | None = None) -> None:
+                 config: str | None = None, variant: str | None = None, prometheus: bool | None = None) -> None:
         """``mesh``: "istio" (the production namespace, Envoy sidecars), "linkerd" (a Linkerd mesh with the
         emojivoto namespace), "both", or "none" (a cluster with workloads and no mesh).
 
@@ -65,7 +69,10 @@ class Sandbox:
         ``variant``: "default", or "ambient" (or MESH_SANDBOX_VARIANT): the ambient profile on top, i.e. istiod
         with ambient on, ztunnel and istio-cni DaemonSets, and the ``orders`` namespace in ambient mode with a
         waypoint (see ``seed.ambient_namespace``). Its ztunnel answers ``/config_dump`` on port 15000 through the
-        pod proxy; its waypoint runs a real Envoy with istiod's waypoint config when istiod runs."""
+        pod proxy; its waypoint runs a real Envoy with istiod's waypoint config when istiod runs.
+
+        ``prometheus``: run a Prometheus that scrapes the Envoys (``prometheus.py``) when the binary is on PATH:
+        None (the default) unless MESH_SANDBOX_PROMETHEUS=0, True whatever that says, False never."""
         self.variant = variant or os.environ.get("MESH_SANDBOX_VARIANT") or "default"
         if self.variant not in ("default", "ambient"):
             raise ValueError(f"variant must be default or ambient, not {self.variant!r}")
@@ -99,6 +106,11 @@ class Sandbox:
         self.unserved: list[str] = []
         #: ztunnel pod name -> its admin (ambient variant)
         self.ztunnels: dict[str, Any] = {}
+        self.prometheus_wanted = prometheus
+        #: the sandbox's Prometheus (prometheus.SandboxPrometheus) while it runs, else None
+        self.prometheus: Any = None
+        #: why there is no Prometheus (empty when there is one)
+        self.prometheus_note = ""
         self._certs: dict[tuple[str, str], bytes] = {}
         self._held: set[str] = set()
         self._pusher: threading.Thread | None = None
@@ -114,6 +126,11 @@ class Sandbox:
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def prometheus_url(self) -> str | None:
+        """The sandbox's Prometheus (http://127.0.0.1:PORT), or None (``prometheus_note`` says why)."""
+        return self.prometheus.url if self.prometheus is not None else None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> "Sandbox":
@@ -131,6 +148,7 @@ class Sandbox:
                 self._start_pusher()
             if self.ambient and self.seed_cluster:
                 self._start_ztunnels()
+            self._start_prometheus()
         except BaseException:
             self.stop()
             raise
@@ -157,6 +175,9 @@ class Sandbox:
     def stop(self) -> None:
         t0 = time.monotonic()
         self._stopping = True
+        if self.prometheus is not None:
+            self.prometheus.stop()
+            self.prometheus = None
         with self._push_cond:
             self._push_cond.notify_all()
         if self._pusher is not None:
@@ -188,6 +209,33 @@ class Sandbox:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+    # -- metrics -----------------------------------------------------------------------------------
+    def _start_prometheus(self) -> None:
+        """Start the sandbox's Prometheus in the background (see prometheus.py), or say why not."""
+        from . import prometheus
+
+        if self.prometheus_wanted is False:
+            self.prometheus_note = "turned off (Sandbox(prometheus=False))"
+            return
+        if not self.sidecars:
+            self.prometheus_note = "no Envoy proxies to scrape"
+            return
+        binary, why = prometheus.find_binary(ignore_env=self.prometheus_wanted is True)
+        if binary is None:
+            self.prometheus_note = why
+            return
+        self.prometheus = prometheus.SandboxPrometheus(self, binary, os.path.join(self.dir, "prometheus")).start()
+
+    def wait_metrics(self, timeout: float = 30.0) -> None:
+        """Wait until the sandbox's Prometheus has scraped every Envoy after this call and recorded
+        istio_requests_total from that scrape: requests sent before the call are then in the metrics."""
+        if self.prometheus is None:
+            raise RuntimeError(f"the sandbox has no Prometheus: {self.prometheus_note}")
+        self.prometheus.wait_metrics(timeout)
+
+    def describe_prometheus(self) -> str:
+        return self.prometheus.describe() if self.prometheus is not None else f"none: {self.prometheus_note}"
 
     # -- content ---------------------------------------------------------------------------------
     def _seed(self) -> None:
@@ -898,7 +946,11 @@ def run_until_interrupted(envoy: bool = True, variant: str | None = None) -> int
           "Envoy sidecar(s).")
     if sb.sidecars or sb.ambient:
         print(f"  config: {sb.describe_config_source()}")
+    if sb.sidecars:
+        print(f"  prometheus: {sb.describe_prometheus()}")
     print(f"  export KUBECONFIG={sb.kubeconfig}")
+    if sb.prometheus_url:
+        print(f"  export MESH_PLUGIN_PROMETHEUS_URL={sb.prometheus_url}")
     print("  kubectl get pods -n production; mesh-plugin overview")
     if sb.ambient:
         zt = sb.ztunnel()
