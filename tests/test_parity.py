@@ -149,12 +149,13 @@ def test_cli_arguments_map_onto_the_signature(argv, expected):
 
 def test_layers_import_one_way():
     """Sources (kube/, envoy/, metrics/) import no mesh logic; mesh logic (mesh/, analyzers/) and changes/
-    import no surface (tools/, server, cli, agent/, prompts, demo): data flows one way (issue 20)."""
+    import no surface (tools/, server, cli, agent/, prompts, demo), nor the tool output models and their paging
+    (models.py): mesh/ returns plain records, the tools page them and build their models (issue 20)."""
     import ast
 
     pkg = ROOT / "src/mesh_plugin"
     order = {"kube": 0, "envoy": 0, "metrics": 0, "mesh": 1, "analyzers": 1, "changes": 2,
-             "tools": 3, "server": 3, "cli": 3, "agent": 3, "prompts": 3, "demo": 3}
+             "models": 3, "tools": 3, "server": 3, "cli": 3, "agent": 3, "prompts": 3, "demo": 3}
     bad = []
     for f in pkg.rglob("*.py"):
         rel = f.relative_to(pkg).with_suffix("").parts

@@ -1,9 +1,12 @@
 """Pydantic models: the typed outputs of the tools (outputSchema + structuredContent)."""
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from collections.abc import Sequence
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, Field
+
+T = TypeVar("T")
 
 Sidecar = Literal["istio", "linkerd", "istio-gateway", "ztunnel", "none"]
 #: what carries a workload's traffic (mesh/ambient.py): a sidecar, ztunnel (ambient), ztunnel + a waypoint, or
@@ -19,6 +22,22 @@ class Page(BaseModel):
     shown: int = Field(description="rows returned in this answer")
     offset: int = 0
     note: str | None = Field(default=None, description='"showing N of M" and how to narrow or page')
+
+
+def page(rows: Sequence[T], limit: int, offset: int, what: str, narrow: str) -> tuple[list[T], Page]:
+    """One page of an answer's rows, and its Page: "showing N of M", the next offset, and how to narrow."""
+    shown = list(rows[offset: offset + limit])
+    total = len(rows)
+    note = None
+    if len(shown) < total:
+        nxt = offset + len(shown)
+        note = f"showing {len(shown)} of {total} {what}"
+        if offset:
+            note += f" (from {offset})"
+        if nxt < total:
+            note += f"; next page: offset={nxt}"
+        note += f"; narrow with {narrow}"
+    return shown, Page(total=total, shown=len(shown), offset=offset, note=note)
 
 
 class MeshInfo(BaseModel):

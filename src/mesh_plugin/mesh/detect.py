@@ -1,12 +1,26 @@
 """Which meshes run in the cluster: Istio (istiod, revisions, version), Linkerd (control plane, viz). Pure."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from ..kube.snapshot import Snapshot, labels_of, ns_of
-from ..models import MeshInfo
 from .workloads import is_ready
 
 ISTIO_CRD_SUFFIX = ".istio.io"
 LINKERD_CRD_SUFFIX = ".linkerd.io"
+
+
+@dataclass
+class MeshInfo:
+    """A mesh found in the cluster (the tools' models.MeshInfo has the same fields)."""
+    mesh: str
+    namespace: str
+    version: str | None = None
+    revisions: list[str] = field(default_factory=list)
+    components_ready: str = "0/0"
+    extensions: list[str] = field(default_factory=list)
+    ambient: str | None = None
+    problems: list[str] = field(default_factory=list)
 
 
 def _image_tag(pod: dict, container: str | None = None) -> str | None:

@@ -1,20 +1,16 @@
-"""Mesh overview and workload listing over a Snapshot. Pure, no I/O."""
+"""Mesh overview and workload listing over a Snapshot. Pure, no I/O. Plain records, every row, in order: the
+tools layer pages them and builds its output models (tools/cluster.py)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
 
 from ..kube.kinds import ISTIO_KEYS, KINDS, LINKERD_KEYS
 from ..kube.snapshot import Snapshot, labels_of, name_of
-from ..models import MeshOverview, NamespaceSummary, Page, WaypointSummary, Workload, WorkloadList
 from . import ambient
-from .detect import detect_meshes
+from .detect import MeshInfo, detect_meshes
 from .workloads import (WorkloadInfo, identity, is_running, namespace_injection, pod_opted_out, sidecar_of,
                         trust_domain, workloads)
-
-T = TypeVar("T")
 
 #: the ambient kinds (Gateway API Gateways and GatewayClasses for waypoints, Services for their bindings) that
 #: kube/kinds.py models
@@ -27,19 +23,59 @@ WORKLOAD_KINDS = ("Namespace", "Pod", "Deployment", "StatefulSet", "DaemonSet", 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 
 
-def page(rows: Sequence[T], limit: int, offset: int, what: str, narrow: str) -> tuple[list[T], Page]:
-    shown = list(rows[offset: offset + limit])
-    total = len(rows)
-    note = None
-    if len(shown) < total:
-        nxt = offset + len(shown)
-        note = f"showing {len(shown)} of {total} {what}"
-        if offset:
-            note += f" (from {offset})"
-        if nxt < total:
-            note += f"; next page: offset={nxt}"
-        note += f"; narrow with {narrow}"
-    return shown, Page(total=total, shown=len(shown), offset=offset, note=note)
+@dataclass
+class NamespaceSummary:
+    namespace: str
+    injection: str | None
+    pods: int
+    meshed_pods: int
+    coverage_pct: int
+    ambient: str | None = None
+    ambient_pods: int = 0
+    waypoint: str | None = None
+
+
+@dataclass
+class WaypointSummary:
+    waypoint: str
+    traffic_type: str
+    programmed: bool | None
+    ready: bool
+    services: int
+    workloads: int
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Workload:
+    namespace: str
+    name: str
+    kind: str
+    replicas: str
+    sidecar: str
+    data_plane: str
+    waypoint: str | None
+    data_plane_reason: str | None
+    meshed_pods: int
+    pods: int
+    service_account: str
+    identity: str | None
+    labels: dict[str, str]
+    issue: str | None
+
+
+@dataclass
+class Overview:
+    """Every namespace (most mesh-relevant first), the meshes, waypoints, resource counts and findings."""
+    source: str
+    kubernetes_version: str | None
+    meshes: list[MeshInfo]
+    namespaces: list[NamespaceSummary]
+    waypoints: list[WaypointSummary]
+    resources: dict[str, int]
+    absent_kinds: list[str]
+    findings: list[str]
+    warnings: list[str]
 
 
 def _namespace_summaries(snap: Snapshot, namespace: str | None) -> list[NamespaceSummary]:
@@ -169,8 +205,8 @@ FILTERS = {"istio": lambda r: r.sidecar == "istio", "linkerd": lambda r: r.sidec
            "ztunnel": lambda r: r.data_plane == "ztunnel"}
 
 
-def list_workloads(snap: Snapshot, namespace: str | None = None, sidecar: str | None = None,
-                   limit: int = 25, offset: int = 0) -> WorkloadList:
+def list_workloads(snap: Snapshot, namespace: str | None = None, sidecar: str | None = None) -> list[Workload]:
+    """Every workload (those that need attention first), with its data plane and issue."""
     ns_objs = {name_of(n): n for n in snap.of("Namespace")}
     td = trust_domain(snap)
     ctx = AmbientContext(snap)
@@ -194,12 +230,11 @@ def list_workloads(snap: Snapshot, namespace: str | None = None, sidecar: str | 
             continue
         rows.append((sev, row))
     rows.sort(key=lambda r: (-r[0], r[1].namespace, r[1].name))
-    shown, pg = page([r for _, r in rows], limit, offset, "workloads", "namespace= or sidecar=")
-    return WorkloadList(source=snap.source, workloads=shown, page=pg, warnings=load_warnings(snap))
+    return [r for _, r in rows]
 
 
-def mesh_overview(snap: Snapshot, namespace: str | None = None, kubernetes_version: str | None = None,
-                  limit: int = 30) -> MeshOverview:
+def mesh_overview(snap: Snapshot, namespace: str | None = None, kubernetes_version: str | None = None
+                  ) -> Overview:
     meshes = detect_meshes(snap)
     summaries = _namespace_summaries(snap, namespace)
     findings: list[tuple[int, str]] = []
@@ -234,14 +269,12 @@ def mesh_overview(snap: Snapshot, namespace: str | None = None, kubernetes_versi
     # the most meshed-relevant namespaces first: labelled, then by pods
     summaries.sort(key=lambda s: (s.injection is None and s.ambient is None, s.namespace in SYSTEM_NAMESPACES,
                                   -s.pods, s.namespace))
-    shown, pg = page(summaries, limit, 0, "namespaces", "namespace=")
     findings.sort(key=lambda f: -f[0])
     resources = {k: len(v) for k, v in snap.objects.items()
                  if v and k in (*ISTIO_KEYS, *LINKERD_KEYS)}
-    return MeshOverview(source=snap.source, kubernetes_version=kubernetes_version, meshes=meshes, namespaces=shown,
-                        namespaces_page=pg, waypoints=waypoints, resources=dict(sorted(resources.items())),
-                        absent_kinds=sorted(snap.absent), findings=[f for _, f in findings[:15]],
-                        warnings=load_warnings(snap))
+    return Overview(source=snap.source, kubernetes_version=kubernetes_version, meshes=meshes, namespaces=summaries,
+                    waypoints=waypoints, resources=dict(sorted(resources.items())), absent_kinds=sorted(snap.absent),
+                    findings=[f for _, f in findings[:15]], warnings=load_warnings(snap))
 
 
 def _waypoints(snap: Snapshot, namespace: str | None, limit: int = 10

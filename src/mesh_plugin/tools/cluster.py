@@ -6,9 +6,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from ..errors import InvalidInput
-from ..mesh.overview import OVERVIEW_KINDS, WORKLOAD_KINDS, list_workloads as _list_workloads, mesh_overview as _overview
+from ..mesh.overview import (OVERVIEW_KINDS, WORKLOAD_KINDS, list_workloads as _list_workloads, load_warnings,
+                             mesh_overview as _overview)
 from ..mesh.workloads import require_envoy
-from ..models import MeshOverview, Page, Workload, WorkloadList
+from ..models import MeshOverview, Page, Workload, WorkloadList, page
 from ..render import note, table
 from ..runtime import RUNTIME
 from .registry import (Files, Limit, Namespace, ObjName, Offset, OptNamespace, ProxyFilter, ProxyFilterSpec, op,
@@ -64,7 +65,10 @@ def mesh_overview(namespace: OptNamespace = None,
     if namespace and files is None and namespace not in snap.namespaces():
         RUNTIME.require_namespace(namespace)
     version = None if files else RUNTIME.kubernetes_version()
-    return _overview(snap, namespace, version, limit)
+    o = _overview(snap, namespace, version)
+    shown, pg = page(o.namespaces, limit, 0, "namespaces", "namespace=")
+    o.namespaces = shown
+    return MeshOverview.model_validate({**o.__dict__, "namespaces_page": pg}, from_attributes=True)
 
 
 def data_plane_cell(x: Workload) -> str:
@@ -100,7 +104,9 @@ def list_workloads(namespace: OptNamespace = None,
     Workloads that need attention come first; the answer says 'showing N of M' with offset= for the next
     page."""
     snap = RUNTIME.snapshot(WORKLOAD_KINDS, namespace, files)
-    return _list_workloads(snap, namespace, sidecar, limit, offset)
+    shown, pg = page(_list_workloads(snap, namespace, sidecar), limit, offset, "workloads", "namespace= or sidecar=")
+    return WorkloadList(source=snap.source, workloads=[Workload.model_validate(w, from_attributes=True) for w in shown],
+                        page=pg, warnings=load_warnings(snap))
 
 
 class EndpointHealth(BaseModel):
@@ -143,7 +149,6 @@ def proxy_health(pod: ObjName, namespace: Namespace, filter: ProxyFilter = None,
     pods."""
     from ..envoy.admin import fetch_admin
     from ..envoy.parse import parse_clusters_text, parse_server_info
-    from ..mesh.overview import page
 
     spec = parse_arg(ProxyFilterSpec, filter, "filter")
     if set(spec.model_dump(exclude_none=True)) - {"cluster"}:

@@ -134,7 +134,7 @@ def linkerd_stat(resource: Annotated[str, Field(max_length=300, pattern=r"^(depl
                             latency_p50_ms=d.get("p50"), latency_p95_ms=d.get("p95"), latency_p99_ms=d.get("p99"),
                             tcp_conn=d.get("tcp")))
     rows.sort(key=lambda r: (r.success is None, r.success if r.success is not None else 1.0, r.namespace, r.name))
-    from ..mesh.overview import page
+    from ..models import page
 
     shown, pg = page(rows, limit, offset, f"{label}s", "namespace= or TYPE/NAME")
     return LinkerdStat(resource=resource, window=window, rows=shown, page=pg,
@@ -189,7 +189,7 @@ def linkerd_edges(namespace: OptNamespace = None, limit: Limit = 30,
     Who talks to whom (deployments), from tcp_open_connections{direction="outbound"}, and whether each edge
     is secured by mTLS: the server's identity, or the no_tls_reason when it is not."""
     from ..metrics import label_value, prometheus_for
-    from ..mesh.overview import page
+    from ..models import page
 
     snap = RUNTIME.snapshot(LINKERD_KINDS, None, None)
     _require_linkerd(snap)

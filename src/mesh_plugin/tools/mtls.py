@@ -10,7 +10,7 @@ from ..errors import InvalidInput, MeshError, NotFound
 from ..kube.kinds import KINDS
 from ..kube.snapshot import Snapshot, name_of
 from ..mesh import mtls as M
-from ..mesh.overview import page
+from ..models import page
 from ..mesh.workloads import workloads
 from ..models import Page
 from ..render import render_change, note, table

@@ -47,7 +47,7 @@ class ProxyConfigResult(BaseModel):
 
 
 def _page_rows(rows: list, limit: int, offset: int, what: str, narrow: str) -> tuple[list, Page]:
-    from ..mesh.overview import page
+    from ..models import page
 
     if limit <= 0:
         return list(rows), Page(total=len(rows), shown=len(rows), offset=0)

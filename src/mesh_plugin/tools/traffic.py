@@ -623,7 +623,7 @@ def verify_routing(host: Host, namespace: OptNamespace = None, limit: Limit = 30
     server and reports STALE proxies (a push that has not landed, with what differs), UNREACHABLE ones, and
     those with NO ROUTE for the host."""
     from ..envoy.admin import fetch_admin
-    from ..mesh.overview import page
+    from ..models import page
     from ..envoy.configdump import ConfigDump
 
     snap, full, svc, vs, _ = _context(host, namespace, None)
@@ -715,7 +715,7 @@ def _verify_gateway_api(snap: Snapshot, full: str, svc: dict, limit: int, offset
     """verify_routing when Gateway API routes route the host or send to it; None otherwise."""
     from ..envoy.admin import fetch_admin
     from ..mesh.mtls import mesh_config
-    from ..mesh.overview import page
+    from ..models import page
     from ..envoy.configdump import ConfigDump
 
     if not (snap.of(GA.HTTPROUTE) or snap.of(GA.GRPCROUTE)):
