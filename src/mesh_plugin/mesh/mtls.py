@@ -295,20 +295,10 @@ def mesh_status(snap: Snapshot, root_namespace: str = "istio-system", auto_mtls:
 # -- the mesh config ----------------------------------------------------------------------------------
 def mesh_config(snap: Snapshot) -> dict[str, Any]:
     """The mesh config (``data.mesh`` of the ConfigMap ``istio``, in the root namespace when there are several),
-    or {} when there is none: Istio's defaults then apply."""
-    import yaml
+    or {} when there is none: Istio's defaults then apply (mesh/meshconfig.py reads it)."""
+    from .meshconfig import mesh_config_doc
 
-    found: list[tuple[int, dict]] = []
-    for cm in snap.of("ConfigMap"):
-        if name_of(cm) != "istio":
-            continue
-        try:
-            mesh = yaml.safe_load((cm.get("data") or {}).get("mesh") or "") or {}
-        except yaml.YAMLError:
-            continue
-        if isinstance(mesh, dict):
-            found.append((0 if ns_of(cm) == str(mesh.get("rootNamespace") or "istio-system") else 1, mesh))
-    return min(found, key=lambda x: x[0])[1] if found else {}
+    return mesh_config_doc(snap)
 
 
 def root_and_auto_mtls(snap: Snapshot) -> tuple[str, bool]:

@@ -90,17 +90,9 @@ def pod_opted_out(pod: dict) -> str | None:
 
 def trust_domain(snap: Snapshot, root_namespace: str | None = None) -> str:
     """From the mesh config (ConfigMap istio), default cluster.local."""
-    import yaml
+    from .meshconfig import trust_domain as from_mesh_config
 
-    for cm in snap.of("ConfigMap"):
-        if name_of(cm) == "istio" and (root_namespace is None or ns_of(cm) == root_namespace):
-            try:
-                mesh = yaml.safe_load((cm.get("data") or {}).get("mesh") or "") or {}
-            except yaml.YAMLError:
-                continue
-            if isinstance(mesh, dict) and mesh.get("trustDomain"):
-                return str(mesh["trustDomain"])
-    return "cluster.local"
+    return from_mesh_config(snap, root_namespace)
 
 
 def identity(mesh: str, namespace: str, service_account: str, td: str = "cluster.local") -> str | None:

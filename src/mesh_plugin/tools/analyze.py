@@ -54,60 +54,22 @@ def default_resources() -> list[dict]:
 
 def load_mesh_config(snap: object, mesh_config_file: str | None) -> object:
     """The MeshConfig: from ``mesh_config_file`` (read by ``Runtime.read_file``: confined to the files root,
-    a regular file of at most MAX_FILE_BYTES, parsed by the bounded ``safe_load_all``), else from the
-    ``istio`` ConfigMap of the snapshot, else the defaults."""
-    from ..analyzers import MeshConfig
+    a regular file of at most MAX_FILE_BYTES; parsed by mesh/meshconfig.py), else from the ``istio`` ConfigMap
+    of the snapshot, else the defaults."""
     from ..errors import InvalidInput
-    from ..kube.snapshot import MAX_FILE_BYTES, name_of, safe_load_all
+    from ..kube.snapshot import MAX_FILE_BYTES
+    from ..mesh.meshconfig import HINT, mesh_config_from_text, mesh_config_of
     from ..runtime import clip_path
 
-    hint = "pass a MeshConfig YAML file (the 'mesh' key of ConfigMap istio)."
-    if mesh_config_file is not None:
-        data = RUNTIME.read_file(mesh_config_file, max_bytes=MAX_FILE_BYTES, what="mesh config file", hint=hint)
-        shown = clip_path(mesh_config_file)
-        try:
-            docs = safe_load_all(data.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise InvalidInput(f"The mesh config file {shown} is not UTF-8 text.", hint=hint) from None
-        except InvalidInput as e:
-            raise InvalidInput(f"The mesh config file {shown} cannot be read: {e.message}", hint=hint) from None
-        doc = docs[0] if docs else {}
-        if not isinstance(doc, dict):
-            raise InvalidInput(f"{shown} is not a MeshConfig mapping.", hint=hint)
-        if doc.get("kind") == "ConfigMap":
-            doc = _mesh_yaml(doc, shown, hint)
-        try:
-            return MeshConfig.parse(doc)
-        except (AttributeError, TypeError, ValueError, KeyError) as e:
-            raise InvalidInput(f"{shown} is not a valid MeshConfig ({type(e).__name__}).", hint=hint) from None
-    for cm in snap.of("ConfigMap"):  # type: ignore[attr-defined]
-        if name_of(cm) == "istio":
-            try:
-                return MeshConfig.parse(_mesh_yaml(cm, "ConfigMap istio", hint))
-            except (InvalidInput, AttributeError, TypeError, ValueError, KeyError):
-                break
-    return MeshConfig()
-
-
-def _mesh_yaml(configmap: dict, shown: str, hint: str) -> dict:
-    """The MeshConfig in a ConfigMap's ``data.mesh`` (YAML in a string), parsed with the same bounds."""
-    from ..errors import InvalidInput
-    from ..kube.snapshot import safe_load_all
-
-    data = configmap.get("data")
-    text = data.get("mesh") if isinstance(data, dict) else None
-    if not isinstance(text, str) or not text.strip():
-        return {}
+    if mesh_config_file is None:
+        return mesh_config_of(snap)  # type: ignore[arg-type]
+    data = RUNTIME.read_file(mesh_config_file, max_bytes=MAX_FILE_BYTES, what="mesh config file", hint=HINT)
+    shown = clip_path(mesh_config_file)
     try:
-        docs = safe_load_all(text)
-    except InvalidInput as e:
-        raise InvalidInput(f"The mesh config in {shown} cannot be read: {e.message}", hint=hint) from None
-    doc = docs[0] if docs else None
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise InvalidInput(f"The mesh config in {shown} is not a mapping.", hint=hint)
-    return doc
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"The mesh config file {shown} is not UTF-8 text.", hint=HINT) from None
+    return mesh_config_from_text(text, shown)
 
 
 def run_analysis(files: list[str] | None, namespace: str | None, only: list[str] | None,
@@ -206,7 +168,7 @@ def analyze(namespace: OptNamespace = None,
     detection that can eject every replica, RequestAuthentication without a required token, ALLOW with no
     rules, ambient policies ztunnel enforces differently, HTTPRoutes istiod refuses, Linkerd checks). Errors first; the
     answer says 'showing N of M' - narrow with namespace=, only= or level=."""
-    from ..mesh.overview import page
+    from ..models import page
 
     msgs, n_suppressed, snap, n = run_analysis(files, namespace, only, suppress, mesh_config_file, level)
     rows = [AnalysisMessage(code=m.code, level=m.level, message=m.message, origin=m.origin,  # type: ignore[arg-type]
