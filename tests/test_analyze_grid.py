@@ -141,3 +141,48 @@ def test_declared_inputs_are_what_analyzers_read():
     for name, kinds in sorted(read.items()):
         declared = set(BY_NAME[name].inputs) - {"MeshConfig", "MeshNetworks"}  # the mesh config is not a kind
         assert kinds == declared, f"{name} declares {sorted(declared)} but reads {sorted(kinds)}"
+
+
+def test_secret_facts_keep_no_value():
+    """IST0161 needs a certificate's validity, not the Secret's values: the snapshot keeps the key names, the
+    empty keys and each certificate key's dates or parse error, and nothing of any value."""
+    import base64
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from mesh_plugin.analyzers.gateway_secret import valid_secret
+    from mesh_plugin.kube.snapshot import Snapshot
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "shop.example.com")])
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def cert(days: int) -> str:
+        c = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+             .serial_number(7).not_valid_before(now - dt.timedelta(days=30))
+             .not_valid_after(now + dt.timedelta(days=days)).sign(key, hashes.SHA256()))
+        return base64.b64encode(c.public_bytes(serialization.Encoding.PEM)).decode()
+
+    pem_key = base64.b64encode(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption())).decode()
+
+    def secret(name: str, data: dict) -> str:
+        return json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "istio-system"},
+                           "type": "kubernetes.io/tls", "data": data})
+
+    text = "\n---\n".join([secret("good", {"tls.crt": cert(60), "tls.key": pem_key}),
+                           secret("expired", {"tls.crt": cert(-1), "tls.key": pem_key}),
+                           secret("not-pem", {"cert": base64.b64encode(b"hello").decode(), "key": pem_key}),
+                           secret("empty", {"tls.crt": "", "tls.key": pem_key})])
+    snap = Snapshot.from_text(text)
+    by = {s["metadata"]["name"]: s for s in snap.of("Secret")}
+    assert [n for n in ("good", "expired", "not-pem", "empty") if valid_secret(by[n])] == ["good"]
+    assert by["not-pem"]["certificates"] == {"cert": {"error": "pem decode failed"}}
+    assert by["empty"]["dataEmpty"] == ["tls.crt"] and "certificates" not in by["empty"]
+    dumped = json.dumps(list(by.values()))
+    assert "data" not in by["good"] and pem_key not in dumped and "PRIVATE" not in dumped
+    assert not any(v[:40] in dumped for v in (cert(60), pem_key))

@@ -6,7 +6,9 @@ multi-document streams (offline mode), loaded safely; a file that does not
 parse is recorded in ``errors`` and the others still load.
 
 Secret values never enter a Snapshot: ``data`` and ``stringData`` are replaced
-by the list of their keys on load.
+by the list of their keys on load (``dataKeys``), the keys whose value is empty
+(``dataEmpty``) and, for a certificate key, its validity dates or parse error
+(``certificates``): what gateway.SecretAnalyzer needs, nothing of a value.
 """
 from __future__ import annotations
 
@@ -439,10 +441,63 @@ def _scrub(kind: Kind, obj: dict) -> dict:
         meta.pop("managedFields", None)
         obj = {**obj, "metadata": meta}
     if kind.key == "Secret":
-        keys = sorted(set((obj.get("data") or {}).keys()) | set((obj.get("stringData") or {}).keys()))
+        data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+        string_data = obj.get("stringData") if isinstance(obj.get("stringData"), dict) else {}
+        keys = sorted(set(data) | set(string_data))
+        facts = _secret_facts(data, string_data)
         obj = {k: v for k, v in obj.items() if k not in ("data", "stringData")}
         obj["dataKeys"] = keys
+        obj.update(facts)
     return obj
+
+
+#: the Secret keys whose certificate gateway.SecretAnalyzer checks (credentials/kube.ExtractCertInfo)
+CERT_KEYS = ("cert", "tls.crt")
+_PEM = re.compile(rb"-----BEGIN ([^\r\n-]*)-----\r?\n(.*?)-----END \1-----", re.S)
+
+
+def _secret_facts(data: dict, string_data: dict) -> dict:
+    """What a Secret may tell without its values: ``dataEmpty`` (keys whose value is empty) and, for the
+    certificate keys, ``certificates`` {key: {notBefore, notAfter} or {error}} as Istio's
+    xds.ValidateCertificate reads them (the first PEM block, any type, parsed as X.509). Certificates are
+    public; no value, and nothing of a private key, is kept."""
+    import base64
+    import binascii
+
+    values: dict[str, bytes] = {}
+    for k, v in data.items():
+        try:
+            values[str(k)] = base64.b64decode(str(v or ""), validate=False)
+        except (binascii.Error, ValueError):
+            values[str(k)] = b"\x00invalid base64"
+    for k, v in string_data.items():  # stringData wins over data, as the API server merges them
+        values[str(k)] = str(v or "").encode()
+    out: dict[str, Any] = {"dataEmpty": sorted(k for k, v in values.items() if not v)}
+    certs: dict[str, dict[str, str]] = {}
+    for key in CERT_KEYS:
+        raw = values.get(key)
+        if not raw:
+            continue
+        m = _PEM.search(raw[:1 << 20])
+        if m is None:
+            certs[key] = {"error": "pem decode failed"}
+            continue
+        try:
+            import warnings
+
+            from cryptography import x509
+
+            der = base64.b64decode(b"".join(line for line in m.group(2).splitlines() if b":" not in line))
+            with warnings.catch_warnings():  # e.g. a non-positive serial: Go parses it, so do we, quietly
+                warnings.simplefilter("ignore")
+                c = x509.load_der_x509_certificate(der)
+            certs[key] = {"notBefore": c.not_valid_before_utc.isoformat(),
+                          "notAfter": c.not_valid_after_utc.isoformat()}
+        except Exception:  # noqa: BLE001 - any parse failure is "not a certificate", as x509.ParseCertificates says
+            certs[key] = {"error": "x509 parse failed"}
+    if certs:
+        out["certificates"] = certs
+    return out
 
 
 def name_of(o: dict) -> str:
