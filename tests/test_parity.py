@@ -175,3 +175,41 @@ def test_layers_import_one_way():
                 if parts[0] == "mesh_plugin" and len(parts) > 1 and order.get(parts[1], -1) > order[layer]:
                     bad.append(f"{'/'.join(rel)} imports {name}")
     assert not bad, bad
+
+
+def test_mesh_logic_builds_no_output_models():
+    """mesh/ and analyzers/ return plain records (dataclasses, dicts): no module there imports pydantic or declares
+    a pydantic model; the tools declare their output models and build them from the records (issue 20)."""
+    import ast
+
+    pkg = ROOT / "src/mesh_plugin"
+    bad = []
+    for layer in ("mesh", "analyzers"):
+        for f in sorted((pkg / layer).rglob("*.py")):
+            rel = f.relative_to(pkg).as_posix()
+            for node in ast.walk(ast.parse(f.read_text())):
+                if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] in (
+                        "pydantic", "pydantic_core"):
+                    bad.append(f"{rel}:{node.lineno} imports {node.module}")
+                elif isinstance(node, ast.Import):
+                    bad += [f"{rel}:{node.lineno} imports {a.name}" for a in node.names
+                            if a.name.split(".")[0] in ("pydantic", "pydantic_core")]
+                elif isinstance(node, ast.ClassDef):
+                    for base in node.bases:
+                        name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+                        if name in ("BaseModel", "RootModel"):
+                            bad.append(f"{rel}:{node.lineno} class {node.name}({name})")
+    assert not bad, bad
+    # and at run time: no class of a mesh/ or analyzers/ module is a pydantic model
+    import importlib
+
+    from pydantic import BaseModel
+
+    for layer in ("mesh", "analyzers"):
+        for f in sorted((pkg / layer).rglob("*.py")):
+            parts = f.relative_to(pkg).with_suffix("").parts
+            name = ".".join(["mesh_plugin", *(parts[:-1] if parts[-1] == "__init__" else parts)])
+            mod = importlib.import_module(name)
+            bad += [f"{name}.{k}" for k, v in vars(mod).items() if isinstance(v, type) and issubclass(v, BaseModel)
+                    and v.__module__ == name]
+    assert not bad, bad

@@ -30,8 +30,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
-
 from ..errors import InvalidInput
 from ..kube.snapshot import labels_of, name_of, ns_of
 
@@ -1182,58 +1180,57 @@ def _catch_all(m: dict | None) -> bool:
 
 
 # -- the routing answer for one host --------------------------------------------------------------------------
-class GWBackend(BaseModel):
-    name: str = Field(description='"ns/name" of the Service (or the hostname)')
+# plain records; the tools build their output models from them and fit the answer to the budget (tools/traffic.py)
+@dataclass(kw_only=True)
+class GWBackend:
+    name: str  # "ns/name" of the Service (or the hostname)
     port: int | None = None
-    weight: int = Field(description="as written (default 1); relative")
-    share: float = Field(description="percent of the rule's requests it gets")
-    problem: str = Field(default="", description="why its share fails (Istio answers 500)")
+    weight: int  # as written (default 1); relative
+    share: float  # percent of the rule's requests it gets
+    problem: str = ""  # why its share fails (Istio answers 500)
 
 
-class GWRule(BaseModel):
+@dataclass(kw_only=True)
+class GWRule:
     index: int
-    name: str = Field(default="", description="the Envoy route name: rules[].name, else ns.route.index")
-    match: list[str] = Field(default=[], description="each match as text; empty = every request")
-    backends: list[GWBackend] = []
-    action: str = Field(default="route", description="route, redirect ..., or 500 (no backend weight above 0)")
+    name: str = ""  # the Envoy route name: rules[].name, else ns.route.index
+    match: list[str] = field(default_factory=list)  # each match as text; empty = every request
+    backends: list[GWBackend] = field(default_factory=list)
+    action: str = "route"  # route, redirect ..., or 500 (no backend weight above 0)
     timeout: str | None = None
     retries: str | None = None
-    mirrors: list[str] = []
-    filters: list[str] = []
+    mirrors: list[str] = field(default_factory=list)
+    filters: list[str] = field(default_factory=list)
 
 
-class GWParent(BaseModel):
-    ref: str = Field(description='e.g. "Service ns/name:port" (mesh) or "Gateway ns/name/listener"')
+@dataclass(kw_only=True)
+class GWParent:
+    ref: str  # e.g. "Service ns/name:port" (mesh) or "Gateway ns/name/listener"
     mesh: bool
     accepted: bool
-    reason: str = Field(description="Accepted, or why Istio refuses it (NotAllowedByListeners, ...)")
+    reason: str  # Accepted, or why Istio refuses it (NotAllowedByListeners, ...)
     message: str = ""
-    hosts: list[str] = Field(default=[], description="gateway parents: the host:port the route serves there")
-    waypoint: str = Field(default="", description="ambient: the ResolvedWaypoints message when a waypoint is missing")
+    hosts: list[str] = field(default_factory=list)  # gateway parents: the host:port the route serves there
+    waypoint: str = ""  # ambient: the ResolvedWaypoints message when a waypoint is missing
 
 
-class GWRoute(BaseModel):
-    kind: str = Field(description="HTTPRoute or GRPCRoute")
-    name: str = Field(description='"ns/name"')
+@dataclass(kw_only=True)
+class GWRoute:
+    kind: str  # HTTPRoute or GRPCRoute
+    name: str  # "ns/name"
     parents: list[GWParent]
-    resolved_refs: str = Field(default="", description='"" when every reference resolved, else "Reason: message"')
+    resolved_refs: str = ""  # "" when every reference resolved, else "Reason: message"
     rules: list[GWRule]
 
 
-class GatewayAPIRouting(BaseModel):
-    routes: list[GWRoute] = Field(default=[], description="Gateway API routes that route the host or send to it")
-    applies: dict[str, str] = Field(default={}, description=(
-        'client namespace -> what routes the host for its sidecars ("*": every other namespace); '
-        '"ambient": what its waypoint applies'))
-    findings: list[str] = []
-    note: str = Field(default="", description='"showing N of M routes" when cut')
-
-
-#: most routes and rules an answer lists, and the JSON size the Gateway API part stays under (the whole answer
-#: stays under 8 KB)
-MAX_ROUTES = 8
-MAX_RULES = 12
-BUDGET = 4500
+@dataclass(kw_only=True)
+class GatewayAPIRouting:
+    routes: list[GWRoute] = field(default_factory=list)  # Gateway API routes that route the host or send to it
+    #: client namespace -> what routes the host for its sidecars ("*": every other namespace); "ambient": what its
+    #: waypoint applies
+    applies: dict[str, str] = field(default_factory=dict)
+    findings: list[str] = field(default_factory=list)
+    note: str = ""  # "showing N of M routes" when cut (the tools set it when they fit the answer to the budget)
 
 
 def _percent(f: dict) -> float:
@@ -1470,7 +1467,7 @@ def describe(objs: Objects, host: str, svc: dict | None, user_virtual_services: 
         parents = []
         for s in info.status:
             parents.append(GWParent(ref=s.label, mesh=s.mesh, accepted=s.accepted, reason=s.reason,
-                                    message="" if s.accepted else s.message, hosts=s.hosts, waypoint=s.waypoint))
+                                    message="" if s.accepted else s.message, hosts=list(s.hosts), waypoint=s.waypoint))
             if not s.accepted:
                 why = "; ".join(dict.fromkeys(s.message.split("; ")))
                 findings.append((3, f"{kind} {name} is not accepted by {s.label}: {s.reason}: {why}"))
@@ -1543,25 +1540,9 @@ def describe(objs: Objects, host: str, svc: dict | None, user_virtual_services: 
     findings.sort(key=lambda f: -f[0])
     seen: set[str] = set()
     view.findings = [f[:400] for _, f in findings if not (f in seen or seen.add(f))][:12]
-    # the routes of the host first (mesh parents), then accepted gateway routes, then the rest
+    # the routes of the host first (mesh parents), then accepted gateway routes, then the rest; every route and
+    # rule: the tools cut the answer to their budget and say so in ``note``
     view.routes.sort(key=lambda r: (not any(p.mesh for p in r.parents), not any(p.accepted for p in r.parents)))
-    total, rules_total = len(view.routes), sum(len(r.rules) for r in view.routes)
-    all_routes = view.routes
-    max_routes, max_rules = MAX_ROUTES, MAX_RULES
-    while True:  # cut to the budget: fewer rules per route, then fewer routes
-        view.routes = [r.model_copy(update={"rules": r.rules[:max_rules]}) for r in all_routes[:max_routes]]
-        if len(view.model_dump_json().encode()) <= BUDGET or (max_routes == 1 and max_rules == 1):
-            break
-        if max_rules > 3:
-            max_rules -= 3
-        elif max_routes > 1:
-            max_routes -= 1
-        else:
-            max_rules = max(1, max_rules - 1)
-    shown_rules = sum(len(r.rules) for r in view.routes)
-    if len(view.routes) < total or shown_rules < rules_total:
-        view.note = (f"showing {len(view.routes)} of {total} routes and {shown_rules} of {rules_total} rules; "
-                     "describe a narrower host or read the routes for the rest")
     return view
 
 

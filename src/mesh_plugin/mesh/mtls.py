@@ -14,10 +14,8 @@ mesh config (:func:`mesh_config`). Pure functions over a Snapshot.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import BaseModel, Field
 
 from ..kube.snapshot import Snapshot, annotations_of, labels_of, name_of, ns_of
 from . import ambient
@@ -314,23 +312,27 @@ def trust_domains(snap: Snapshot) -> list[str]:
 
 
 # -- per workload ---------------------------------------------------------------------------------------
-class WorkloadMTLS(BaseModel):
+# a plain record; tools/mtls.py builds its output model from it (Model.model_validate(record, from_attributes=True))
+@dataclass(kw_only=True)
+class WorkloadMTLS:
     namespace: str
     workload: str
     kind: str
-    mode: str = Field(description="effective server mode for the workload: STRICT, PERMISSIVE or DISABLE; for an "
-                                  "ambient workload what ztunnel does with plaintext (DISABLE acts as PERMISSIVE)")
-    ports: dict[str, str] = Field(description="port -> effective mode, for every container port, service target "
-                                              "port and portLevelMtls port of the workload")
-    policy: str = Field(description='the PeerAuthentication that decides it ("ns/name") or "default"')
-    level: str = Field(description="mesh, namespace, workload, port or default")
+    #: effective server mode for the workload: STRICT, PERMISSIVE or DISABLE; for an ambient workload what ztunnel
+    #: does with plaintext (DISABLE acts as PERMISSIVE)
+    mode: str
+    #: port -> effective mode, for every container port, service target port and portLevelMtls port of the workload
+    ports: dict[str, str]
+    policy: str  # the PeerAuthentication that decides it ("ns/name") or "default"
+    level: str  # mesh, namespace, workload, port or default
     injected: bool
-    data_plane: str = Field(default="none", description="what carries its traffic: sidecar, ambient (ztunnel: HBONE "
-                                                        "between mesh workloads), ambient-pending, linkerd or none")
-    clients: dict[str, str] = Field(default={}, description='"service:port" -> what clients send, and why')
-    conflicts: list[str] = []
-    plaintext_share: float | None = Field(default=None, description="share of requests without mTLS in the window")
-    notes: list[str] = []
+    #: what carries its traffic: sidecar, ambient (ztunnel: HBONE between mesh workloads), ambient-pending, linkerd
+    #: or none
+    data_plane: str = "none"
+    clients: dict[str, str] = field(default_factory=dict)  # "service:port" -> what clients send, and why
+    conflicts: list[str] = field(default_factory=list)
+    plaintext_share: float | None = None  # share of requests without mTLS in the window
+    notes: list[str] = field(default_factory=list)
 
 
 def workload_labels(w: WorkloadInfo) -> dict[str, str]:
@@ -566,31 +568,35 @@ def mtls_rows(snap: Snapshot, wls: list[WorkloadInfo] | list[tuple[WorkloadInfo,
 
 
 # -- the migration plan to STRICT -------------------------------------------------------------------------
-class MigrationStep(BaseModel):
+# plain records; tools/mtls.py builds its output models from them
+@dataclass(kw_only=True)
+class MigrationStep:
     step: int
     name: str
-    done: bool | None = Field(description="null when it cannot be verified (e.g. no metrics)")
+    done: bool | None  # null when it cannot be verified (e.g. no metrics)
     detail: str
 
 
-class AmbientMigration(BaseModel):
-    current_step: int = Field(description="the first step not done (7 = finished)")
+@dataclass(kw_only=True)
+class AmbientMigration:
+    current_step: int  # the first step not done (7 = finished)
     steps: list[MigrationStep]
-    blockers: list[str] = Field(description="what breaks or stops being enforced once the namespace is in ambient")
+    blockers: list[str]  # what breaks or stops being enforced once the namespace is in ambient
     next_action: str
 
 
-class MigrationPlan(BaseModel):
+@dataclass(kw_only=True)
+class MigrationPlan:
     namespace: str
-    strict: str = Field(default="", description="whether STRICT is already in place, and by which policy")
-    current_step: int = Field(description="the first step not done (6 = finished)")
+    strict: str = ""  # whether STRICT is already in place, and by which policy
+    current_step: int  # the first step not done (6 = finished)
     steps: list[MigrationStep]
-    blockers: list[str] = Field(description="what blocks the next step, by name")
+    blockers: list[str]  # what blocks the next step, by name
     next_action: str
     metrics: str
-    ambient: AmbientMigration | None = Field(default=None, description=(
-        "sidecars to ambient (istio.io docs/ambient/migrate): ztunnel and CNI, waypoints for L7 policy, policies "
-        "moved to targetRefs, the namespace label, sidecars removed"))
+    #: sidecars to ambient (istio.io docs/ambient/migrate): ztunnel and CNI, waypoints for L7 policy, policies moved
+    #: to targetRefs, the namespace label, sidecars removed
+    ambient: AmbientMigration | None = None
 
 
 #: (source namespace, source workload, destination workload, plaintext requests in the window)

@@ -15,9 +15,8 @@ Also the pure halves of the traffic writes: validating weights and building the 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import BaseModel, Field
 
 from ..errors import InvalidInput, NotFound
 from ..kube.snapshot import Snapshot, labels_of, name_of, ns_of
@@ -34,54 +33,84 @@ def _match_host(pattern: str, host: str) -> bool:
     return pattern == host or pattern == "*" or (pattern.startswith("*") and host.endswith(pattern[1:]))
 
 
-class Destination(BaseModel):
+# -- the routing answer for one host: plain records; the tools build their output models from them
+# (tools/traffic.py, Model.model_validate(record, from_attributes=True)) -------------------------------------
+def _lax_int(v: Any) -> Any:
+    """A whole number written as a number or text ("50", 50.0) as an int, as the output model reads it; anything
+    else as it is (the output model refuses it)."""
+    if v is None or isinstance(v, int) and not isinstance(v, bool):
+        return v
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, float):
+        return int(v) if v.is_integer() else v
+    if isinstance(v, (str, bytes)):
+        text = v.decode(errors="replace") if isinstance(v, bytes) else v
+        try:
+            return int(text.strip())
+        except ValueError:
+            try:
+                f = float(text.strip())
+            except ValueError:
+                return v
+            return int(f) if f.is_integer() and "e" not in text.lower() else v
+    return v
+
+
+@dataclass(kw_only=True)
+class Destination:
     host: str
     subset: str | None = None
     port: int | None = None
     weight: int | None = None
 
 
-class EnvoyCluster(BaseModel):
+@dataclass(kw_only=True)
+class EnvoyCluster:
     host: str
     subset: str | None = None
-    port: int | None = Field(default=None, description="null: the port of the listener the request came in on")
-    weight: int | None = Field(default=None, description="relative weight; null for a single destination")
+    port: int | None = None  # null: the port of the listener the request came in on
+    weight: int | None = None  # relative weight; null for a single destination
 
 
-class EnvoyMirror(BaseModel):
+@dataclass(kw_only=True)
+class EnvoyMirror:
     host: str
     subset: str | None = None
     port: int | None = None
     percent: float
 
 
-class EnvoyRetry(BaseModel):
+@dataclass(kw_only=True)
+class EnvoyRetry:
     attempts: int
     retry_on: str
-    retriable_status_codes: list[int] = []
+    retriable_status_codes: list[int] = field(default_factory=list)
     per_try_timeout: str | None = None
 
 
-class EnvoyRoute(BaseModel):
+@dataclass(kw_only=True)
+class EnvoyRoute:
     """What istiod sends Envoy for one VirtualService route."""
 
-    reachable: bool = Field(description="false: after a catch-all route, istiod does not send it")
-    names: list[str] = Field(default=[], description=(
-        "the Envoy routes istiod emits for it: one per match (name or name.matchName), none after a catch-all"))
-    action: str = Field(description="route, redirect or direct_response; tcp_proxy for a TCP route")
-    match_ports: list[int] = Field(default=[], description="TCP routes: the listener ports it applies to ([] = any)")
-    clusters: list[EnvoyCluster] = []
-    timeout: str = Field(default="0s", description="0s = no timeout")
-    retry: EnvoyRetry | None = Field(default=None, description="null: retries off")
-    mirrors: list[EnvoyMirror] = []
+    reachable: bool  # false: after a catch-all route, istiod does not send it
+    #: the Envoy routes istiod emits for it: one per match (name or name.matchName), none after a catch-all
+    names: list[str] = field(default_factory=list)
+    action: str  # route, redirect or direct_response; tcp_proxy for a TCP route
+    match_ports: list[int] = field(default_factory=list)  # TCP routes: the listener ports it applies to ([] = any)
+    clusters: list[EnvoyCluster] = field(default_factory=list)
+    timeout: str = "0s"  # 0s = no timeout
+    retry: EnvoyRetry | None = None  # null: retries off
+    mirrors: list[EnvoyMirror] = field(default_factory=list)
 
 
-class RouteEntry(BaseModel):
-    kind: str = Field(description="http, tcp or tls")
+@dataclass(kw_only=True)
+class RouteEntry:
+    kind: str  # http, tcp or tls
     index: int
     name: str | None = None
-    match: list[str] = Field(default=[], description="each match as text; empty = every request")
-    destinations: list[Destination] = []
+    match: list[str] = field(default_factory=list)  # each match as text; empty = every request
+    destinations: list[Destination] = field(default_factory=list)
     timeout: str | None = None
     retries: str | None = None
     fault: str | None = None
@@ -89,34 +118,37 @@ class RouteEntry(BaseModel):
     rewrite: str | None = None
     headers: str | None = None
     redirect: str | None = None
-    envoy: EnvoyRoute | None = Field(default=None, description="http routes: what Envoy is sent for this route")
+    envoy: EnvoyRoute | None = None  # http routes: what Envoy is sent for this route
 
 
-class VirtualServiceView(BaseModel):
-    name: str = Field(description='"ns/name"')
+@dataclass(kw_only=True)
+class VirtualServiceView:
+    name: str  # "ns/name"
     gateways: list[str]
     hosts: list[str]
     routes: list[RouteEntry]
 
 
-class SubsetView(BaseModel):
+@dataclass(kw_only=True)
+class SubsetView:
     name: str
     labels: dict[str, str]
-    pods: int = Field(description="running pods the subset selects")
+    pods: int  # running pods the subset selects
 
 
-class RoutingView(BaseModel):
+@dataclass(kw_only=True)
+class RoutingView:
     host: str
-    service: str | None = Field(description='"ns/name" of the Service, or null')
-    ports: list[str] = []
+    service: str | None  # "ns/name" of the Service, or null
+    ports: list[str] = field(default_factory=list)
     virtual_services: list[VirtualServiceView]
     destination_rule: str | None = None
-    subsets: list[SubsetView] = []
-    gateways: list[str] = Field(default=[], description="gateways that expose the host")
-    clients: dict[str, str] = Field(default={}, description=(
-        "client namespace -> what its sidecars do for this host: the VirtualService, the default route, or not "
-        "visible (Sidecar egress)"))
-    findings: list[str] = Field(default=[], description="what will misroute, most severe first")
+    subsets: list[SubsetView] = field(default_factory=list)
+    gateways: list[str] = field(default_factory=list)  # gateways that expose the host
+    #: client namespace -> what its sidecars do for this host: the VirtualService, the default route, or not
+    #: visible (Sidecar egress)
+    clients: dict[str, str] = field(default_factory=dict)
+    findings: list[str] = field(default_factory=list)  # what will misroute, most severe first
 
 
 def resolve_host(snap: Snapshot, host: str, namespace: str | None) -> tuple[str, dict | None]:
@@ -193,7 +225,7 @@ def _route_view(kind: str, i: int, r: dict, ns: str) -> RouteEntry:
     dests = [Destination(host=fqdn(str((d.get("destination") or {}).get("host") or ""), ns),
                          subset=(d.get("destination") or {}).get("subset"),
                          port=((d.get("destination") or {}).get("port") or {}).get("number"),
-                         weight=d.get("weight")) for d in r.get("route") or []]
+                         weight=_lax_int(d.get("weight"))) for d in r.get("route") or []]
     e = RouteEntry(kind=kind, index=i, name=r.get("name"), match=[_describe_match(m) for m in r.get("match") or []],
                    destinations=dests, timeout=r.get("timeout"))
     if r.get("retries"):

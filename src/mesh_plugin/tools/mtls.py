@@ -25,12 +25,57 @@ PLAN_KINDS = MTLS_KINDS + tuple(k for k in ("AuthorizationPolicy", "RequestAuthe
                                 if k in KINDS)
 
 
-WorkloadMTLS = M.WorkloadMTLS
-MigrationStep = M.MigrationStep
-MigrationPlan = M.MigrationPlan
 workload_mtls = M.workload_mtls
 strict_blockers = M.strict_blockers
 build_plan = M.build_plan
+
+
+# the output models: mesh/mtls.py returns plain records (dataclasses of the same fields), read with
+# Model.model_validate(record, from_attributes=True)
+class WorkloadMTLS(BaseModel):
+    namespace: str
+    workload: str
+    kind: str
+    mode: str = Field(description="effective server mode for the workload: STRICT, PERMISSIVE or DISABLE; for an "
+                                  "ambient workload what ztunnel does with plaintext (DISABLE acts as PERMISSIVE)")
+    ports: dict[str, str] = Field(description="port -> effective mode, for every container port, service target "
+                                              "port and portLevelMtls port of the workload")
+    policy: str = Field(description='the PeerAuthentication that decides it ("ns/name") or "default"')
+    level: str = Field(description="mesh, namespace, workload, port or default")
+    injected: bool
+    data_plane: str = Field(default="none", description="what carries its traffic: sidecar, ambient (ztunnel: HBONE "
+                                                        "between mesh workloads), ambient-pending, linkerd or none")
+    clients: dict[str, str] = Field(default={}, description='"service:port" -> what clients send, and why')
+    conflicts: list[str] = []
+    plaintext_share: float | None = Field(default=None, description="share of requests without mTLS in the window")
+    notes: list[str] = []
+
+
+class MigrationStep(BaseModel):
+    step: int
+    name: str
+    done: bool | None = Field(description="null when it cannot be verified (e.g. no metrics)")
+    detail: str
+
+
+class AmbientMigration(BaseModel):
+    current_step: int = Field(description="the first step not done (7 = finished)")
+    steps: list[MigrationStep]
+    blockers: list[str] = Field(description="what breaks or stops being enforced once the namespace is in ambient")
+    next_action: str
+
+
+class MigrationPlan(BaseModel):
+    namespace: str
+    strict: str = Field(default="", description="whether STRICT is already in place, and by which policy")
+    current_step: int = Field(description="the first step not done (6 = finished)")
+    steps: list[MigrationStep]
+    blockers: list[str] = Field(description="what blocks the next step, by name")
+    next_action: str
+    metrics: str
+    ambient: AmbientMigration | None = Field(default=None, description=(
+        "sidecars to ambient (istio.io docs/ambient/migrate): ztunnel and CNI, waypoints for L7 policy, policies "
+        "moved to targetRefs, the namespace label, sidecars removed"))
 
 
 class NamespaceMTLS(BaseModel):
@@ -102,7 +147,7 @@ def plaintext_traffic(namespace: str | None, window: str, services: list[dict] |
     return shares, who, f"Prometheus at {prom.where}, istio_requests_total over {window}"
 
 
-def _severity(w: WorkloadMTLS) -> tuple:
+def _severity(w: M.WorkloadMTLS) -> tuple:
     meshed = w.injected or w.data_plane in M.AMBIENT_MODES
     return (not w.conflicts, meshed, w.mode == "STRICT", -(w.plaintext_share or 0), w.namespace, w.workload)
 
@@ -161,7 +206,8 @@ def mtls_status(namespace: OptNamespace = None,
     return MTLSStatus(source=snap.source, mesh=M.mesh_status(snap, root, auto),
                       namespaces=[NamespaceMTLS(namespace=n, status=M.namespace_status(snap, n, root, auto))  # type: ignore[arg-type]
                                   for n in names][:50],
-                      workloads=shown, page=pg, metrics=metrics)
+                      workloads=[WorkloadMTLS.model_validate(w, from_attributes=True) for w in shown], page=pg,
+                      metrics=metrics)
 
 
 def render_plan(p: MigrationPlan) -> str:
@@ -213,7 +259,8 @@ def mtls_migration_plan(namespace: Namespace, files: Files = None,
     from ..mesh.detect import detect_meshes
 
     istio = files is not None or any(m.mesh == "istio" for m in detect_meshes(snap))
-    return build_plan(snap, namespace, shares, metrics, ok, senders, ambient_plan=istio)
+    return MigrationPlan.model_validate(build_plan(snap, namespace, shares, metrics, ok, senders, ambient_plan=istio),
+                                        from_attributes=True)
 
 
 def _plan_snapshot(namespace: str, files: list[str] | None) -> Snapshot:

@@ -29,13 +29,154 @@ ROUTE_WRITE_KINDS = {"VirtualService", "DestinationRule"}
 HTTPROUTE_WRITE_KINDS = {GA.HTTPROUTE, GA.GRPCROUTE}
 
 
-class RoutingAnswer(R.RoutingView):
-    gateway_api: GA.GatewayAPIRouting | None = Field(default=None, description=(
+# -- the output models: mesh/routing.py and mesh/gatewayapi.py return plain records (dataclasses of the same
+# fields), read with Model.model_validate(record, from_attributes=True) ----------------------------------------
+class Destination(BaseModel):
+    host: str
+    subset: str | None = None
+    port: int | None = None
+    weight: int | None = None
+
+
+class EnvoyCluster(BaseModel):
+    host: str
+    subset: str | None = None
+    port: int | None = Field(default=None, description="null: the port of the listener the request came in on")
+    weight: int | None = Field(default=None, description="relative weight; null for a single destination")
+
+
+class EnvoyMirror(BaseModel):
+    host: str
+    subset: str | None = None
+    port: int | None = None
+    percent: float
+
+
+class EnvoyRetry(BaseModel):
+    attempts: int
+    retry_on: str
+    retriable_status_codes: list[int] = []
+    per_try_timeout: str | None = None
+
+
+class EnvoyRoute(BaseModel):
+    """What istiod sends Envoy for one VirtualService route."""
+
+    reachable: bool = Field(description="false: after a catch-all route, istiod does not send it")
+    names: list[str] = Field(default=[], description=(
+        "the Envoy routes istiod emits for it: one per match (name or name.matchName), none after a catch-all"))
+    action: str = Field(description="route, redirect or direct_response; tcp_proxy for a TCP route")
+    match_ports: list[int] = Field(default=[], description="TCP routes: the listener ports it applies to ([] = any)")
+    clusters: list[EnvoyCluster] = []
+    timeout: str = Field(default="0s", description="0s = no timeout")
+    retry: EnvoyRetry | None = Field(default=None, description="null: retries off")
+    mirrors: list[EnvoyMirror] = []
+
+
+class RouteEntry(BaseModel):
+    kind: str = Field(description="http, tcp or tls")
+    index: int
+    name: str | None = None
+    match: list[str] = Field(default=[], description="each match as text; empty = every request")
+    destinations: list[Destination] = []
+    timeout: str | None = None
+    retries: str | None = None
+    fault: str | None = None
+    mirror: str | None = None
+    rewrite: str | None = None
+    headers: str | None = None
+    redirect: str | None = None
+    envoy: EnvoyRoute | None = Field(default=None, description="http routes: what Envoy is sent for this route")
+
+
+class VirtualServiceView(BaseModel):
+    name: str = Field(description='"ns/name"')
+    gateways: list[str]
+    hosts: list[str]
+    routes: list[RouteEntry]
+
+
+class SubsetView(BaseModel):
+    name: str
+    labels: dict[str, str]
+    pods: int = Field(description="running pods the subset selects")
+
+
+class RoutingView(BaseModel):
+    host: str
+    service: str | None = Field(description='"ns/name" of the Service, or null')
+    ports: list[str] = []
+    virtual_services: list[VirtualServiceView]
+    destination_rule: str | None = None
+    subsets: list[SubsetView] = []
+    gateways: list[str] = Field(default=[], description="gateways that expose the host")
+    clients: dict[str, str] = Field(default={}, description=(
+        "client namespace -> what its sidecars do for this host: the VirtualService, the default route, or not "
+        "visible (Sidecar egress)"))
+    findings: list[str] = Field(default=[], description="what will misroute, most severe first")
+
+
+class GWBackend(BaseModel):
+    name: str = Field(description='"ns/name" of the Service (or the hostname)')
+    port: int | None = None
+    weight: int = Field(description="as written (default 1); relative")
+    share: float = Field(description="percent of the rule's requests it gets")
+    problem: str = Field(default="", description="why its share fails (Istio answers 500)")
+
+
+class GWRule(BaseModel):
+    index: int
+    name: str = Field(default="", description="the Envoy route name: rules[].name, else ns.route.index")
+    match: list[str] = Field(default=[], description="each match as text; empty = every request")
+    backends: list[GWBackend] = []
+    action: str = Field(default="route", description="route, redirect ..., or 500 (no backend weight above 0)")
+    timeout: str | None = None
+    retries: str | None = None
+    mirrors: list[str] = []
+    filters: list[str] = []
+
+
+class GWParent(BaseModel):
+    ref: str = Field(description='e.g. "Service ns/name:port" (mesh) or "Gateway ns/name/listener"')
+    mesh: bool
+    accepted: bool
+    reason: str = Field(description="Accepted, or why Istio refuses it (NotAllowedByListeners, ...)")
+    message: str = ""
+    hosts: list[str] = Field(default=[], description="gateway parents: the host:port the route serves there")
+    waypoint: str = Field(default="", description="ambient: the ResolvedWaypoints message when a waypoint is missing")
+
+
+class GWRoute(BaseModel):
+    kind: str = Field(description="HTTPRoute or GRPCRoute")
+    name: str = Field(description='"ns/name"')
+    parents: list[GWParent]
+    resolved_refs: str = Field(default="", description='"" when every reference resolved, else "Reason: message"')
+    rules: list[GWRule]
+
+
+class GatewayAPIRouting(BaseModel):
+    routes: list[GWRoute] = Field(default=[], description="Gateway API routes that route the host or send to it")
+    applies: dict[str, str] = Field(default={}, description=(
+        'client namespace -> what routes the host for its sidecars ("*": every other namespace); '
+        '"ambient": what its waypoint applies'))
+    findings: list[str] = []
+    note: str = Field(default="", description='"showing N of M routes" when cut')
+
+
+#: most routes and rules an answer lists, and the JSON size the Gateway API part stays under (the whole answer
+#: stays under 8 KB)
+MAX_ROUTES = 8
+MAX_RULES = 12
+BUDGET = 4500
+
+
+class RoutingAnswer(RoutingView):
+    gateway_api: GatewayAPIRouting | None = Field(default=None, description=(
         "Gateway API: HTTPRoutes/GRPCRoutes that route the host (mesh) or send to it (ingress), as Istio accepts "
         "and translates them, and which VirtualService or HTTPRoute applies to which client"))
 
 
-def _render_gateway_api(g: GA.GatewayAPIRouting) -> list[str]:
+def _render_gateway_api(g: GatewayAPIRouting) -> list[str]:
     out = []
     for r in g.routes:
         parents = "; ".join(p.ref + ("" if p.accepted else f" [{p.reason}]") + (f" {', '.join(p.hosts)}" if p.hosts
@@ -106,12 +247,35 @@ def describe_routing(host: Host, namespace: OptNamespace = None, files: Files = 
     and an HTTPRoute applies to which clients; findings that will misroute."""
     snap = RUNTIME.snapshot(ROUTING_KINDS, None, files, mesh_config=True)
     view = R.describe(snap, host, namespace)
-    answer = RoutingAnswer.model_validate(view.model_dump())
+    answer = RoutingAnswer.model_validate(view, from_attributes=True)
     full, svc = R.resolve_host(snap, host, namespace)
     if snap.of(GA.HTTPROUTE) or snap.of(GA.GRPCROUTE):
         clients = sorted({ns_of(p) for p in snap.of("Pod") if sidecar_of(p) == "istio" and is_running(p)})
-        answer.gateway_api = GA.describe(snap, full, svc, R.virtual_services_for(snap, full), clients)
+        answer.gateway_api = fit_gateway_api(GatewayAPIRouting.model_validate(
+            GA.describe(snap, full, svc, R.virtual_services_for(snap, full), clients), from_attributes=True))
     return answer
+
+
+def fit_gateway_api(view: GatewayAPIRouting) -> GatewayAPIRouting:
+    """The Gateway API part cut to its budget (fewer rules per route, then fewer routes), saying so in ``note``."""
+    total, rules_total = len(view.routes), sum(len(r.rules) for r in view.routes)
+    all_routes = view.routes
+    max_routes, max_rules = MAX_ROUTES, MAX_RULES
+    while True:  # cut to the budget: fewer rules per route, then fewer routes
+        view.routes = [r.model_copy(update={"rules": r.rules[:max_rules]}) for r in all_routes[:max_routes]]
+        if len(view.model_dump_json().encode()) <= BUDGET or (max_routes == 1 and max_rules == 1):
+            break
+        if max_rules > 3:
+            max_rules -= 3
+        elif max_routes > 1:
+            max_routes -= 1
+        else:
+            max_rules = max(1, max_rules - 1)
+    shown_rules = sum(len(r.rules) for r in view.routes)
+    if len(view.routes) < total or shown_rules < rules_total:
+        view.note = (f"showing {len(view.routes)} of {total} routes and {shown_rules} of {rules_total} rules; "
+                     "describe a narrower host or read the routes for the rest")
+    return view
 
 
 class TrafficChange(BaseModel):
