@@ -68,6 +68,15 @@ SERVICES = [("frontend", 80, 8080, "http"), ("payment-api", 8080, 8080, "http-ap
             ("reviews", 9080, 9080, "http"), ("legacy-batch", 8000, 8000, "http")]
 
 
+#: a real certificate (no key kept anywhere): the gateway credential is valid as istioctl checks it
+SHOP_CERT = ("LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJSRENCN0tBREFnRUNBZ0VCTUFvR0NDcUdTTTQ5QkFNQ01Cc3hHVEFYQmdO"
+             "VkJBTU1FSE5vYjNBdVpYaGgKYlhCc1pTNWpiMjB3SUJjTk1qWXdNVEF4TURBd01EQXdXaGdQTWpFeU5qQXhNREV3TURBd01EQmFN"
+             "QnN4R1RBWApCZ05WQkFNTUVITm9iM0F1WlhoaGJYQnNaUzVqYjIwd1dUQVRCZ2NxaGtqT1BRSUJCZ2dxaGtqT1BRTUJCd05DCkFB"
+             "VE82d3M5K2gyTDV2d29rbkR5VzVTRlJFc3ZyZFo4Q1BKcWpJY3p4QXR4UzFuS0tnKytjL0R4MzBLRHlFbzMKMkVhbXhPdUtRUDFE"
+             "ZUpmNmFrWENZcmtmb3g4d0hUQWJCZ05WSFJFRUZEQVNnaEJ6YUc5d0xtVjRZVzF3YkdVdQpZMjl0TUFvR0NDcUdTTTQ5QkFNQ0Ew"
+             "Y0FNRVFDSUNvV1NOQVJBUFBTNjVUUVN1aTFlUVUxRTFGSXg1ZmZsZmQ0CjdRbHNNS3lwQWlBMkVveDh3eWdQRGM2dVVTZ1ZZbEFX"
+             "S1dKOGZnblN6TEs0b1pucHE2bFk2UT09Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K")
+
 def _h(*parts: str, n: int = 10) -> str:
     digest = hashlib.sha256("/".join(parts).encode()).hexdigest()
     alphabet = "bcdfghjklmnpqrstvwxz2456789"
@@ -185,8 +194,9 @@ def istio_control_plane(version: str = ISTIO_VERSION) -> list[dict]:
                   "ports": [{"name": "http2", "port": 80, "targetPort": 8080},
                             {"name": "https", "port": 443, "targetPort": 8443}]}},
         {"apiVersion": "v1", "kind": "Secret", "metadata": meta("shop-tls", ROOT_NS), "type": "kubernetes.io/tls",
-         # fake material: the tools must never return it
-         "data": {"tls.crt": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJzYW5kYm94Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K",
+         # tls.crt: a self-signed certificate for shop.example.com, valid 2026-2126 (public; IST0161 checks its
+         # dates); tls.key: fake material, the tools must never return it
+         "data": {"tls.crt": SHOP_CERT,
                   "tls.key": "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tClNBTkRCT1gtU0VDUkVULUtFWQotLS0tLUVORCBQUklWQVRFIEtFWS0tLS0tCg=="}},
         {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": meta("default", ROOT_NS),
          "spec": {"mtls": {"mode": "PERMISSIVE"}}},
