@@ -186,3 +186,19 @@ def test_secret_facts_keep_no_value():
     dumped = json.dumps(list(by.values()))
     assert "data" not in by["good"] and pem_key not in dumped and "PRIVATE" not in dumped
     assert not any(v[:40] in dumped for v in (cert(60), pem_key))
+
+
+def test_secret_facts_are_bounded_work():
+    """A Secret full of PEM BEGIN lines without their END costs a bounded search, not one scan per line."""
+    import base64
+    import time
+
+    from mesh_plugin.kube.snapshot import Snapshot
+
+    junk = base64.b64encode(b"-----BEGIN X-----\n" * 55_000).decode()  # ~1 MB, no END anywhere
+    t0 = time.process_time()
+    snap = Snapshot.from_text(json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                                          "data": {"tls.crt": junk, "tls.key": "eA=="}}))
+    spent = time.process_time() - t0
+    assert snap.of("Secret")[0]["certificates"] == {"tls.crt": {"error": "pem decode failed"}}
+    assert spent < 5, spent  # quadratic scanning took minutes; this is a bound on work, not a speed goal

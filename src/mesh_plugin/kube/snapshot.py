@@ -453,7 +453,22 @@ def _scrub(kind: Kind, obj: dict) -> dict:
 
 #: the Secret keys whose certificate gateway.SecretAnalyzer checks (credentials/kube.ExtractCertInfo)
 CERT_KEYS = ("cert", "tls.crt")
-_PEM = re.compile(rb"-----BEGIN ([^\r\n-]*)-----\r?\n(.*?)-----END \1-----", re.S)
+_PEM_BEGIN = re.compile(rb"-----BEGIN ([^\r\n-]*)-----\r?\n")
+
+
+def _first_pem(raw: bytes, tries: int = 16) -> bytes | None:
+    """The body of the first PEM block (any type), as Go's pem.Decode finds it: a BEGIN line without its END is
+    skipped. Linear: at most ``tries`` BEGIN lines are looked at, each with one search for its END."""
+    pos = 0
+    for _ in range(tries):
+        m = _PEM_BEGIN.search(raw, pos)
+        if m is None:
+            return None
+        end = raw.find(b"-----END " + m.group(1) + b"-----", m.end())
+        if end >= 0:
+            return raw[m.end():end]
+        pos = m.end()
+    return None
 
 
 def _secret_facts(data: dict, string_data: dict) -> dict:
@@ -478,8 +493,8 @@ def _secret_facts(data: dict, string_data: dict) -> dict:
         raw = values.get(key)
         if not raw:
             continue
-        m = _PEM.search(raw[:1 << 20])
-        if m is None:
+        body = _first_pem(raw[:1 << 20])
+        if body is None:
             certs[key] = {"error": "pem decode failed"}
             continue
         try:
@@ -487,7 +502,7 @@ def _secret_facts(data: dict, string_data: dict) -> dict:
 
             from cryptography import x509
 
-            der = base64.b64decode(b"".join(line for line in m.group(2).splitlines() if b":" not in line))
+            der = base64.b64decode(b"".join(line for line in body.splitlines() if b":" not in line))
             with warnings.catch_warnings():  # e.g. a non-positive serial: Go parses it, so do we, quietly
                 warnings.simplefilter("ignore")
                 c = x509.load_der_x509_certificate(der)
