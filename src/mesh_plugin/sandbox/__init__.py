@@ -613,13 +613,28 @@ class Sandbox:
             want = {px.spec.proxy_id for pod, px in self.sidecars.items() if pod not in self._held and px.proc}
             if want <= connected and all(acked(s) for s in sync if s.get("proxy") in want) and state == last:
                 stable += 1
-                if stable >= 3:
+                # a listener warming on its SDS secret asks for its routes only once the secret is in: not
+                # synced until no Envoy warms a listener or a cluster (the gateway's 8443 listener does)
+                if stable >= 3 and not self._warming():
                     return
             else:
                 stable = 0
             last = state
             time.sleep(0.03)
         raise TimeoutError(f"sidecars not in sync with istiod after {timeout}s")
+
+    def _warming(self) -> bool:
+        """Does a running sidecar still warm a listener or a cluster (Envoy's own counters)?"""
+        for pod, px in self.sidecars.items():
+            if pod in self._held or not px.proc:
+                continue
+            try:
+                st = px.config_state()
+            except OSError:
+                return True
+            if st.get("listener_manager.total_listeners_warming") or st.get("cluster_manager.warming_clusters"):
+                return True
+        return False
 
     def push_routes(self) -> int:
         """Play (or wait for) the control plane: push the pending change to the sidecars now. Returns how many
