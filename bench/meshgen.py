@@ -24,6 +24,10 @@ would make the comparison meaningless); what varies is everything the capabiliti
 - RequestAuthentication with inline JWKS (keys derived from a fixed scalar: see :func:`jwt_key`);
 - Sidecar (egress visibility), Gateway and a gateway-bound VirtualService, ServiceEntry.
 
+Two variants add to the base mesh, each with its own random stream (the base objects stay as generated):
+:func:`gateway_api` (HTTPRoutes, GAMMA and ingress, for the gateway-api capability) and :func:`ambient`
+(ambient namespaces, waypoints, targetRefs policies, for the ambient capability).
+
 JWT issuers and their keys are fixed (``ISSUERS``): the bench mints tokens with :func:`jwt_key`.
 """
 from __future__ import annotations
@@ -837,6 +841,327 @@ class Gen:
         self.objs.append(istio("networking.istio.io/v1", "ServiceEntry", "payments-api", ns, {
             "hosts": ["api.payments.example"], "location": "MESH_EXTERNAL", "resolution": "DNS",
             "ports": [{"number": 443, "name": "https", "protocol": "HTTPS"}]}))
+
+
+# -- variants: the base mesh plus Gateway API routing, or plus ambient ------------------------------------------
+def _http_service_ports(svc: dict) -> list[int]:
+    from mesh_plugin.analyzers.util import convert_protocol
+
+    return [int(p["port"]) for p in svc["spec"]["ports"] if convert_protocol(
+        p["port"], p.get("name") or "", "TCP", p.get("appProtocol")) in ("HTTP", "HTTP2", "GRPC", "GRPC-Web")]
+
+
+def _app_services(objs: list[dict]) -> list[dict]:
+    """The generated applications' Services (not the root, ext-authz or gateway ones)."""
+    return [o for o in objs if o["kind"] == "Service" and o["metadata"]["namespace"] not in (ROOT_NS, EXT_AUTHZ_NS)
+            and "app" in (o["spec"].get("selector") or {})]
+
+
+def gateway_api(seed: int, base: list[dict]) -> list[dict]:
+    """The base mesh plus Gateway API routing (its own random stream: the base mesh is unchanged): HTTPRoutes with
+    GAMMA parentRefs (a Service; producer routes in its namespace and consumer routes in a client's), an ingress
+    Gateway (class istio, with its pod and Service) and routes bound to it, matches on path, headers and method,
+    relative weights (0 and missing ones too), a Service per version, backends in other namespaces with and
+    without a ReferenceGrant, backends that do not exist, timeouts, retries and RequestMirror filters. The
+    mesh-bound VirtualServices of the hosts the routes take are removed (a host is routed by one or the other)."""
+    r = random.Random(f"{seed}-gateway-api")
+    objs = [o for o in base]
+    svcs = [s for s in _app_services(base) if _http_service_ports(s) and s["metadata"]["name"] != "client"]
+    if not svcs:
+        return objs
+    pods = [o for o in base if o["kind"] == "Pod"]
+    namespaces = sorted({o["metadata"]["name"] for o in base if o["kind"] == "Namespace"} - {ROOT_NS, EXT_AUTHZ_NS})
+    added: list[dict] = []
+    # a Service per version (the backends of the splits)
+    versions: dict[tuple[str, str], list[str]] = {}
+    for s in svcs:
+        ns, name = s["metadata"]["namespace"], s["metadata"]["name"]
+        vs = sorted({p["metadata"]["labels"].get("version") for p in pods if p["metadata"]["namespace"] == ns
+                     and p["metadata"]["labels"].get("app") == name} - {None})
+        versions[(ns, name)] = vs
+        for v in vs:
+            added.append({"apiVersion": "v1", "kind": "Service", "metadata": meta(f"{name}-{v}", ns),
+                          "spec": {"selector": {"app": name, "version": v}, "ports": [
+                              {k: v2 for k, v2 in p.items()} for p in s["spec"]["ports"]]}})
+
+    def backend(route_ns: str, svc: dict, grants: list) -> dict:
+        ns, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
+        port = r.choice(_http_service_ports(svc))
+        choice = r.random()
+        vs = versions.get((ns, name)) or []
+        if choice < 0.08:
+            b: dict[str, Any] = {"name": f"{name}-missing", "port": port}  # no such Service
+        elif choice < 0.6 and vs:
+            b = {"name": f"{name}-{r.choice(vs)}", "port": port}
+        else:
+            b = {"name": name, "port": port}
+        if ns != route_ns:
+            b["namespace"] = ns
+            if r.random() < 0.6:
+                grants.append((route_ns, ns))
+        w = r.random()
+        if w < 0.15:
+            b["weight"] = 0
+        elif w < 0.7:
+            b["weight"] = r.choice([1, 2, 5, 10, 30, 50, 70, 90, 100])
+        return b
+
+    def match() -> dict:
+        m: dict[str, Any] = {}
+        k = r.random()
+        if k < 0.35:
+            m["path"] = {"type": "PathPrefix", "value": r.choice(["/api", "/v2", "/static/"])}
+        elif k < 0.5:
+            m["path"] = {"type": "Exact", "value": r.choice(["/login", "/health"])}
+        elif k < 0.6:
+            m["path"] = {"type": "RegularExpression", "value": r.choice(["/items/[0-9]+", "/u/.*"])}
+        if r.random() < 0.3:
+            m["headers"] = [{"name": r.choice(["x-user", "x-canary"]), "value": r.choice(["alice", "true"])}]
+        if r.random() < 0.2:
+            m["method"] = r.choice(["GET", "POST"])
+        return m
+
+    def rules(route_ns: str, targets: list[dict], grants: list) -> list[dict]:
+        out = []
+        for i in range(r.choice([1, 1, 2, 3])):
+            rule: dict[str, Any] = {}
+            if i < 2 and r.random() < 0.6:
+                rule["matches"] = [m for m in (match() for _ in range(r.choice([1, 1, 2]))) if m] or [
+                    {"path": {"type": "PathPrefix", "value": "/x"}}]
+            rule["backendRefs"] = [backend(route_ns, r.choice(targets), grants) for _ in range(r.choice([1, 2, 2, 3]))]
+            if r.random() < 0.25:
+                rule["timeouts"] = {"request": r.choice(["5s", "500ms", "1m"])}
+                if r.random() < 0.4:
+                    rule["timeouts"]["backendRequest"] = r.choice(["1s", "250ms"])
+            if r.random() < 0.2:
+                retry: dict[str, Any] = {"attempts": r.choice([0, 1, 3])}
+                if r.random() < 0.5:
+                    retry["codes"] = r.sample([500, 502, 503, 504], 2)
+                if r.random() < 0.3:
+                    retry["backoff"] = "100ms"
+                rule["retry"] = retry
+            if r.random() < 0.2:
+                t = r.choice(targets)
+                mirror: dict[str, Any] = {"backendRef": {"name": t["metadata"]["name"],
+                                                         "port": r.choice(_http_service_ports(t))}}
+                if t["metadata"]["namespace"] != route_ns:
+                    mirror["backendRef"]["namespace"] = t["metadata"]["namespace"]
+                    grants.append((route_ns, t["metadata"]["namespace"]))
+                if r.random() < 0.3:
+                    mirror["percent"] = r.choice([10, 50])
+                rule["filters"] = [{"type": "RequestMirror", "requestMirror": mirror}]
+            out.append(rule)
+        return out
+
+    grants: list[tuple[str, str]] = []
+    routed: set[str] = set()
+    for i, s in enumerate(r.sample(svcs, min(len(svcs), r.randint(1, 3)))):
+        ns, name = s["metadata"]["namespace"], s["metadata"]["name"]
+        route_ns = ns if r.random() < 0.75 else r.choice(namespaces)  # a consumer route: for its namespace's clients
+        parent: dict[str, Any] = {"group": "", "kind": "Service", "name": name}
+        if route_ns != ns:
+            parent["namespace"] = ns
+        if r.random() < 0.3:
+            parent["port"] = r.choice(_http_service_ports(s))
+        same = [t for t in svcs if t["metadata"]["namespace"] == ns]
+        targets = [s] * 3 + r.sample(svcs, min(2, len(svcs))) + same
+        added.append({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                      "metadata": meta(f"{name}-mesh-{i}", route_ns),
+                      "spec": {"parentRefs": [parent], "rules": rules(route_ns, targets, grants)}})
+        routed.add(f"{name}.{ns}.svc.cluster.local")
+    if r.random() < 0.6:  # an ingress Gateway (class istio) with its pod and Service, and routes bound to it
+        gw_ns = r.choice(namespaces)
+        listeners = [{"name": "http", "port": 80, "protocol": "HTTP",
+                      "allowedRoutes": {"namespaces": {"from": r.choice(["All", "All", "Same"])}}}]
+        if r.random() < 0.5:
+            listeners[0]["hostname"] = "*.example.com"
+        added.append({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": meta("edge", gw_ns),
+                      "spec": {"gatewayClassName": "istio", "listeners": listeners}})
+        labels = {"gateway.networking.k8s.io/gateway-name": "edge", "service.istio.io/canonical-name": "edge-istio"}
+        ip = f"10.250.{seed % 200}.{r.randint(10, 250)}"
+        added.append({"apiVersion": "v1", "kind": "Pod", "metadata": meta("edge-istio-1", gw_ns, labels=labels),
+                      "spec": {"serviceAccountName": "edge-istio", "nodeName": "node-1", "containers": [
+                          {"name": "istio-proxy", "image": PROXY_IMAGE, "args": ["proxy", "router"],
+                           "ports": [{"containerPort": 80}]}]},
+                      "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+                                 "conditions": [{"type": "Ready", "status": "True"}]}})
+        added.append({"apiVersion": "v1", "kind": "Service", "metadata": meta("edge-istio", gw_ns),
+                      "spec": {"selector": {"gateway.networking.k8s.io/gateway-name": "edge"},
+                               "ports": [{"name": "p80", "port": 80, "targetPort": 80}]}})
+        for j in range(r.randint(1, 2)):
+            route_ns = gw_ns if r.random() < 0.6 else r.choice(namespaces)
+            parent = {"name": "edge", **({"namespace": gw_ns} if route_ns != gw_ns else {})}
+            spec: dict[str, Any] = {"parentRefs": [parent], "rules": rules(route_ns, svcs, grants)}
+            if r.random() < 0.8:
+                spec["hostnames"] = [r.choice(["shop.example.com", "api.example.com", "shop.other.test"])]
+            added.append({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                          "metadata": meta(f"edge-{j}", route_ns), "spec": spec})
+    for k, (frm, to) in enumerate(sorted(set(grants))):
+        added.append({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+                      "metadata": meta(f"from-{frm}", to), "spec": {
+                          "from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": frm}],
+                          "to": [{"group": "", "kind": "Service"}]}})
+
+    def vs_hosts(vs: dict) -> set[str]:
+        ns = vs["metadata"]["namespace"]
+        return {h if h.count(".") >= 2 else (f"{h}.{ns}.svc.cluster.local" if "." not in h else
+                                             f"{h}.svc.cluster.local") for h in vs["spec"].get("hosts") or []}
+
+    objs = [o for o in objs if not (o["kind"] == "VirtualService" and "mesh" in (o["spec"].get("gateways") or ["mesh"])
+                                    and vs_hosts(o) & routed)]
+    return objs + added
+
+
+AMBIENT = "istio.io/dataplane-mode"
+REDIRECTION = "ambient.istio.io/redirection"
+
+
+def ambient(seed: int, base: list[dict]) -> list[dict]:
+    """The base mesh plus ambient (its own random stream): ambient namespaces (istio.io/dataplane-mode=ambient;
+    their pods without a sidecar captured, ambient.istio.io/redirection=enabled, some opted out with
+    dataplane-mode=none, a few labelled but not captured; injected pods keep their sidecar), a ztunnel pod,
+    waypoints (Gateways of class istio-waypoint with a status address, for service, workload, all or none) and
+    istio.io/use-waypoint on namespaces, Services and pods (also "none", a missing one, another namespace's),
+    PeerAuthentications at every level (the base mesh's and more), and AuthorizationPolicies bound by
+    targetRefs to a Service or a waypoint, beside the base mesh's selector and namespace ones (L4 and L7 fields,
+    ALLOW/DENY/AUDIT/CUSTOM, dry-run)."""
+    import copy
+
+    r = random.Random(f"{seed}-ambient")
+    objs = copy.deepcopy(base)
+    nss = [o for o in objs if o["kind"] == "Namespace" and o["metadata"]["name"] not in (ROOT_NS, EXT_AUTHZ_NS)]
+    amb = [n for n in nss if r.random() < 0.7] or nss[:1]
+    amb_names = {n["metadata"]["name"] for n in amb}
+    for n in amb:
+        n["metadata"].setdefault("labels", {})[AMBIENT] = "ambient"
+        if r.random() < 0.4:
+            n["metadata"]["labels"].pop("istio-injection", None)
+    added: list[dict] = []
+    ip = 0
+
+    def new_ip() -> str:
+        nonlocal ip
+        ip += 1
+        return f"10.251.{seed % 200}.{ip + 10}"
+
+    added.append({"apiVersion": "v1", "kind": "Pod", "metadata": meta("ztunnel-z1", ROOT_NS, labels={
+        "app": "ztunnel", "app.kubernetes.io/name": "ztunnel", AMBIENT: "none", "sidecar.istio.io/inject": "false"},
+        ownerReferences=[{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "ztunnel", "controller": True,
+                          "uid": "z"}]),
+        "spec": {"serviceAccountName": "ztunnel", "nodeName": "node-1",
+                 "containers": [{"name": "istio-proxy", "image": "docker.io/istio/ztunnel:1.31.0"}]},
+        "status": {"phase": "Running", "podIP": (zip_ := new_ip()), "podIPs": [{"ip": zip_}],
+                   "conditions": [{"type": "Ready", "status": "True"}]}})
+    # waypoints
+    wps: list[tuple[str, str]] = []
+    for n in amb:
+        if r.random() < 0.6:
+            ns = n["metadata"]["name"]
+            name = r.choice(["waypoint", "waypoint", "wp-b"])
+            labels = {}
+            if r.random() < 0.4:
+                labels["istio.io/waypoint-for"] = r.choice(["service", "workload", "all", "none"])
+            gw: dict[str, Any] = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                                  "metadata": meta(name, ns, labels=labels),
+                                  "spec": {"gatewayClassName": "istio-waypoint", "listeners": [
+                                      {"name": "mesh", "port": 15008, "protocol": "HBONE"}]}}
+            if r.random() < 0.3:
+                gw["spec"]["listeners"][0]["allowedRoutes"] = {"namespaces": {"from": "All"}}
+            if r.random() < 0.9:
+                gw["status"] = {"addresses": [{"type": "Hostname", "value": f"{name}.{ns}.svc.cluster.local"}]}
+            added.append(gw)
+            wps.append((ns, name))
+    if amb and r.random() < 0.5:
+        added.append({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                      "metadata": meta("istio-waypoint"), "spec": {"controllerName": "istio.io/mesh-controller"}})
+
+    def use_waypoint(labels: dict, ns: str) -> None:
+        k = r.random()
+        if k < 0.1:
+            labels["istio.io/use-waypoint"] = "none"
+        elif k < 0.2:
+            labels["istio.io/use-waypoint"] = "gone"
+        elif wps:
+            wns, wname = r.choice(wps)
+            labels["istio.io/use-waypoint"] = wname
+            if wns != ns:
+                labels["istio.io/use-waypoint-namespace"] = wns
+
+    for n in amb:
+        if r.random() < 0.5:
+            use_waypoint(n["metadata"]["labels"], n["metadata"]["name"])
+    svcs = _app_services(objs)
+    for s in svcs:
+        if r.random() < 0.25:
+            use_waypoint(s["metadata"].setdefault("labels", {}), s["metadata"]["namespace"])
+    for p in (o for o in objs if o["kind"] == "Pod"):
+        ns = p["metadata"]["namespace"]
+        labels, ann = p["metadata"].setdefault("labels", {}), p["metadata"].setdefault("annotations", {})
+        if ns not in amb_names and r.random() < 0.05:
+            labels[AMBIENT] = "ambient"  # a pod opting in by label in a namespace that is not
+        intended = (ns in amb_names or labels.get(AMBIENT) == "ambient")
+        if "sidecar.istio.io/status" in ann or ns == ROOT_NS:
+            continue
+        if intended and r.random() < 0.1:
+            labels[AMBIENT] = "none"  # opted out
+            continue
+        if intended and r.random() < 0.93:
+            ann[REDIRECTION] = "enabled"
+        if r.random() < 0.15:
+            use_waypoint(labels, ns)
+    # PeerAuthentication and AuthorizationPolicy beyond the base mesh's
+    names = [n["metadata"]["name"] for n in nss]
+    for i in range(r.randint(0, 2)):
+        ns = r.choice(names)
+        apps = sorted({p["metadata"]["labels"].get("app") for p in objs if p["kind"] == "Pod"
+                       and p["metadata"]["namespace"] == ns} - {None})
+        spec: dict[str, Any] = {}
+        if apps and r.random() < 0.7:
+            spec["selector"] = {"matchLabels": {"app": r.choice(apps)}}
+            if r.random() < 0.8:
+                spec["portLevelMtls"] = {str(pt): {"mode": r.choice(["STRICT", "PERMISSIVE", "DISABLE"])}
+                                         for pt in r.sample([80, 8080, 9090, 5432, 8000], r.randint(1, 2))}
+        if r.random() < 0.7 or not spec.get("portLevelMtls"):
+            spec["mtls"] = {"mode": r.choice(["STRICT", "PERMISSIVE", "DISABLE", "UNSET"])}
+        added.append({"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+                      "metadata": meta(f"amb-pa-{i}", ns), "spec": spec})
+    for i in range(r.randint(1, 3)):
+        s = r.choice(svcs) if svcs else None
+        if s is None:
+            break
+        ns = s["metadata"]["namespace"]
+        ref = {"group": "", "kind": "Service", "name": s["metadata"]["name"]}
+        here = [w for w in wps if w[0] == ns]
+        if here and r.random() < 0.3:
+            ref = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": r.choice(here)[1]}
+        action = r.choice(["ALLOW", "ALLOW", "DENY", "AUDIT", "CUSTOM"])
+        spec = {"targetRefs": [ref], "action": action}
+        if action == "CUSTOM":
+            spec["provider"] = {"name": EXT_AUTHZ_PROVIDER}
+        rule: dict[str, Any] = {}
+        if r.random() < 0.6:
+            rule["from"] = [{"source": {"namespaces": [r.choice(names)]}}]
+        if r.random() < 0.6:
+            rule["to"] = [{"operation": r.choice([{"methods": ["GET"]}, {"paths": ["/admin*"]}, {"ports": ["8080"]}])}]
+        spec["rules"] = [rule]
+        added.append({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                      "metadata": meta(f"amb-ap-{i}", ns), "spec": spec})
+    # The API server stamps every object: stamp those without a creation time (the oracle's ambient index reads
+    # its own copy of these kinds, which would keep a missing one as zero while its config store uses 2026-01-01),
+    # and give every PeerAuthentication its own (istiod's ambient index takes the first of equally old policies in
+    # its index's order, not by name, so a tie would make istiod's own answer vary from pod to pod)
+    seen: set[str] = set()
+    n = 0
+    for o in objs + added:
+        if o["kind"] not in ("PeerAuthentication", "AuthorizationPolicy", "Gateway"):
+            continue
+        ts = o["metadata"].get("creationTimestamp")
+        if not ts or (o["kind"] == "PeerAuthentication" and ts in seen):
+            n += 1
+            ts = o["metadata"]["creationTimestamp"] = f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}Z"
+        if o["kind"] == "PeerAuthentication":
+            seen.add(ts)
+    return objs + added
 
 
 def generate(seed: int, size: int = 1) -> list[dict]:

@@ -1,7 +1,7 @@
-"""The fidelity bench (bench/fidelity.py) at a small N: our mTLS, routing, resilience, proxy-config and
-authorization answers against Istio's own (istiod's config generator and simulation, istioctl, a real Envoy
-running istiod's filters) on seeded, generated meshes. Fails on any disagreement that
-tests/data/fidelity/KNOWN-DIFFERENCES.md does not list with its reason.
+"""The fidelity bench (bench/fidelity.py) at a small N: our mTLS, routing, resilience, proxy-config,
+authorization, Gateway API and ambient answers against Istio's own (istiod's config generator and simulation, its
+workload xDS for ztunnel, istioctl, a real Envoy running istiod's filters) on seeded, generated meshes. Fails on
+any disagreement that tests/data/fidelity/KNOWN-DIFFERENCES.md does not list with its reason.
 
 Also checks the bench itself can fail: a corrupted oracle answer must be reported, a listed key counted apart."""
 from __future__ import annotations
@@ -38,6 +38,34 @@ def test_generator_is_deterministic_and_varied():
     assert actions == {"ALLOW", "DENY", "AUDIT", "CUSTOM"}
 
 
+def test_gateway_api_and_ambient_variants_are_deterministic_and_varied():
+    """The variants add to the base mesh with their own random streams (the base objects stay as generated)."""
+    import meshgen
+
+    base = meshgen.generate(7, 1)
+    assert meshgen.gateway_api(7, base) == meshgen.gateway_api(7, meshgen.generate(7, 1))
+    assert meshgen.ambient(7, base) == meshgen.ambient(7, meshgen.generate(7, 1))
+    assert base == meshgen.generate(7, 1)
+    gw = [o for seed in range(1, 40) for o in meshgen.gateway_api(seed, meshgen.generate(seed, 1))]
+    assert {"HTTPRoute", "ReferenceGrant", "Gateway"} <= {o["kind"] for o in gw}
+    parents = {p.get("kind", "Gateway") for o in gw if o["kind"] == "HTTPRoute" for p in o["spec"]["parentRefs"]}
+    assert parents == {"Service", "Gateway"}
+    rules = [r for o in gw if o["kind"] == "HTTPRoute" for r in o["spec"]["rules"]]
+    weights = {b.get("weight") for r in rules for b in r["backendRefs"]}
+    assert {0, None} <= weights and len(weights) > 4
+    assert any("timeouts" in r for r in rules) and any("retry" in r for r in rules)
+    assert any(f["type"] == "RequestMirror" for r in rules for f in r.get("filters", []))
+    assert {k for r in rules for m in r.get("matches", []) for k in m} == {"path", "headers", "method"}
+    amb = [o for seed in range(1, 40) for o in meshgen.ambient(seed, meshgen.generate(seed, 1))]
+    labels = [o["metadata"].get("labels") or {} for o in amb]
+    assert {"ambient", "none"} <= {lb.get("istio.io/dataplane-mode") for lb in labels}
+    assert {o["kind"] for o in amb if "istio.io/use-waypoint" in (o["metadata"].get("labels") or {})} == {
+        "Namespace", "Service", "Pod"}
+    assert any(o["kind"] == "Gateway" and o["spec"]["gatewayClassName"] == "istio-waypoint" for o in amb)
+    assert {o["spec"].get("action", "ALLOW") for o in amb if o["kind"] == "AuthorizationPolicy"
+            and "targetRefs" in o["spec"]} == {"ALLOW", "DENY", "AUDIT", "CUSTOM"}
+
+
 def test_minted_tokens_verify_against_the_generated_jwks():
     import base64
 
@@ -71,7 +99,9 @@ def test_fidelity_small_n(tmp_path):
     assert rc == 0 and not unknown, json.dumps(unknown[:10], indent=1, default=str)
     for cap in fidelity.CAPABILITIES:
         t = data["table"][cap]
-        assert t["cases"] == CASES and t["comparisons"] > 0, (cap, t)
+        # gateway-api skips a mesh without an HTTP Service (nothing for an HTTPRoute to route)
+        assert (t["cases"] == CASES or cap == "gateway-api" and t["cases"] >= CASES // 2) and t["comparisons"] > 0, (
+            cap, t)
 
 
 def test_the_bench_reports_a_corrupted_oracle_answer(tmp_path):
@@ -97,6 +127,53 @@ def test_the_bench_reports_a_corrupted_oracle_answer(tmp_path):
     known = {("mtls", k): "a test reason" for k in keys}
     table = fidelity.summarize(results, ["mtls"], known)
     assert table["mtls"]["agree"] == 1 and table["mtls"]["agree_by_known"] == 1
+
+
+def test_the_bench_reports_corrupted_gateway_api_and_ambient_answers(tmp_path, monkeypatch):
+    """istiod's RDS with every route's timeout changed, its ztunnel workloads with the tunnel protocol flipped: the
+    gateway-api and ambient comparisons must disagree."""
+    require_oracle()
+    import contextlib
+
+    import fidelity
+    import oracle
+
+    real_dump, real_serve = oracle.dump_files, oracle.serve
+
+    def dump_files(*a, **k):
+        summary = real_dump(*a, **k)
+        for info in summary["proxies"].values():
+            f = Path(info["file"])
+            dump = json.loads(f.read_text())
+            for rc in fidelity.dump_routes(dump).values():
+                for vh in rc.get("virtualHosts") or []:
+                    for r in vh.get("routes") or []:
+                        if "route" in r:
+                            r["route"]["timeout"] = "99s"
+            f.write_text(json.dumps(dump))
+        return summary
+
+    @contextlib.contextmanager
+    def serve(*a, **k):
+        with real_serve(*a, **k) as s:
+            get = s.get_json
+
+            def corrupted(path):
+                z = get(path)
+                for x in z["addresses"]:
+                    w = x["resource"].get("workload")
+                    if w:
+                        w["tunnelProtocol"] = "TCP" if w.get("tunnelProtocol") == "HBONE" else "HBONE"
+                return z
+
+            s.get_json = corrupted
+            yield s
+
+    monkeypatch.setattr(oracle, "dump_files", dump_files)
+    monkeypatch.setattr(oracle, "serve", serve)
+    case = fidelity.Case(1, 1, tmp_path / "case")
+    assert "timeout" in {d.key for d in fidelity.check_gateway_api(case, random.Random(1)).diffs}
+    assert "workload-hbone" in {d.key for d in fidelity.check_ambient(case, random.Random(1)).diffs}
 
 
 def test_known_differences_file_is_well_formed():
