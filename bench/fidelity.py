@@ -1276,8 +1276,11 @@ def check_gateway_api(case: Case, rng: random.Random) -> CapResult:
             if ns not in clients or p.startswith("client-"):
                 clients[ns] = p
     dumps = {p: json.loads(Path(proxies[p]["file"]).read_text()) for p in set(clients.values())}
+    root = str((case.mesh or {}).get("rootNamespace") or "istio-system")
     for ns, proxy in sorted(clients.items()):
         got = _rds_vhosts(dumps[proxy], raw=True)
+        pod = next((p for p in snap.of("Pod", ns) if name_of(p) == proxy.rsplit(".", 1)[0]), None)
+        sidecar = R.sidecar_for(snap, ns, labels_of(pod or {}), root)  # what the client's Sidecar imports
         for key in sorted(hosts):
             svc = services.get(key)
             if svc is None:
@@ -1288,7 +1291,7 @@ def check_gateway_api(case: Case, rng: random.Random) -> CapResult:
                 have = got.get((str(port), f"{full}:{port}"), got.get((f"{full}:{port}", f"{full}:{port}")))
                 if have is None:
                     continue  # not visible to this client (Sidecar, exportTo): visibility is the routing bench's
-                owner, routes = G.sidecar_vhost(t, vss, full, key[0], ns, port, case.mesh)
+                owner, routes = G.sidecar_vhost(t, vss, full, key[0], ns, port, case.mesh, sidecar)
                 where = f"{full}:{port} from {ns}"
                 res.items += 1
                 srcs = sorted({_route_source(r_) for r_ in have})
@@ -1307,7 +1310,7 @@ def check_gateway_api(case: Case, rng: random.Random) -> CapResult:
                     continue
                 _compare_gw_routes(res, f"{where} ({owner})", routes, [G.summarize_envoy_route(r_) for r_ in have])
                 cands = [v for v in vss if "mesh" in (v["spec"].get("gateways") or ["mesh"])]
-                w = G.sidecar_winner(cands + t.mesh_virtual_services(full), key[0], ns, port)
+                w = G.sidecar_winner(cands + t.mesh_virtual_services(full), key[0], ns, port, sidecar)
                 if w is not None and len(routes) == len(have):
                     _compare_gw_headers(res, f"{where} ({owner})", _our_header_matches(w, port), have)
     for proxy, info in sorted(proxies.items()):

@@ -558,3 +558,35 @@ def test_mesh_gateway_api_analyzer_on_files():
     text = {m.code: m.message for m in msgs}
     assert "Rule 0 is never reached" in text["MESH0704"]
     assert "(other namespaces: HTTPRoute lab/legacy)" in text["MESH0705"]
+
+
+def test_a_virtual_service_the_clients_sidecar_does_not_import_never_wins():
+    """Found by the fidelity bench (seeds 142, 855, 987, 988): a VirtualService in a namespace the client's Sidecar
+    does not import is not a candidate; the client gets the HTTPRoute (or the default route), as istiod builds it."""
+    objs = [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "stock", "namespace": "shop"},
+         "spec": {"selector": {"app": "stock"}, "ports": [{"name": "http", "port": 80}]}},
+        {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+         "metadata": {"name": "stock-shop", "namespace": "ops", "creationTimestamp": "2026-01-01T00:00:00Z"},
+         "spec": {"hosts": ["stock.shop.svc.cluster.local"],
+                  "http": [{"route": [{"destination": {"host": "stock.shop.svc.cluster.local"}}]}]}},
+        {"apiVersion": "networking.istio.io/v1", "kind": "Sidecar", "metadata": {"name": "default", "namespace": "web"},
+         "spec": {"egress": [{"hosts": ["./*", "shop/*", "istio-system/*"]}]}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+         "metadata": {"name": "stock", "namespace": "shop", "creationTimestamp": "2026-02-01T00:00:00Z"},
+         "spec": {"parentRefs": [{"group": "", "kind": "Service", "name": "stock", "port": 80}],
+                  "rules": [{"backendRefs": [{"name": "stock", "port": 80}]}]}},
+    ]
+    snap = Snapshot.from_text("\n---\n".join(json.dumps(o) for o in objs))
+    t = G.translate(snap)
+    full = "stock.shop.svc.cluster.local"
+    vss = R.virtual_services_for(snap, full)
+    sc = R.sidecar_for(snap, "web", {}, "istio-system")
+    # without a Sidecar the older VirtualService wins for a client in web; web's Sidecar does not import ops
+    assert G.sidecar_vhost(t, vss, full, "shop", "web", 80)[0] == "VirtualService ops/stock-shop"
+    owner, routes = G.sidecar_vhost(t, vss, full, "shop", "web", 80, None, sc)
+    assert owner == "HTTPRoute shop/stock" and routes, owner
+    svc = snap.get("Service", "stock", "shop")
+    view = G.describe(snap, full, svc, vss, ["web", "other"])
+    assert view.applies["web"] == "HTTPRoute shop/stock" and view.applies["*"] == "VirtualService ops/stock-shop", \
+        view.applies

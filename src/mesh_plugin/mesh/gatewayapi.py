@@ -1370,11 +1370,17 @@ def _owner(vs: dict) -> str:
     return f"VirtualService {ns_of(vs)}/{name_of(vs)}"
 
 
-def sidecar_winner(candidates: list[dict], host_ns: str, client_ns: str, port: int) -> dict | None:
+def sidecar_winner(candidates: list[dict], host_ns: str, client_ns: str, port: int,
+                   sidecar: dict | None = None) -> dict | None:
     """The VirtualService (user or HTTPRoute-derived) a sidecar in ``client_ns`` uses for the host on ``port``:
     SelectVirtualServices' order (private, exported, public; in each, gateway-semantics routes of the client's
     namespace first; by creation time, then name, then namespace), skipping HTTPRoutes of other namespaces than
-    the client's or the Service's, the first that builds routes on the port winning."""
+    the client's or the Service's, and what the client's ``sidecar`` (its Sidecar resource, if any) does not
+    import by its egress hosts, the first that builds routes on the port winning."""
+    from .routing import imports
+
+    if sidecar is not None:
+        candidates = [v for v in candidates if imports(sidecar, ns_of(v), [str(h) for h in _list(_spec(v).get("hosts"))])]
     ordered = sorted(candidates, key=lambda v: (_created(v), name_of(v), ns_of(v)))
     for tier in (0, 1, 2):
         for first_pass in (True, False):
@@ -1391,12 +1397,21 @@ def sidecar_winner(candidates: list[dict], host_ns: str, client_ns: str, port: i
     return None
 
 
-def applies(candidates: list[dict], host_ns: str, ports: list[int], client_namespaces: list[str]) -> dict[str, str]:
-    """client namespace -> the object that routes the host for its sidecars ("*": any other namespace)."""
+def applies(candidates: list[dict], host_ns: str, ports: list[int], client_namespaces: list[str],
+            objs: Objects | None = None) -> dict[str, str]:
+    """client namespace -> the object that routes the host for its sidecars ("*": any other namespace), with
+    each namespace's default Sidecar (else the root namespace's) deciding what it imports when ``objs`` are
+    given."""
+    from .meshconfig import mesh_config_doc
+    from .routing import sidecar_for
+
+    root = str(mesh_config_doc(objs).get("rootNamespace") or "istio-system") if objs is not None else ""
+
     def answer(ns: str) -> str:
         per_port = {}
+        sidecar = sidecar_for(objs, ns, {}, root) if objs is not None else None  # type: ignore[arg-type]
         for p in ports or [80]:
-            w = sidecar_winner(candidates, host_ns, ns, p)
+            w = sidecar_winner(candidates, host_ns, ns, p, sidecar)
             per_port[p] = _owner(w) if w is not None else "no route: the Service's default route"
         if len(set(per_port.values())) == 1:
             return next(iter(per_port.values()))
@@ -1506,7 +1521,8 @@ def describe(objs: Objects, host: str, svc: dict | None, user_virtual_services: 
         ports = [int(p["port"]) for p in _list(_spec(svc).get("ports")) if str(_dict(p).get("port", "")).isdigit()]
         involved = [ns_of(v) for v in candidates]
         if candidates:
-            view.applies = applies(candidates, ns_of(svc), ports, list(client_namespaces) + involved + [ns_of(svc)])
+            view.applies = applies(candidates, ns_of(svc), ports, list(client_namespaces) + involved + [ns_of(svc)],
+                                   objs)
         owners_vs = {_owner(v) for v in mesh_vs}
         owners_gw = {_owner(v) for v in t.mesh_virtual_services(host)}
         if owners_vs and owners_gw:
@@ -1623,12 +1639,12 @@ def gateway_vhosts(t: Translation, gateway: tuple[str, str], mesh: dict | None =
 
 
 def sidecar_vhost(t: Translation, user_virtual_services: list[dict], host: str, host_ns: str, client_ns: str,
-                  port: int, mesh: dict | None = None) -> tuple[str, list[dict] | None]:
-    """(what routes ``host:port`` for a sidecar in ``client_ns``, the Envoy routes an HTTPRoute gives it; None
-    when a VirtualService or nothing does)."""
+                  port: int, mesh: dict | None = None, sidecar: dict | None = None) -> tuple[str, list[dict] | None]:
+    """(what routes ``host:port`` for a sidecar in ``client_ns`` whose Sidecar resource is ``sidecar``, the Envoy
+    routes an HTTPRoute gives it; None when a VirtualService or nothing does)."""
     candidates = [v for v in user_virtual_services if "mesh" in (_spec(v).get("gateways") or ["mesh"])]
     candidates += t.mesh_virtual_services(host)
-    w = sidecar_winner(candidates, host_ns, client_ns, port)
+    w = sidecar_winner(candidates, host_ns, client_ns, port, sidecar)
     if w is None:
         return "default", None
     return _owner(w), envoy_routes(w, port, mesh) if _gateway_semantics(w) else None

@@ -886,6 +886,7 @@ def _verify_gateway_api(snap: Snapshot, full: str, svc: dict, limit: int, offset
         return None
     t = GA.translate(snap)
     mesh = mesh_config(snap)
+    root = str(mesh.get("rootNamespace") or "istio-system")
     user = R.virtual_services_for(snap, full)
     ports = [int(p["port"]) for p in (svc.get("spec") or {}).get("ports") or [] if str(p.get("port", "")).isdigit()]
     owners: set[str] = set()
@@ -895,7 +896,8 @@ def _verify_gateway_api(snap: Snapshot, full: str, svc: dict, limit: int, offset
         if ns_of(pod) not in namespaces or sidecar_of(pod) != "istio" or not is_running(pod):
             continue
         for port in ports:
-            owner, routes = GA.sidecar_vhost(t, user, full, ns_of(svc), ns_of(pod), port, mesh)
+            owner, routes = GA.sidecar_vhost(t, user, full, ns_of(svc), ns_of(pod), port, mesh,
+                                             R.sidecar_for(snap, ns_of(pod), labels_of(pod), root))
             if owner != "default":
                 owners.add(owner)
             expect.setdefault((ns_of(pod), name_of(pod)), {})[(str(port), f"{full}:{port}")] = (owner, routes)
