@@ -1415,8 +1415,8 @@ def _compare_gw_routes(res: CapResult, where: str, want: list[dict], got: list[d
 
 # -- ambient ----------------------------------------------------------------------------------------------------
 def _protomarshal(p: dict | None) -> dict | None:
-    """What protomarshal leaves of a security.Authorization: proto3 defaults (ALLOW, GLOBAL, empty namespace, empty
-    lists) are omitted (as tests/test_ambient.py compares them)."""
+    """What protomarshal.ToYAML leaves of a security.Authorization: proto3 defaults (ALLOW, GLOBAL, empty
+    namespace, empty lists) are omitted (tests/test_ambient.py compares with it too)."""
     if not p:
         return None
     p = dict(p)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +29,9 @@ from mesh_plugin.runtime import RUNTIME, configure
 from mesh_plugin.tools import get_tool
 
 import oracle
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from fidelity import _protomarshal  # noqa: E402  (what protomarshal leaves of a security.Authorization)
 
 DATA = Path(__file__).resolve().parent / "data" / "ambient"
 RBAC = DATA / "istio-rbac"
@@ -53,23 +57,6 @@ def pod_named(snap: Snapshot, prefix: str) -> dict:
 # =====================================================================================================
 # (c) (d) the ztunnel conversion: Istio's own golden grid (TestRBACConvert)
 # =====================================================================================================
-def _protomarshal(p: dict | None) -> dict | None:
-    """What protomarshal.ToYAML leaves of a security.Authorization: proto3 defaults (ALLOW, GLOBAL, empty
-    namespace, empty lists) are omitted."""
-    if not p:
-        return None
-    p = dict(p)
-    if p.get("action") == "ALLOW":
-        p.pop("action")
-    if p.get("scope") == "GLOBAL":
-        p.pop("scope")
-    for k in ("groups", "namespace"):
-        if not p.get(k):
-            p.pop(k, None)
-    p["groups"] = [{k: v for k, v in g.items() if v} for g in p.get("groups", [])] if p.get("groups") else None
-    return {k: v for k, v in p.items() if v is not None}
-
-
 def _convert(inp: Path) -> dict | None:
     """As TestRBACConvert: one AuthorizationPolicy, or PeerAuthentications at mesh (istio-system), namespace and
     workload level (a lone namespace policy plays the workload one)."""
