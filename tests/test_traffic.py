@@ -223,7 +223,8 @@ def test_step_reads_the_sidecars_counters_without_prometheus(runtime, sandbox, s
     """No Prometheus: the calling sidecars' Envoy counters per subset cluster decide, and the failing canary
     (the sandbox's v2 answers 503) is refused."""
     codes = sandbox.send("frontend", 8080, "payment-api", 40)
-    assert codes.get(503)
+    codes.update(sandbox.send("frontend", 8080, "payment-api", 3, lb=95))  # a few on the canary for sure
+    assert codes.get(503), codes
     with pytest.raises(InvalidInput, match=r"canary v2 fails 100\.0% of requests vs 0\.0% for v1"):
         get_tool("traffic_step").call(host="payment-api", canary="v2", namespace="production")
 
