@@ -1244,6 +1244,7 @@ def check_gateway_api(case: Case, rng: random.Random) -> CapResult:
     from mesh_plugin.kube.snapshot import Snapshot, labels_of, name_of, ns_of
     from mesh_plugin.mesh import gatewayapi as G
     from mesh_plugin.mesh import routing as R
+    from mesh_plugin.mesh.meshconfig import root_namespace
 
     res = CapResult()
     objs, d = case.variant("gateway-api")
@@ -1276,7 +1277,7 @@ def check_gateway_api(case: Case, rng: random.Random) -> CapResult:
             if ns not in clients or p.startswith("client-"):
                 clients[ns] = p
     dumps = {p: json.loads(Path(proxies[p]["file"]).read_text()) for p in set(clients.values())}
-    root = str((case.mesh or {}).get("rootNamespace") or "istio-system")
+    root = root_namespace(case.mesh)
     for ns, proxy in sorted(clients.items()):
         got = _rds_vhosts(dumps[proxy], raw=True)
         pod = next((p for p in snap.of("Pod", ns) if name_of(p) == proxy.rsplit(".", 1)[0]), None)

@@ -1402,10 +1402,10 @@ def applies(candidates: list[dict], host_ns: str, ports: list[int], client_names
     """client namespace -> the object that routes the host for its sidecars ("*": any other namespace), with
     each namespace's default Sidecar (else the root namespace's) deciding what it imports when ``objs`` are
     given."""
-    from .meshconfig import mesh_config_doc
+    from .meshconfig import mesh_config_doc, root_namespace
     from .routing import sidecar_for
 
-    root = str(mesh_config_doc(objs).get("rootNamespace") or "istio-system") if objs is not None else ""
+    root = root_namespace(mesh_config_doc(objs)) if objs is not None else ""
 
     def answer(ns: str) -> str:
         per_port = {}

@@ -30,6 +30,11 @@ def mesh_yaml(configmap: dict, shown: str, hint: str = HINT) -> dict:
     return doc
 
 
+def root_namespace(mesh: dict[str, Any] | None) -> str:
+    """The mesh's root namespace from a mesh config mapping (``rootNamespace``, default istio-system)."""
+    return str((mesh or {}).get("rootNamespace") or "istio-system")
+
+
 def mesh_config_doc(snap: Snapshot, namespace: str | None = None) -> dict[str, Any]:
     """The mesh config of the snapshot as a mapping: the ConfigMap ``istio`` in the root namespace when there
     are several (only the one in ``namespace`` when given), {} when there is none or it cannot be read (Istio's
@@ -42,7 +47,7 @@ def mesh_config_doc(snap: Snapshot, namespace: str | None = None) -> dict[str, A
             mesh = mesh_yaml(cm, f"ConfigMap {ns_of(cm)}/istio")
         except InvalidInput:
             continue
-        found.append((0 if ns_of(cm) == str(mesh.get("rootNamespace") or "istio-system") else 1, mesh))
+        found.append((0 if ns_of(cm) == root_namespace(mesh) else 1, mesh))
     return min(found, key=lambda x: x[0])[1] if found else {}
 
 

@@ -301,8 +301,10 @@ def mesh_config(snap: Snapshot) -> dict[str, Any]:
 
 def root_and_auto_mtls(snap: Snapshot) -> tuple[str, bool]:
     """Root namespace and enableAutoMtls from the mesh config."""
+    from .meshconfig import root_namespace
+
     mesh = mesh_config(snap)
-    return str(mesh.get("rootNamespace") or "istio-system"), bool(mesh.get("enableAutoMtls", True))
+    return root_namespace(mesh), bool(mesh.get("enableAutoMtls", True))
 
 
 def trust_domains(snap: Snapshot) -> list[str]:

@@ -623,11 +623,12 @@ def _covers(a: dict, b: dict) -> bool:
 
 
 def describe(snap: Snapshot, host: str, namespace: str | None = None) -> RoutingView:
+    from .meshconfig import root_namespace
     from .mtls import mesh_config
 
     full, svc = resolve_host(snap, host, namespace)
     mesh = mesh_config(snap)
-    root = str(mesh.get("rootNamespace") or "istio-system")
+    root = root_namespace(mesh)
     vss = virtual_services_for(snap, full)
     vss += [vs for vs in routing_to(snap, full) if vs not in vss]
     dr = destination_rule_for(snap, full)

@@ -14,6 +14,7 @@ from ..kube.snapshot import Snapshot, labels_of, name_of, ns_of
 from ..mesh import ambient
 from ..mesh import authz as A
 from ..mesh import mtls as M
+from ..mesh.meshconfig import root_namespace
 from ..mesh.workloads import WorkloadInfo, sidecar_of, workloads
 from ..render import render_changes, table
 from ..runtime import RUNTIME
@@ -391,7 +392,7 @@ def authz_check(to: Target, port: TargetPort = None, caller: Caller = None, requ
     pod_spec = ((target.pods[0].get("spec") if target.pods else (target.template or {}).get("spec")) or {})
     mesh = M.mesh_config(snap)
     snap = with_provider_services(snap, mesh)
-    root = str(mesh.get("rootNamespace") or "istio-system")
+    root = root_namespace(mesh)
     td = M.trust_domains(snap)[0]
     if from_principal and (from_namespace or from_sa):
         raise InvalidInput("Give either from_principal or from_namespace + from_sa, not both.")

@@ -12,6 +12,7 @@ from ..analyzers.linkerd_failure_accrual import PREFIX as FA, check_failure_accr
 from ..errors import InvalidInput, MeshError, Unreachable
 from ..kube.snapshot import annotations_of, labels_of, name_of, ns_of
 from ..mesh import resilience as RZ
+from ..mesh.meshconfig import root_namespace
 from ..mesh.mtls import destination_rule_for, mesh_config
 from ..envoy.configdump import parse_cluster_name
 from ..mesh.workloads import is_running, sidecar_of
@@ -116,7 +117,7 @@ def resilience_status(host: Host, namespace: OptNamespace = None, files: Files =
     counters where stats are available. Lint findings with codes; Linkerd failure-accrual annotations too."""
     snap, full, svc, _, _ = _context(host, namespace, files)
     mesh = mesh_config(snap) if files else _live_mesh_config()
-    dr = destination_rule_for(snap, full, None, str(mesh.get("rootNamespace") or "istio-system"))
+    dr = destination_rule_for(snap, full, None, root_namespace(mesh))
     mesh_default = mesh.get("defaultTrafficPolicy") if isinstance(mesh.get("defaultTrafficPolicy"), dict) else None
     subsets = [None] + [str(s.get("name")) for s in ((dr or {}).get("spec") or {}).get("subsets") or []]
     ports = [int(p.get("port")) for p in (svc.get("spec") or {}).get("ports") or [] if p.get("port")] or [None]

@@ -878,6 +878,7 @@ def _gateway_pods(snap: Snapshot, gw: tuple[str, str]) -> list[dict]:
 def _verify_gateway_api(snap: Snapshot, full: str, svc: dict, limit: int, offset: int) -> RoutingVerification | None:
     """verify_routing when Gateway API routes route the host or send to it; None otherwise."""
     from ..envoy.admin import fetch_admin
+    from ..mesh.meshconfig import root_namespace
     from ..mesh.mtls import mesh_config
     from ..models import page
     from ..envoy.configdump import ConfigDump
@@ -886,7 +887,7 @@ def _verify_gateway_api(snap: Snapshot, full: str, svc: dict, limit: int, offset
         return None
     t = GA.translate(snap)
     mesh = mesh_config(snap)
-    root = str(mesh.get("rootNamespace") or "istio-system")
+    root = root_namespace(mesh)
     user = R.virtual_services_for(snap, full)
     ports = [int(p["port"]) for p in (svc.get("spec") or {}).get("ports") or [] if str(p.get("port", "")).isdigit()]
     owners: set[str] = set()
