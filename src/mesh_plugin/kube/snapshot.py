@@ -453,6 +453,7 @@ def _scrub(kind: Kind, obj: dict) -> dict:
 
 #: the Secret keys whose certificate gateway.SecretAnalyzer checks (credentials/kube.ExtractCertInfo)
 CERT_KEYS = ("cert", "tls.crt")
+_B64_CHAR = re.compile(r"[A-Za-z0-9+/]")
 _PEM_BEGIN = re.compile(rb"-----BEGIN ([^\r\n-]*)-----\r?\n")
 
 
@@ -479,18 +480,28 @@ def _secret_facts(data: dict, string_data: dict) -> dict:
     import base64
     import binascii
 
-    values: dict[str, bytes] = {}
-    for k, v in data.items():
+    def decoded(v: object) -> bytes:
         try:
-            values[str(k)] = base64.b64decode(str(v or ""), validate=False)
+            return base64.b64decode(str(v or ""), validate=False)
         except (binascii.Error, ValueError):
-            values[str(k)] = b"\x00invalid base64"
+            return b"\x00invalid base64"
+
+    # only the certificate keys are decoded (a cluster's Secrets can hold megabytes of other data): a data value
+    # decodes to nothing exactly when it has no base64 alphabet character (any other decodes, or fails to)
+    empty = {str(k) for k, v in data.items() if not _B64_CHAR.search(str(v or ""))}
     for k, v in string_data.items():  # stringData wins over data, as the API server merges them
-        values[str(k)] = str(v or "").encode()
-    out: dict[str, Any] = {"dataEmpty": sorted(k for k, v in values.items() if not v)}
+        empty.discard(str(k))
+        if not str(v or ""):
+            empty.add(str(k))
+    out: dict[str, Any] = {"dataEmpty": sorted(empty)}
     certs: dict[str, dict[str, str]] = {}
     for key in CERT_KEYS:
-        raw = values.get(key)
+        if key in string_data:
+            raw = str(string_data[key] or "").encode()
+        elif key in data:
+            raw = decoded(data[key])
+        else:
+            continue
         if not raw:
             continue
         body = _first_pem(raw[:1 << 20])
