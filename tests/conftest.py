@@ -24,6 +24,18 @@ def sandbox():
     sb.stop()
 
 
+@pytest.fixture(scope="module")
+def amb_istiod():
+    """The ambient variant with istiod, one per test module (the modules change its objects); skips without the
+    oracle (fails under CI)."""
+    import oracle
+
+    oracle.require_oracle()
+    sb = Sandbox(variant="ambient", config="istiod").start()
+    yield sb
+    sb.stop()
+
+
 @pytest.fixture()
 def fresh_sandbox():
     """A kube-API-only sandbox of its own, for tests that change objects or inject faults."""

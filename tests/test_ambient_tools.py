@@ -12,7 +12,6 @@ import urllib.request
 import pytest
 import yaml
 
-import oracle
 from mesh_plugin.mesh import ambient as AM
 from mesh_plugin.runtime import configure
 from mesh_plugin.sandbox import Sandbox, seed
@@ -238,14 +237,6 @@ def test_authz_check_names_the_seeded_finding(live):
 
 
 # -- against istiod: the ztunnel's policies and the waypoint's RBAC it really serves ------------------------------
-@pytest.fixture(scope="module")
-def amb_istiod():
-    oracle.require_oracle()
-    sb = Sandbox(variant="ambient", config="istiod").start()
-    yield sb
-    sb.stop()
-
-
 def _ztunnel_dump(sb: Sandbox) -> dict:
     zt = sb.ztunnel()
     with urllib.request.urlopen(f"{sb.url}/api/v1/namespaces/{zt.namespace}/pods/{zt.name}:15000/proxy/config_dump",

@@ -34,14 +34,6 @@ def amb():
     sb.stop()
 
 
-@pytest.fixture(scope="module")
-def amb_istiod():
-    oracle.require_oracle()
-    sb = Sandbox(variant="ambient", config="istiod").start()
-    yield sb
-    sb.stop()
-
-
 def _get(sb: Sandbox, path: str, timeout: float = 10) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(sb.url + path, timeout=timeout) as r:
